@@ -1,0 +1,33 @@
+# The two README commands. Both (re)create .venv when pyproject.toml is newer than it.
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: train test eval track bench setup clean
+
+$(STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --upgrade "pip>=23" -q
+	$(PY) -m pip install -e ".[dev]"
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+train: $(STAMP)
+	$(PY) train.py $(ARGS)
+
+test: $(STAMP)
+	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)
+
+eval: $(STAMP)
+	$(PY) eval.py $(ARGS)
+
+track: $(STAMP)
+	$(PY) track.py $(ARGS)
+
+bench: $(STAMP)
+	$(PY) scripts/benchmark_training.py
+	$(PY) scripts/benchmark_tracking.py
+
+clean:
+	rm -rf $(VENV) logs outputs multirun

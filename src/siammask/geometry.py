@@ -1,0 +1,157 @@
+"""Box formats and the square context crop shared by data preparation, pair sampling and tracking.
+
+Coordinate convention (everywhere in the project): continuous *edge* coordinates, pixel ``i``
+covers ``[i, i + 1)``, so a box ``xyxy`` has width ``x1 - x0`` and pixel centres sit at ``i + 0.5``.
+One convention for boxes, masks and crops means a box and a mask cropped with the same
+:class:`CropWindow` stay aligned to the pixel, which the tests check.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+BoxArray = np.ndarray  # (..., 4)
+
+
+def xywh_to_xyxy(box_xywh: BoxArray) -> BoxArray:
+    b = np.asarray(box_xywh, dtype=np.float64)
+    return np.concatenate([b[..., :2], b[..., :2] + b[..., 2:4]], axis=-1)
+
+
+def xyxy_to_xywh(box_xyxy: BoxArray) -> BoxArray:
+    b = np.asarray(box_xyxy, dtype=np.float64)
+    return np.concatenate([b[..., :2], b[..., 2:4] - b[..., :2]], axis=-1)
+
+
+def xyxy_to_cxcywh(box_xyxy: BoxArray) -> BoxArray:
+    b = np.asarray(box_xyxy, dtype=np.float64)
+    return np.concatenate([(b[..., :2] + b[..., 2:4]) / 2, b[..., 2:4] - b[..., :2]], axis=-1)
+
+
+def cxcywh_to_xyxy(box_cxcywh: BoxArray) -> BoxArray:
+    b = np.asarray(box_cxcywh, dtype=np.float64)
+    return np.concatenate([b[..., :2] - b[..., 2:4] / 2, b[..., :2] + b[..., 2:4] / 2], axis=-1)
+
+
+def iou_xyxy(a_xyxy: BoxArray, b_xyxy: BoxArray) -> np.ndarray:
+    """Intersection over union of boxes broadcast against each other (0 where both are empty)."""
+    a = np.asarray(a_xyxy, dtype=np.float64)
+    b = np.asarray(b_xyxy, dtype=np.float64)
+    iw = np.clip(np.minimum(a[..., 2], b[..., 2]) - np.maximum(a[..., 0], b[..., 0]), 0, None)
+    ih = np.clip(np.minimum(a[..., 3], b[..., 3]) - np.maximum(a[..., 1], b[..., 1]), 0, None)
+    inter = iw * ih
+    area_a = np.clip(a[..., 2] - a[..., 0], 0, None) * np.clip(a[..., 3] - a[..., 1], 0, None)
+    area_b = np.clip(b[..., 2] - b[..., 0], 0, None) * np.clip(b[..., 3] - b[..., 1], 0, None)
+    union = area_a + area_b - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
+
+
+def check_box_xyxy(box_xyxy: BoxArray, image_hw: tuple[int, int] | None = None, what: str = "box") -> np.ndarray:
+    """Validate a box where it enters, so a bad box fails with its value instead of as NaN later."""
+    b = np.asarray(box_xyxy, dtype=np.float64).reshape(-1)
+    if b.shape != (4,) or not np.all(np.isfinite(b)):
+        raise ValueError(f"{what} must be 4 finite numbers, got {box_xyxy!r}")
+    if b[2] <= b[0] or b[3] <= b[1]:
+        raise ValueError(f"{what} has zero or negative size: xyxy={b.tolist()}")
+    if image_hw is not None:
+        h, w = image_hw
+        if b[2] <= 0 or b[3] <= 0 or b[0] >= w or b[1] >= h:
+            raise ValueError(f"{what} xyxy={b.tolist()} lies outside the {w}x{h} image")
+    return b
+
+
+def context_size(width: float, height: float, context_amount: float = 0.5) -> float:
+    """Side of the square exemplar region: sqrt((w + p)(h + p)) with p = context * (w + h) (SiamFC, §3.1)."""
+    pad = context_amount * (width + height)
+    return float(np.sqrt((width + pad) * (height + pad)))
+
+
+def mean_colour(image_hwc: np.ndarray) -> tuple[float, ...]:
+    """Per-channel mean: the padding colour for crops that leave the image (SiamFC)."""
+    return tuple(float(v) for v in image_hwc.reshape(-1, image_hwc.shape[-1]).mean(axis=0))
+
+
+@dataclass(frozen=True)
+class CropWindow:
+    """A square region of side ``size`` centred at (``cx``, ``cy``) in image pixels, resampled to ``out_size``.
+
+    The forward map image -> crop is ``u = (x - (cx - size / 2)) * out_size / size``; both boxes and
+    pixels go through it, so :meth:`crop`, :meth:`box_to_crop` and :meth:`paste_back` agree exactly.
+    """
+
+    cx: float
+    cy: float
+    size: float
+    out_size: int
+
+    @classmethod
+    def around_box(cls, box_xyxy: BoxArray, out_size: int, context_amount: float = 0.5,
+                   scale_to_exemplar: float = 1.0) -> "CropWindow":
+        """The paper's crop: the context square of the box, enlarged by ``scale_to_exemplar``.
+
+        Use ``scale_to_exemplar = instance_size / exemplar_size`` (255 / 127) for a search region that
+        shows the target at the same scale as the exemplar.
+        """
+        cx, cy, w, h = xyxy_to_cxcywh(check_box_xyxy(box_xyxy))
+        return cls(float(cx), float(cy), context_size(w, h, context_amount) * scale_to_exemplar, out_size)
+
+    @property
+    def scale(self) -> float:
+        """Crop pixels per image pixel."""
+        return self.out_size / self.size
+
+    def affine(self) -> np.ndarray:
+        """2x3 image->crop matrix in edge coordinates."""
+        k = self.scale
+        return np.array([[k, 0.0, -k * (self.cx - self.size / 2)], [0.0, k, -k * (self.cy - self.size / 2)]])
+
+    def box_to_crop(self, box_xyxy: BoxArray) -> np.ndarray:
+        b = np.asarray(box_xyxy, dtype=np.float64)
+        k = self.scale
+        origin = np.array([self.cx - self.size / 2, self.cy - self.size / 2] * 2)
+        return (b - origin) * k
+
+    def box_to_image(self, box_xyxy_crop: BoxArray) -> np.ndarray:
+        b = np.asarray(box_xyxy_crop, dtype=np.float64)
+        origin = np.array([self.cx - self.size / 2, self.cy - self.size / 2] * 2)
+        return b / self.scale + origin
+
+    def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray:
+        p = np.asarray(points_xy_crop, dtype=np.float64)
+        return p / self.scale + np.array([self.cx - self.size / 2, self.cy - self.size / 2])
+
+    def crop(self, image: np.ndarray, pad_value: float | tuple[float, ...] = 0.0,
+             interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """Resample the window from an HWC or HW image; outside pixels get ``pad_value``."""
+        return cv2.warpAffine(image, _to_cv2(self.affine()), (self.out_size, self.out_size), flags=interpolation,
+                              borderMode=cv2.BORDER_CONSTANT, borderValue=_border(pad_value))
+
+    def paste_back(self, crop: np.ndarray, image_hw: tuple[int, int], pad_value: float = 0.0,
+                   interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+        """Warp a crop-sized array (e.g. a mask probability map) back into the image frame."""
+        inverse = cv2.invertAffineTransform(_to_cv2(self.affine()))
+        h, w = image_hw
+        return cv2.warpAffine(crop, inverse, (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
+                              borderValue=_border(pad_value))
+
+    def sub_window(self, cx_crop: float, cy_crop: float, size_crop: float, out_size: int) -> "CropWindow":
+        """A window given in this crop's pixels, expressed in image pixels (e.g. a RoW of the search crop)."""
+        origin_x, origin_y = self.cx - self.size / 2, self.cy - self.size / 2
+        return CropWindow(origin_x + cx_crop / self.scale, origin_y + cy_crop / self.scale, size_crop / self.scale,
+                          out_size)
+
+
+def _to_cv2(affine_edge: np.ndarray) -> np.ndarray:
+    """Edge-coordinate affine -> OpenCV's pixel-centre convention (x_c = x - 0.5 on both sides)."""
+    m = affine_edge.astype(np.float64).copy()
+    m[:, 2] = m[:, 2] + 0.5 * (m[:, 0] + m[:, 1]) - 0.5
+    return m
+
+
+def _border(pad_value: float | tuple[float, ...]) -> tuple[float, ...]:
+    if isinstance(pad_value, (int, float)):
+        return (float(pad_value),) * 4
+    return tuple(float(v) for v in pad_value) + (0.0,) * (4 - len(pad_value))
