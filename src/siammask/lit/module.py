@@ -1,0 +1,234 @@
+"""The two SiamMask variants as LightningModules sharing one base (paper §3.2).
+
+Three-branch: anchor score + box + mask. Two-branch: SiamFC similarity score + mask. They differ only
+in how the score head is supervised and how the best position is chosen; everything else (the mask
+branch, metrics, optimisation, freezing) is shared here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, box_deltas_map, box_iou_xyxy,
+                              cxcywh_to_xyxy, decode_boxes, foreground_logits)
+from siammask.checkpoints import read_state_dict
+from siammask.lit.network_config import build_network
+from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
+from siammask.models import SearchOutput
+from siammask.models.windows import gather_windows, window_offset
+from siammask.schedules import WarmupLogDecayLR
+
+Batch = Mapping[str, torch.Tensor]
+
+
+class SiamMaskModule(pl.LightningModule):
+    """Shared training logic. Sub-configs arrive un-instantiated (``_recursive_: false``) so that the
+    checkpoint stores them and :func:`siammask.lit.checkpoint.load_network` can rebuild the network."""
+
+    has_box_branch: bool = True
+
+    def __init__(self, backbone: Mapping[str, Any], neck: Mapping[str, Any], head: Mapping[str, Any],
+                 refine: Mapping[str, Any] | None = None, loss: Mapping[str, float] | None = None,
+                 optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
+                 anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
+                 exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
+                 init_from: str | None = None) -> None:
+        super().__init__()
+        # Plain containers only, so the checkpoint loads with weights_only=True and rebuilds the network.
+        self.save_hyperparameters(_plain(dict(
+            backbone=backbone, neck=neck, head=head, refine=refine or None, loss=loss, optimizer=optimizer,
+            scheduler=scheduler, anchors=anchors, targets=targets, exemplar_size=exemplar_size,
+            search_size=search_size, train_only=train_only, init_from=init_from)), logger=False)
+        head, refine = self.hparams.head, self.hparams.refine
+        self.anchor_spec = AnchorSpec(**(anchors or {}))
+        self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)
+        if (head.get("box") is not None) != self.has_box_branch:
+            raise ValueError(f"{type(self).__name__} {'needs' if self.has_box_branch else 'takes no'} a box head: "
+                             f"set model.head.box accordingly (model=three_branch or model=two_branch)")
+        self.loss_weights = dict(loss or {})
+        self.exemplar_size = exemplar_size
+        self.search_size = search_size
+        if init_from:
+            self._load_initial_weights(init_from)
+        if train_only:
+            self._freeze_all_but(train_only)
+
+    # ----- the parts a variant defines -----
+    def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """Losses of the score (and box) branch, and the (B, S, S) positions where the mask is trained."""
+        raise NotImplementedError
+
+    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Best response per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) or None."""
+        raise NotImplementedError
+
+    # ----- shared -----
+    def forward(self, template: torch.Tensor, search: torch.Tensor) -> SearchOutput:
+        return self.network(self.network.embed_template(template), search)
+
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "val")
+
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+        output = self(batch["template"], batch["search"])
+        losses, mask_positions = self.score_losses(output, batch)
+        trained = mask_positions & batch["has_mask"].view(-1, 1, 1)
+        b, r, c = trained.nonzero(as_tuple=True)
+        labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
+        losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
+        total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"non-finite {stage} loss at step {self.global_step}: "
+                                     f"{ {k: float(v) for k, v in losses.items()} }")
+        size = batch["search"].shape[0]
+        self.log(f"{stage}/loss", total, prog_bar=True, batch_size=size)
+        for name, value in losses.items():
+            self.log(f"{stage}/loss_{name}", value, batch_size=size)
+        for name, value in self._batch_ious(output, batch).items():
+            self.log(f"{stage}/{name}", value, prog_bar=stage == "train", batch_size=size)
+        return total
+
+    def _mask_windows(self, masks: torch.Tensor, b: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
+                      score_size: int) -> torch.Tensor:
+        """Ground-truth mask of each RoW: the exemplar-sized window of the search mask it looks at."""
+        stride = self.anchor_spec.stride
+        offset = window_offset(self.search_size, self.exemplar_size, stride, score_size)
+        return gather_windows(masks.unsqueeze(1).float(), b, r, c, self.exemplar_size, stride, offset)[:, 0]
+
+    @torch.no_grad()
+    def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
+        """IoU of the chosen box and of the chosen RoW's mask with the ground truth, as a tracker would pick."""
+        rows, cols, box_xyxy = self.choose(output)
+        size, score_size, stride = rows.shape[0], output.score.shape[-1], self.anchor_spec.stride
+        index = torch.arange(size, device=rows.device)
+        predicted = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
+        truth = self._mask_windows(batch["search_mask"], index, rows, cols, score_size) > 0.5
+        if box_xyxy is None:
+            box_xyxy = _mask_box_in_search(predicted, rows, cols, window_offset(self.search_size, self.exemplar_size,
+                                                                                 stride, score_size), stride)
+        positive = ~batch["is_negative"].bool()
+        with_mask = positive & batch["has_mask"].bool()
+        metrics = {}
+        if positive.any():
+            metrics["box_iou"] = box_iou_xyxy(box_xyxy[positive], batch["search_bbox"][positive].float()).mean()
+        if with_mask.any():
+            inter = (predicted & truth).flatten(1).sum(1).float()
+            union = (predicted | truth).flatten(1).sum(1).float()
+            metrics["mask_iou"] = torch.where(union > 0, inter / union.clamp(min=1), 1.0)[with_mask].mean()
+        return metrics
+
+    def on_train_epoch_start(self) -> None:
+        """Frozen parts keep their BatchNorm statistics (the release trains them in eval mode)."""
+        for module in self.network.modules():
+            if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
+                    p.requires_grad for p in module.parameters()):
+                module.eval()
+
+    # ----- optimisation -----
+    def configure_optimizers(self) -> dict[str, Any]:
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizer = instantiate(self.hparams.optimizer, params=params)
+        if not self.hparams.scheduler:
+            return {"optimizer": optimizer}
+        total = int(self.trainer.estimated_stepping_batches)
+        cfg = dict(self.hparams.scheduler)
+        scheduler = WarmupLogDecayLR(optimizer, total_steps=total, warmup_steps=int(cfg["warmup_fraction"] * total),
+                                     warmup_start_factor=cfg["warmup_start_factor"], end_factor=cfg["end_factor"])
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+
+    def _load_initial_weights(self, path: str) -> None:
+        """Start from another run's weights (e.g. the sharp stage from a base checkpoint); new parts stay fresh."""
+        state = {k.removeprefix("network."): v for k, v in read_state_dict(path).items()}
+        own = self.network.state_dict()
+        matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if not matched:
+            raise ValueError(f"init_from={path!r}: no tensor matches this network")
+        self.network.load_state_dict(matched, strict=False)
+
+    def _freeze_all_but(self, prefixes: Sequence[str]) -> None:
+        names = [n for n, _ in self.network.named_parameters()]
+        unknown = [p for p in prefixes if not any(n.startswith(p) for n in names)]
+        if unknown:
+            raise ValueError(f"train_only names no parameters: {unknown} (e.g. 'refine', 'mask_head')")
+        for name, param in self.network.named_parameters():
+            param.requires_grad_(any(name.startswith(p) for p in prefixes))
+
+
+class ThreeBranchModule(SiamMaskModule):
+    """Score (anchor softmax) + box regression + mask: the paper's SiamMask."""
+
+    has_box_branch = True
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams.targets or {}))
+
+    def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
+                                      self.search_size)
+        losses = {"score": anchor_score_loss(output.score, targets.labels),
+                  "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
+        return losses, targets.positive_positions()
+
+    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        probability = foreground_logits(output.score).softmax(-1)[..., 1]  # (B, k, S, S)
+        size = output.score.shape[-1]
+        best = probability.flatten(1).argmax(1)
+        rows, cols = (best % (size * size)) // size, best % size
+        deltas = box_deltas_map(output.box, self.anchor_spec.num_anchors).flatten(1, 3)
+        anchors = self.anchor_spec.grid(size, self.search_size, output.score.device).flatten(0, 2)
+        index = torch.arange(best.shape[0], device=best.device)
+        box = cxcywh_to_xyxy(decode_boxes(deltas[index, best], anchors[best]))
+        return rows, cols, box
+
+
+class TwoBranchModule(SiamMaskModule):
+    """SiamFC-style similarity score + mask: the paper's two-branch variant (box from the mask)."""
+
+    has_box_branch = False
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.label_positions = CentreLabeller(self.anchor_spec.stride, **(self.hparams.targets or {}))
+
+    def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        labels = self.label_positions(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
+                                      self.search_size)
+        return {"score": similarity_loss(output.score, labels)}, labels > 0
+
+    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        size = output.score.shape[-1]
+        best = output.score.flatten(1).argmax(1)
+        return best // size, best % size, None
+
+
+def _plain(value: Any) -> Any:
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else (
+        {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value)
+
+
+def _mask_box_in_search(window_masks: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, offset: int,
+                        stride: int) -> torch.Tensor:
+    """Min-max box xyxy (search-crop pixels) of each RoW's binary mask; a zero box where the mask is empty."""
+    size = window_masks.shape[-1]
+    span = torch.arange(size, device=window_masks.device, dtype=torch.float32)
+    any_x, any_y = window_masks.any(1), window_masks.any(2)  # (N, size) columns / rows containing mask
+    big = float(size)
+    x0 = torch.where(any_x, span, big).amin(1)
+    x1 = torch.where(any_x, span + 1, -big).amax(1)
+    y0 = torch.where(any_y, span, big).amin(1)
+    y1 = torch.where(any_y, span + 1, -big).amax(1)
+    left = (offset + stride * cols).float()
+    top = (offset + stride * rows).float()
+    box = torch.stack([x0 + left, y0 + top, x1 + left, y1 + top], dim=1)
+    empty = ~any_x.any(1)
+    return torch.where(empty.view(-1, 1), torch.zeros_like(box), box)

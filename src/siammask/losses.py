@@ -1,0 +1,56 @@
+"""The three SiamMask losses (paper §3.2, eq. 3-5) and the SiamFC logistic loss of the two-branch variant."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+from siammask.anchors import AnchorTargets, box_deltas_map, foreground_logits
+
+
+def anchor_score_loss(score: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy over sampled anchors; positives and negatives weigh half each (release)."""
+    logits = foreground_logits(score)
+    halves = []
+    for value in (1.0, 0.0):
+        chosen = labels == value
+        target = torch.full((int(chosen.sum()),), int(value), device=score.device, dtype=torch.long)
+        halves.append(F.cross_entropy(logits[chosen], target) if target.numel() else score.sum() * 0.0)
+    return 0.5 * halves[0] + 0.5 * halves[1]
+
+
+def box_regression_loss(box: torch.Tensor, targets: AnchorTargets, beta: float) -> torch.Tensor:
+    """Smooth-L1 on anchor deltas of positives, weighted by 1/#positives per pair, averaged over pairs.
+
+    ``beta = 0`` is the release's plain L1; the paper's smooth-L1 follows Faster R-CNN.
+    """
+    deltas = box_deltas_map(box, targets.labels.shape[1])
+    per_anchor = F.smooth_l1_loss(deltas, targets.deltas, reduction="none", beta=beta).sum(-1)
+    return (per_anchor * targets.box_weight).sum() / box.shape[0]
+
+
+def similarity_loss(score: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """SiamFC's logistic loss with positives and negatives balanced per pair (Bertinetto et al. 2016)."""
+    logits = score.squeeze(1)
+    positives = labels.flatten(1).sum(1).clamp(min=1).view(-1, 1, 1)
+    negatives = (1 - labels).flatten(1).sum(1).clamp(min=1).view(-1, 1, 1)
+    weights = torch.where(labels > 0, 0.5 / positives, 0.5 / negatives)
+    per_cell = F.binary_cross_entropy_with_logits(logits, labels, reduction="none")
+    return (per_cell * weights).sum() / score.shape[0]
+
+
+def mask_loss(mask_logits: torch.Tensor, mask_labels: torch.Tensor) -> torch.Tensor:
+    """Binary logistic loss over RoW pixels (eq. 3), predictions upsampled to the label size as the release.
+
+    ``mask_logits`` (N, m, m), ``mask_labels`` (N, M, M) in {0, 1}; zero (with a gradient path) when N = 0.
+    """
+    if mask_logits.shape[0] == 0:
+        return mask_logits.sum() * 0.0
+    upsampled = upsample_masks(mask_logits, mask_labels.shape[-1])
+    return F.binary_cross_entropy_with_logits(upsampled, mask_labels.float())
+
+
+def upsample_masks(mask_logits: torch.Tensor, size: int) -> torch.Tensor:
+    if mask_logits.shape[-1] == size:
+        return mask_logits
+    return F.interpolate(mask_logits.unsqueeze(1), size=(size, size), mode="bilinear", align_corners=False).squeeze(1)

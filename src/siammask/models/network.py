@@ -1,0 +1,112 @@
+"""The SiamMask network: backbone -> adjust -> depthwise-correlation heads -> (refine).
+
+Plain ``nn.Module``; Lightning, the tracker and ONNX export all use it. The template branch
+(:meth:`SiamMask.embed_template`) and the search branch (:meth:`SiamMask.forward`) are separate so a
+tracker caches the template, and masks are decoded only where asked (:meth:`SiamMask.masks_at`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from siammask.models.neck import Adjust
+from siammask.models.refine import Refine
+from siammask.models.windows import gather_windows
+from siammask.models.xcorr import XCorrHead
+
+MASK_SIZE = 63  # the mask head's 63x63 = 3969 outputs per RoW (paper §3.2)
+
+
+@dataclass
+class SearchOutput:
+    """Per search crop: ``score`` (B, 2k, S, S) softmax logits for three branches (background channels first,
+    as in the release) or (B, 1, S, S) similarity logits for two; ``box`` (B, 4k, S, S) anchor deltas or None;
+    ``mask_corr`` (B, C, S, S) the mask branch's correlation feature; ``skips`` backbone maps for refine."""
+
+    score: torch.Tensor
+    box: torch.Tensor | None
+    mask_corr: torch.Tensor
+    skips: list[torch.Tensor]
+
+
+class SiamMask(nn.Module):
+    def __init__(self, backbone: nn.Module, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
+                 box_head: XCorrHead | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
+                 skip_indices: tuple[int, ...] = ()) -> None:
+        super().__init__()
+        self.backbone = backbone
+        self.neck = neck
+        self.score_head = score_head
+        self.box_head = box_head
+        self.mask_head = mask_head
+        self.refine = refine
+        self.mask_size = mask_size
+        self.skip_indices = tuple(skip_indices)
+
+    @property
+    def mask_output_size(self) -> int:
+        return 127 if self.refine is not None else self.mask_size
+
+    def embed_template(self, template: torch.Tensor) -> torch.Tensor:
+        """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""
+        return self.neck.template(self.backbone(template)[-1])
+
+    def forward(self, template_feature: torch.Tensor, search: torch.Tensor) -> SearchOutput:
+        """The search branch: a search crop (B, 3, 255, 255) RGB 0-255 against cached template features."""
+        features = self.backbone(search)
+        search_feature = self.neck(features[-1])
+        score = self.score_head(template_feature, search_feature)
+        box = self.box_head(template_feature, search_feature) if self.box_head is not None else None
+        mask_corr = self.mask_head.correlate(template_feature, search_feature)
+        return SearchOutput(score, box, mask_corr, [features[i] for i in self.skip_indices])
+
+    def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
+                 cols: torch.Tensor) -> torch.Tensor:
+        """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine."""
+        corr = gather_windows(output.mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
+        if self.refine is not None:
+            return self.refine(output.skips, corr, batch_index, rows, cols, output.mask_corr.shape[-1])
+        logits = self.mask_head.decode(corr)
+        return logits.view(-1, self.mask_size, self.mask_size)
+
+
+def build_siammask(backbone: nn.Module, neck: Callable[..., Adjust], score_head: Callable[..., XCorrHead],
+                   mask_head: Callable[..., XCorrHead], box_head: Callable[..., XCorrHead] | None = None,
+                   refine: Callable[..., Refine] | None = None, num_anchors: int = 5) -> SiamMask:
+    """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
+
+    Widths flow from the backbone's ``channels``: nothing here is tied to one backbone. With a
+    ``box_head`` the score head has 2k outputs (anchor softmax); without, one similarity map.
+    """
+    adjust = neck(in_channels=backbone.channels[-1])
+    width = adjust.out_channels
+    score = score_head(in_channels=width, out_channels=2 * num_anchors if box_head is not None else 1)
+    box = box_head(in_channels=width, out_channels=4 * num_anchors) if box_head is not None else None
+    mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE)
+    refine_module, skips = None, ()
+    if refine is not None:
+        skips = refine_skip_indices(backbone.reductions)
+        refine_module = refine(skip_channels=[backbone.channels[i] for i in skips], corr_channels=mask.hidden_channels,
+                               skip_reductions=[backbone.reductions[i] for i in skips])
+    return SiamMask(backbone, adjust, score, mask, box, refine_module, skip_indices=skips)
+
+
+def refine_skip_indices(reductions: list[int], strides: tuple[int, ...] = (2, 4, 8)) -> tuple[int, ...]:
+    """Backbone maps feeding refine: the deepest map at each stride before the head's map.
+
+    When the head's map is the backbone's only stride-8 map (a light backbone cut at its stride-8
+    stage), it doubles as the stride-8 skip; the paper's ResNet-50 has layer2 for that.
+    """
+    last = len(reductions) - 1
+    picked = []
+    for stride in strides:
+        earlier = [i for i in range(last) if reductions[i] == stride]
+        picked.append(earlier[-1] if earlier else (last if reductions[last] == stride else -1))
+    if -1 in picked:
+        raise ValueError(f"refine needs backbone maps at strides {strides}; this backbone gives {reductions}: "
+                         f"choose model.backbone.out_indices to include them")
+    return tuple(picked)

@@ -1,0 +1,70 @@
+"""The SharpMask-style refinement module of SiamMask-sharp (paper §3.3, Fig. 3).
+
+Starting from the 1x1 correlation feature of one response of a candidate window (RoW), a
+deconvolution opens it to 15x15; three merge stages then add the search crop's backbone features at
+strides 8, 4 and 2 (each cut to the RoW's window) and upsample to the 127x127 mask.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from siammask.models.windows import gather_windows, window_offset
+
+# Window of each skip level in cells (strides 8, 4, 2) and the size it is upsampled to before the
+# next merge: the release's 15 -> 31 -> 61 -> 127 pyramid.
+WINDOW_CELLS = (15, 31, 61)
+OUTPUT_SIZE = 127
+
+
+def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), nn.ReLU(inplace=True),
+                         nn.Conv2d(hidden, out_channels, 3, padding=1), nn.ReLU(inplace=True))
+
+
+class Refine(nn.Module):
+    """``skip_channels`` are the backbone channels at strides (2, 4, 8); widths default to the release's."""
+
+    def __init__(self, skip_channels: Sequence[int], corr_channels: int, skip_reductions: Sequence[int] = (2, 4, 8),
+                 level_channels: Sequence[int] = (4, 16, 32), hidden_channels: Sequence[int] = (16, 64, 128)) -> None:
+        super().__init__()
+        if len(skip_channels) != 3:
+            raise ValueError(f"refine needs skip features at strides 2, 4, 8; got {len(skip_channels)} maps")
+        if tuple(skip_reductions) != (2, 4, 8):
+            raise ValueError(f"refine needs skip features at strides (2, 4, 8), the backbone gives {tuple(skip_reductions)}:"
+                             " choose model.backbone.out_indices accordingly")
+        self.skip_reductions = tuple(skip_reductions)
+        c0, c1, c2 = level_channels
+        self.v0 = _conv_relu_pair(skip_channels[0], hidden_channels[0], c0)
+        self.v1 = _conv_relu_pair(skip_channels[1], hidden_channels[1], c1)
+        self.v2 = _conv_relu_pair(skip_channels[2], hidden_channels[2], c2)
+        self.h0 = _conv_relu_pair(c0, c0, c0)
+        self.h1 = _conv_relu_pair(c1, c1, c1)
+        self.h2 = _conv_relu_pair(c2, c2, c2)
+        self.deconv = nn.ConvTranspose2d(corr_channels, c2, WINDOW_CELLS[0], WINDOW_CELLS[0])
+        self.post0 = nn.Conv2d(c2, c1, 3, padding=1)
+        self.post1 = nn.Conv2d(c1, c0, 3, padding=1)
+        self.post2 = nn.Conv2d(c0, 1, 3, padding=1)
+
+    def forward(self, skips: Sequence[torch.Tensor], corr_vectors: torch.Tensor, batch_index: torch.Tensor,
+                rows: torch.Tensor, cols: torch.Tensor, score_size: int, stride: int = 8) -> torch.Tensor:
+        """Mask logits (N, 127, 127) for the RoWs at (batch_index, rows, cols) of an S x S response map.
+
+        ``skips``: search-crop features at strides (2, 4, 8); ``corr_vectors``: (N, C, 1, 1).
+        """
+        windows = []
+        for skip, cells, reduction in zip(skips, reversed(WINDOW_CELLS), self.skip_reductions):
+            step = stride // reduction
+            offset = window_offset(skip.shape[-1], cells, step, score_size)
+            windows.append(gather_windows(skip, batch_index, rows, cols, cells, step, offset))
+        p0, p1, p2 = windows
+        out = self.deconv(corr_vectors)
+        out = self.post0(F.interpolate(self.h2(out) + self.v2(p2), size=WINDOW_CELLS[1]))
+        out = self.post1(F.interpolate(self.h1(out) + self.v1(p1), size=WINDOW_CELLS[2]))
+        out = self.post2(F.interpolate(self.h0(out) + self.v0(p0), size=OUTPUT_SIZE))
+        return out.squeeze(1)
+

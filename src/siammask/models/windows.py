@@ -1,0 +1,30 @@
+"""Windows of a map around response-map positions: the RoW geometry shared by training and tracking.
+
+Response position (r, c) of an S x S map looks at a window of the search crop centred at
+``centre + ((r, c) - (S - 1) / 2) * stride`` pixels. On a feature map the window is a fixed number of
+cells starting at ``offset + step * (r, c)``; the offset centres the middle position's window on the
+map's centre. Gathering by index arithmetic (no Python loop over positions) keeps it exportable.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+
+def window_offset(map_size: int, window: int, step: float, score_size: int) -> int:
+    """First cell of position 0's window so that the middle position's window is centred on the map."""
+    return round((map_size - window) / 2 - step * (score_size - 1) / 2)
+
+
+def gather_windows(maps: torch.Tensor, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                   window: int, step: int, offset: int) -> torch.Tensor:
+    """(B, C, H, W) maps -> (N, C, window, window) windows; cells outside the map read as zero."""
+    height, width = maps.shape[-2:]
+    pad = max(0, -offset) + window  # enough on every side for any position inside the response map
+    padded = F.pad(maps, (pad, pad, pad, pad))
+    span = torch.arange(window, device=maps.device)
+    top = (offset + pad + step * rows).view(-1, 1) + span.view(1, -1)  # (N, window)
+    left = (offset + pad + step * cols).view(-1, 1) + span.view(1, -1)
+    picked = padded[batch_index.view(-1, 1, 1), :, top.view(-1, window, 1), left.view(-1, 1, window)]
+    return picked.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last

@@ -1,0 +1,91 @@
+import pytest
+import torch
+
+from conftest import light_model_kwargs, make_batch
+from siammask.lit import ThreeBranchModule, TwoBranchModule
+from siammask.lit.checkpoint import load_network
+
+
+def logged(module):
+    values = {}
+    module.log = lambda name, value, **kwargs: values.__setitem__(name, float(value.detach()) if torch.is_tensor(value) else float(value))
+    return values
+
+
+@pytest.mark.parametrize("cls, two_branch, refine", [(ThreeBranchModule, False, False), (ThreeBranchModule, False, True),
+                                                     (TwoBranchModule, True, False), (TwoBranchModule, True, True)])
+def test_training_steps_reduce_the_loss_on_a_fixed_batch(cls, two_branch, refine):
+    torch.manual_seed(0)
+    module = cls(**light_model_kwargs(refine=refine, two_branch=two_branch))
+    values = logged(module)
+    optimizer = torch.optim.Adam(module.parameters(), lr=1e-3)
+    batch = make_batch()
+    losses = []
+    for _ in range(6):
+        loss = module.training_step(batch, 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        losses.append(float(loss))
+    assert losses[-1] < losses[0]
+    expected = {"train/loss", "train/loss_score", "train/loss_mask", "train/box_iou", "train/mask_iou"}
+    if not two_branch:
+        expected.add("train/loss_box")
+    assert expected <= set(values)
+    assert 0.0 <= values["train/mask_iou"] <= 1.0
+
+
+def test_mask_loss_is_zero_for_pairs_without_masks():
+    module = ThreeBranchModule(**light_model_kwargs())
+    values = logged(module)
+    batch = make_batch()
+    batch["has_mask"][:] = False
+    module.training_step(batch, 0)
+    assert values["train/loss_mask"] == 0.0 and "train/mask_iou" not in values
+
+
+def test_module_refuses_a_head_config_that_does_not_match_the_variant():
+    with pytest.raises(ValueError, match="box head"):
+        TwoBranchModule(**light_model_kwargs(two_branch=False))
+
+
+def test_train_only_freezes_everything_else_and_names_unknown_parts():
+    module = ThreeBranchModule(**light_model_kwargs(refine=True), train_only=["refine"])
+    trainable = {n.split(".")[0] for n, p in module.network.named_parameters() if p.requires_grad}
+    assert trainable == {"refine"}
+    with pytest.raises(ValueError, match="train_only names no parameters"):
+        ThreeBranchModule(**light_model_kwargs(), train_only=["refine"])
+
+
+def test_checkpoint_round_trip_rebuilds_the_same_network(tmp_path):
+    import pytorch_lightning as pl
+
+    torch.manual_seed(0)
+    module = ThreeBranchModule(**light_model_kwargs(refine=True))
+    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(module)
+    path = tmp_path / "model.ckpt"
+    trainer.save_checkpoint(path)
+    network = load_network(path)
+    module.eval()
+    batch = make_batch()
+    with torch.no_grad():
+        a = module(batch["template"], batch["search"])
+        b = network(network.embed_template(batch["template"]), batch["search"])
+    assert torch.equal(a.score, b.score) and torch.equal(a.box, b.box)
+
+
+def test_init_from_loads_matching_weights_and_leaves_new_parts_fresh(tmp_path):
+    base = ThreeBranchModule(**light_model_kwargs())
+    path = tmp_path / "base.pt"
+    torch.save({"state_dict": base.state_dict()}, path)
+    sharp = ThreeBranchModule(**light_model_kwargs(refine=True), init_from=str(path))
+    assert torch.equal(sharp.network.score_head.head[-1].weight, base.network.score_head.head[-1].weight)
+    assert sharp.network.refine is not None
+
+
+def test_load_network_names_a_file_that_is_not_ours(tmp_path):
+    path = tmp_path / "other.ckpt"
+    torch.save({"state_dict": {}}, path)
+    with pytest.raises(ValueError, match="not a checkpoint of this project"):
+        load_network(path)

@@ -1,0 +1,82 @@
+from functools import partial
+
+import pytest
+import torch
+
+from siammask.models import Adjust, PaperResNet50, Refine, TimmBackbone, XCorrHead, build_siammask, depthwise_xcorr
+from siammask.models.windows import gather_windows, window_offset
+
+
+def small_network(backbone=None, box=True, refine=False, width=16):
+    backbone = backbone or TimmBackbone("resnet18", [0, 1, 2])
+    head = partial(XCorrHead, hidden_channels=width)
+    return build_siammask(backbone, partial(Adjust, out_channels=width), head, head, head if box else None,
+                          partial(Refine) if refine else None).eval()
+
+
+def test_depthwise_xcorr_equals_per_sample_per_channel_correlation():
+    torch.manual_seed(0)
+    search, kernel = torch.randn(2, 3, 9, 9), torch.randn(2, 3, 4, 4)
+    out = depthwise_xcorr(search, kernel)
+    for b in range(2):
+        for c in range(3):
+            expected = torch.nn.functional.conv2d(search[b:b + 1, c:c + 1], kernel[b:b + 1, c:c + 1])
+            assert torch.allclose(out[b, c], expected[0, 0], atol=1e-5)
+
+
+def test_paper_network_shapes_match_the_release():
+    net = small_network(PaperResNet50(), width=256, refine=True)
+    with torch.no_grad():
+        template = net.embed_template(torch.zeros(2, 3, 127, 127))
+        out = net(template, torch.zeros(2, 3, 255, 255))
+        masks = net.masks_at(out, torch.tensor([0, 1]), torch.tensor([12, 3]), torch.tensor([12, 20]))
+    assert template.shape == (2, 256, 7, 7)
+    assert out.score.shape == (2, 10, 25, 25) and out.box.shape == (2, 20, 25, 25)
+    assert out.mask_corr.shape == (2, 256, 25, 25)
+    assert masks.shape == (2, 127, 127)
+
+
+@pytest.mark.parametrize("name", ["resnet18", "mobilenetv3_large_100"])
+def test_timm_network_gives_a_25x25_response_and_63x63_masks(name):
+    indices = [0, 1, 2] if name == "resnet18" else [0, 1, 2, 3]
+    net = small_network(TimmBackbone(name, indices))
+    with torch.no_grad():
+        out = net(net.embed_template(torch.zeros(1, 3, 127, 127)), torch.zeros(1, 3, 255, 255))
+        masks = net.masks_at(out, torch.tensor([0]), torch.tensor([4]), torch.tensor([7]))
+    assert out.score.shape[-2:] == (25, 25)
+    assert masks.shape == (1, 63, 63)
+
+
+def test_two_branch_network_has_one_score_channel_and_no_box():
+    net = small_network(box=False)
+    with torch.no_grad():
+        out = net(net.embed_template(torch.zeros(1, 3, 127, 127)), torch.zeros(1, 3, 255, 255))
+    assert out.score.shape == (1, 1, 25, 25) and out.box is None
+
+
+def test_mask_at_a_position_equals_decoding_the_full_map_there():
+    torch.manual_seed(0)
+    net = small_network()
+    with torch.no_grad():
+        out = net(net.embed_template(torch.rand(2, 3, 127, 127) * 255), torch.rand(2, 3, 255, 255) * 255)
+        full = net.mask_head.decode(out.mask_corr)  # (B, 3969, S, S)
+        picked = net.masks_at(out, torch.tensor([1]), torch.tensor([5]), torch.tensor([17]))
+    assert torch.allclose(picked[0].flatten(), full[1, :, 5, 17], atol=1e-5)
+
+
+def test_refine_windows_reproduce_the_release_padding_for_the_paper_sizes():
+    # Release: F.pad(f0, 16) then [4r : 4r + 61]; f1 pad 8, [2r : 2r + 31]; f2 pad 4, [r : r + 15].
+    assert window_offset(125, 61, 4, 25) == -16
+    assert window_offset(63, 31, 2, 25) == -8
+    assert window_offset(31, 15, 1, 25) == -4
+    maps = torch.arange(2 * 3 * 31 * 31, dtype=torch.float32).view(2, 3, 31, 31)
+    rows, cols = torch.tensor([0, 24, 7]), torch.tensor([3, 24, 11])
+    got = gather_windows(maps, torch.tensor([0, 1, 1]), rows, cols, window=15, step=1, offset=-4)
+    padded = torch.nn.functional.pad(maps, (4, 4, 4, 4))
+    for i, (b, r, c) in enumerate([(0, 0, 3), (1, 24, 24), (1, 7, 11)]):
+        assert torch.equal(got[i], padded[b, :, r:r + 15, c:c + 15])
+
+
+def test_refine_rejects_backbones_without_stride_2_4_8_skips():
+    with pytest.raises(ValueError, match="strides"):
+        small_network(TimmBackbone("resnet18", [1, 2, 3]), refine=True)
