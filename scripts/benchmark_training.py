@@ -1,0 +1,84 @@
+"""Training throughput (pairs/s) of configured models on this machine: forward + backward + SGD step.
+
+    python scripts/benchmark_training.py                       # the default and the paper model
+    python scripts/benchmark_training.py --config "experiment=quick" --batch 16 --steps 8
+
+Batches are fixed random pairs with a target box and mask, so the figure is the model's own cost
+(data loading runs in parallel workers during training). Reports the median step time over ``--steps``
+after one warm-up step, and the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+from conftest import make_batch  # noqa: E402
+
+from siammask.config import register_resolvers  # noqa: E402
+
+CONFIGS = {
+    "default (experiment=quick: resnet18 to layer2, width 64)": ["experiment=quick"],
+    "paper (paper_resnet50, width 256, three-branch)": ["experiment=quick", "model/backbone=paper_resnet50",
+                                                        "model.neck.out_channels=256", "model.head.hidden_channels=256"],
+    "paper + refine (sharp stage: refine trained only)": [
+        "experiment=quick", "model/backbone=paper_resnet50", "model.neck.out_channels=256",
+        "model.head.hidden_channels=256", "model/refine=sharp", "model.train_only=[refine]"],
+}
+
+
+def measure(overrides: list[str], batch_size: int, steps: int) -> float:
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    module = instantiate(cfg.model)
+    module.log = lambda *args, **kwargs: None
+    module.on_train_epoch_start()
+    optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
+    batch = make_batch(batch_size)
+    times = []
+    for _ in range(steps + 1):
+        start = time.perf_counter()
+        loss = module.training_step(batch, 0)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    return batch_size / statistics.median(times[1:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", action="append", help="Hydra overrides of one extra configuration (repeatable)")
+    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--steps", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=os.cpu_count())
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    register_resolvers()
+    configs = {c: c.split() for c in args.config} if args.config else CONFIGS
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+          f"{args.threads} threads, batch {args.batch}, median of {args.steps} steps")
+    print("| model | training pairs/s |\n|---|---|")
+    results = {}
+    for name, overrides in configs.items():
+        results[name] = measure(overrides, args.batch, args.steps)
+        print(f"| {name} | {results[name]:.1f} |", flush=True)
+    if args.json:
+        args.json.write_text(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()

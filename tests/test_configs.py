@@ -1,0 +1,72 @@
+"""Every config option composes, the main ones instantiate, and wrong keys fail at start."""
+
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from siammask.config import register_resolvers
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+register_resolvers()
+
+
+def options(group: str) -> list[str]:
+    return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
+
+
+def compose_train(overrides: list[str]):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        return compose("train", overrides=overrides, return_hydra_config=True)
+
+
+@pytest.mark.parametrize("group", ["model", "model/backbone", "model/head", "model/refine", "data", "trainer",
+                                   "logger", "callbacks", "experiment", "debug", "hparams_search"])
+def test_every_option_of_every_group_composes(group):
+    assert options(group), f"conf/{group} is empty"
+    for choice in options(group):
+        cfg = compose_train([f"{group}={choice}"])
+        OmegaConf.resolve(cfg.model)  # interpolations inside the model resolve
+        assert cfg.model._target_.startswith("siammask.lit.")
+
+
+@pytest.mark.parametrize("backbone", ["resnet18_light", "resnet18", "mobilenetv3_large_100", "paper_resnet50"])
+@pytest.mark.parametrize("model", ["three_branch", "two_branch"])
+def test_models_instantiate_with_each_backbone(model, backbone):
+    cfg = compose_train([f"model={model}", f"model/backbone={backbone}", "model.neck.out_channels=16",
+                         "model.head.hidden_channels=16"])
+    module = instantiate(cfg.model)
+    assert (module.network.box_head is None) == (model == "two_branch")
+
+
+def test_any_timm_name_can_replace_the_backbone():
+    cfg = compose_train(["model.backbone.name=resnet34"])
+    module = instantiate(cfg.model)
+    assert module.network.backbone.name == "resnet34"
+
+
+def test_refine_option_builds_the_refine_module():
+    cfg = compose_train(["model/refine=sharp", "model.neck.out_channels=16", "model.head.hidden_channels=16"])
+    assert instantiate(cfg.model).network.refine is not None
+
+
+@pytest.mark.parametrize("override", ["model.no_such_key=1", "model/backbone=no_such_backbone", "no_group=x"])
+def test_wrong_keys_and_groups_fail_at_composition(override):
+    with pytest.raises(ConfigCompositionException):
+        compose_train([override])
+
+
+def test_sharp_experiment_demands_a_base_checkpoint():
+    cfg = compose_train(["experiment=siammask_sharp"])
+    assert OmegaConf.is_missing(cfg.model, "init_from")
+    assert list(cfg.model.train_only) == ["refine"]
+
+
+def test_wandb_logger_is_offline_without_credentials(monkeypatch, tmp_path):
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    cfg = compose_train(["logger=wandb"])
+    assert cfg.logger.wandb.offline is True
