@@ -54,6 +54,7 @@ class SiamMaskModule(pl.LightningModule):
         self.loss_weights = dict(loss or {})
         self.exemplar_size = exemplar_size
         self.search_size = search_size
+        instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
         if train_only:

@@ -1,0 +1,75 @@
+"""train.py end to end through its command line, as a user runs it (small batches, a few steps)."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+FAST = ["data.batch_size=4", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]
+
+
+def run_train(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+    result = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, capture_output=True, text=True,
+                            timeout=600)
+    if check:
+        assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+def read_steps(run_dir: Path) -> int:
+    checkpoint = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    return checkpoint["global_step"]
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_default_training_writes_checkpoints_and_metrics_into_the_run_dir(tmp_path):
+    run_train("++trainer.max_steps=20", "++trainer.limit_val_batches=0", f"hydra.run.dir={tmp_path}", *FAST)
+    assert read_steps(tmp_path) == 20
+    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) >= 2  # last.ckpt and the step checkpoint
+    metrics = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
+    header = metrics[0].split(",")
+    assert {"train/loss", "train/loss_score", "train/loss_box", "train/loss_mask", "train/box_iou"} <= set(header)
+
+
+def test_two_branch_with_a_mobilenet_backbone_from_the_command_line(tmp_path):
+    run_train("model=two_branch", "model/backbone=mobilenetv3_large_100", "++trainer.max_steps=2",
+              f"hydra.run.dir={tmp_path}", *FAST)
+    assert read_steps(tmp_path) == 2
+
+
+def test_any_timm_name_swaps_the_backbone(tmp_path):
+    run_train("model.backbone.name=resnet34", "++trainer.max_steps=1", f"hydra.run.dir={tmp_path}", *FAST)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert checkpoint["hyper_parameters"]["backbone"]["name"] == "resnet34"
+
+
+def test_multirun_sweeps_backbones_and_learning_rates_into_separate_folders(tmp_path):
+    run_train("-m", "model/backbone=resnet18_light,resnet18", "model.optimizer.lr=0.001,0.002",
+              "++trainer.max_steps=1", f"hydra.sweep.dir={tmp_path}", *FAST)
+    runs = sorted(p.parent.parent for p in tmp_path.glob("*/checkpoints/last.ckpt"))
+    assert [p.name for p in runs] == ["0", "1", "2", "3"]
+    lrs = {torch.load(p / "checkpoints/last.ckpt", weights_only=True)["hyper_parameters"]["optimizer"]["lr"] for p in runs}
+    assert lrs == {0.001, 0.002}
+
+
+def test_resume_continues_from_the_saved_step(tmp_path):
+    first, second = tmp_path / "first", tmp_path / "second"
+    run_train("++trainer.max_steps=3", f"hydra.run.dir={first}", *FAST)
+    run_train("++trainer.max_steps=5", f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={second}",
+              *FAST)
+    assert read_steps(first) == 3 and read_steps(second) == 5
+
+
+@pytest.mark.parametrize("override, message", [("model.no_such_key=1", "no_such_key"),
+                                               ("model/backbone=nope", "nope"),
+                                               ("model.backbone.name=not_a_timm_model", "unknown timm backbone")])
+def test_bad_configuration_fails_before_training_with_a_clear_message(tmp_path, override, message):
+    result = run_train(override, f"hydra.run.dir={tmp_path}", check=False)
+    assert result.returncode != 0
+    assert message in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
