@@ -33,9 +33,9 @@ CONFIGS = {
     "default (experiment=quick: resnet18 to layer2, width 64)": ["experiment=quick"],
     "paper (paper_resnet50, width 256, three-branch)": ["experiment=quick", "model/backbone=paper_resnet50",
                                                         "model.neck.out_channels=256", "model.head.hidden_channels=256"],
-    "paper + refine (sharp stage: refine trained only)": [
+    "paper + refine (all trained)": [
         "experiment=quick", "model/backbone=paper_resnet50", "model.neck.out_channels=256",
-        "model.head.hidden_channels=256", "model/refine=sharp", "model.train_only=[refine]"],
+        "model.head.hidden_channels=256", "model/refine=sharp"],
 }
 
 

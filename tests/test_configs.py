@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 from hydra import compose, initialize_config_dir
-from hydra.errors import ConfigCompositionException
+from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
@@ -60,9 +60,10 @@ def test_wrong_keys_and_groups_fail_at_composition(override):
 
 
 def test_sharp_experiment_demands_a_base_checkpoint():
-    cfg = compose_train(["experiment=siammask_sharp"])
-    assert OmegaConf.is_missing(cfg.model, "init_from")
+    cfg = compose_train(["experiment=siammask_sharp", "model.neck.out_channels=16", "model.head.hidden_channels=16"])
     assert list(cfg.model.train_only) == ["refine"]
+    with pytest.raises(InstantiationException, match="model.init_from=<base checkpoint>"):
+        instantiate(cfg.model)
 
 
 def test_wandb_logger_is_offline_without_credentials(monkeypatch, tmp_path):

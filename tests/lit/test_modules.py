@@ -49,12 +49,14 @@ def test_module_refuses_a_head_config_that_does_not_match_the_variant():
         TwoBranchModule(**light_model_kwargs(two_branch=False))
 
 
-def test_train_only_freezes_everything_else_and_names_unknown_parts():
-    module = ThreeBranchModule(**light_model_kwargs(refine=True), train_only=["refine"])
+def test_train_only_freezes_everything_else_and_names_unknown_parts(tmp_path):
+    base = tmp_path / "base.pt"
+    torch.save({"state_dict": ThreeBranchModule(**light_model_kwargs()).state_dict()}, base)
+    module = ThreeBranchModule(**light_model_kwargs(refine=True), train_only=["refine"], init_from=str(base))
     trainable = {n.split(".")[0] for n, p in module.network.named_parameters() if p.requires_grad}
     assert trainable == {"refine"}
     with pytest.raises(ValueError, match="train_only names no parameters"):
-        ThreeBranchModule(**light_model_kwargs(), train_only=["refine"])
+        ThreeBranchModule(**light_model_kwargs(), train_only=["refine"], init_from=str(base))
 
 
 def test_checkpoint_round_trip_rebuilds_the_same_network(tmp_path):

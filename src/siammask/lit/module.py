@@ -58,6 +58,9 @@ class SiamMaskModule(pl.LightningModule):
         if init_from:
             self._load_initial_weights(init_from)
         if train_only:
+            if not init_from:
+                raise ValueError(f"model.train_only={list(train_only)} freezes the rest of a network that has no "
+                                 f"trained weights: pass model.init_from=<base checkpoint>")
             self._freeze_all_but(train_only)
 
     # ----- the parts a variant defines -----

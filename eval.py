@@ -1,0 +1,57 @@
+"""Evaluate a tracker on a benchmark (or score saved results); writes metrics.json, metrics.md and plots.
+
+    python eval.py                                          # newest training, synthetic, + static-box baseline
+    python eval.py benchmark=vot2018 benchmark.root=/data/VOT2018 ckpt_path=model.ckpt
+    python eval.py benchmark=davis2017 benchmark.root=/data/DAVIS results_dir=/runs/davis   # score PNGs
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
+
+import hydra  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+
+from siammask.evaluation import Entry, run_benchmark, write_report  # noqa: E402
+
+
+def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:
+    """The trained tracker (and the static-box baseline if the benchmark asks for it), or saved results."""
+    if cfg.results_dir:
+        return [Entry("results", Path(cfg.results_dir))], {"results_dir": str(cfg.results_dir)}
+    from siammask.evaluation.baselines import StaticBoxTracker
+    from siammask.tracking import Tracker, latest_checkpoint, load_tracker
+
+    ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else latest_checkpoint(cfg.ckpt_runs_dir)
+    base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
+
+    def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
+        return Tracker(base.network, base.config, base.device, base.anchors)
+
+    entries = [Entry("siammask", results_root / "siammask", make_tracker)]
+    if cfg.benchmark.get("static_baseline", False):
+        entries.append(Entry("static_box", results_root / "static_box", StaticBoxTracker))
+    return entries, {"ckpt_path": str(ckpt), "tracker": OmegaConf.to_container(cfg.tracker, resolve=True)}
+
+
+def evaluate(cfg: DictConfig) -> dict:
+    out_dir = Path(cfg.output_dir)
+    entries, source = tracker_entries(cfg, out_dir / "results")
+    videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
+    results = run_benchmark(cfg.benchmark, entries, videos, progress=cfg.progress)
+    doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
+    print(table)
+    return doc
+
+
+@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+def main(cfg: DictConfig) -> None:
+    evaluate(cfg)
+
+
+if __name__ == "__main__":
+    main()

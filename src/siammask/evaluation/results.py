@@ -1,0 +1,152 @@
+"""Result files in the layouts the public toolkits read, so our runs can be scored by them and theirs by us.
+
+* VOT / pysot baseline: ``<results_dir>/<seq>/<seq>_001.txt``, one line per frame: ``1`` (initialised),
+  ``2`` (failure), ``0`` (skipped) or the region as comma-separated numbers (4 = ``x, y, w, h``,
+  2K = polygon), image pixels.
+* OTB: ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
+* DAVIS / YouTube-VOS: ``<results_dir>/<seq>/<frame>.png``, indexed (palette) PNGs whose pixel values
+  are object ids (0 = background).
+
+Every reader checks the number of lines / the image size against the ground truth it is scored with
+and raises ``ValueError`` / ``FileNotFoundError`` naming the file and the sequence.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
+from siammask.evaluation.vot import VotEntry
+
+_SEPARATORS = re.compile(r"[,\s]+")
+_CODES = (INIT, FAILURE, SKIP)
+VOT_RUN_SUFFIX = "_001"  # the single run of a deterministic tracker (pysot / VOT naming)
+
+
+def vot_result_path(results_dir: str | Path, sequence: str) -> Path:
+    return Path(results_dir) / sequence / f"{sequence}{VOT_RUN_SUFFIX}.txt"
+
+
+def otb_result_path(results_dir: str | Path, sequence: str) -> Path:
+    return Path(results_dir) / f"{sequence}.txt"
+
+
+def label_map_path(results_dir: str | Path, sequence: str, frame: str) -> Path:
+    return Path(results_dir) / sequence / f"{frame}.png"
+
+
+def read_number_rows(path: str | Path, sequence: str) -> list[np.ndarray]:
+    """Rows of numbers separated by commas, tabs or spaces (ground-truth and result text files)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence {sequence!r}: missing file {path}")
+    rows = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        fields = [f for f in _SEPARATORS.split(line.strip()) if f]
+        if not fields:
+            continue
+        try:
+            rows.append(np.array([float(f) for f in fields]))
+        except ValueError as err:
+            raise ValueError(f"sequence {sequence!r}: {path} line {number} is not numbers: {line!r}") from err
+    return rows
+
+
+def _check_length(path: Path, sequence: str, found: int, expected: int | None) -> None:
+    if expected is not None and found != expected:
+        raise ValueError(f"sequence {sequence!r}: {path} has {found} lines but the sequence has {expected} frames")
+
+
+def write_vot_trajectory(path: str | Path, trajectory: list[VotEntry]) -> None:
+    lines = []
+    for entry in trajectory:
+        if isinstance(entry, (int, np.integer)):
+            lines.append(f"{int(entry):d}")
+        else:
+            lines.append(",".join(f"{v:.4f}" for v in np.asarray(entry, dtype=np.float64).reshape(-1)))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(lines) + "\n")
+
+
+def read_vot_trajectory(path: str | Path, sequence: str, num_frames: int | None = None) -> list[VotEntry]:
+    """Codes stay ints, regions become (K, 2) polygons."""
+    path = Path(path)
+    trajectory: list[VotEntry] = []
+    for number, row in enumerate(read_number_rows(path, sequence), start=1):
+        if row.size == 1:
+            if row[0] not in _CODES:
+                raise ValueError(f"sequence {sequence!r}: {path} line {number} holds the single number {row[0]}, "
+                                 f"but single numbers must be one of the codes {_CODES}")
+            trajectory.append(int(row[0]))
+            continue
+        try:
+            trajectory.append(polygon_from_values(row))
+        except ValueError as err:
+            raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
+    _check_length(path, sequence, len(trajectory), num_frames)
+    return trajectory
+
+
+def write_otb_boxes(path: str | Path, boxes_xywh: np.ndarray) -> None:
+    rows = [",".join(f"{v:.4f}" for v in box) for box in np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)]
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    Path(path).write_text("\n".join(rows) + "\n")
+
+
+def read_otb_boxes(path: str | Path, sequence: str, num_frames: int | None = None) -> np.ndarray:
+    """(T, 4) ``x, y, w, h`` boxes, image pixels."""
+    path = Path(path)
+    rows = read_number_rows(path, sequence)
+    for number, row in enumerate(rows, start=1):
+        if row.size != 4:
+            raise ValueError(f"sequence {sequence!r}: {path} line {number} has {row.size} numbers, "
+                             "expected 4 (x,y,w,h)")
+    _check_length(path, sequence, len(rows), num_frames)
+    return np.array(rows, dtype=np.float64).reshape(-1, 4)
+
+
+def davis_palette() -> np.ndarray:
+    """The (256, 3) colour map of DAVIS / PASCAL VOC label PNGs: bits of the id spread over R, G, B."""
+    ids = np.arange(256)
+    palette = np.zeros((256, 3), dtype=np.int64)
+    for bit in range(8):
+        for channel in range(3):
+            palette[:, channel] |= ((ids >> (3 * bit + channel)) & 1) << (7 - bit)
+    return palette.astype(np.uint8)
+
+
+_PALETTE = davis_palette().reshape(-1).tolist()
+
+
+def write_label_map(path: str | Path, labels: np.ndarray) -> None:
+    """(H, W) object ids 0..255 -> indexed PNG with the DAVIS palette."""
+    labels = np.asarray(labels)
+    if labels.ndim != 2 or labels.min(initial=0) < 0 or labels.max(initial=0) > 255:
+        raise ValueError(f"a label map must be (H, W) with ids in 0..255, got shape {labels.shape}")
+    image = Image.fromarray(labels.astype(np.uint8))
+    image.putpalette(_PALETTE)  # turns the grey image into an indexed one
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    image.save(path)
+
+
+def read_label_map(path: str | Path, sequence: str, image_hw: tuple[int, int] | None = None) -> np.ndarray:
+    """An indexed (or grey) PNG -> (H, W) uint8 ids; colour PNGs are refused (their ids would be ambiguous)."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence {sequence!r}: missing mask {path}")
+    try:
+        with Image.open(path) as image:
+            if image.mode not in ("P", "L", "1"):
+                raise ValueError(f"sequence {sequence!r}: {path} is a {image.mode} image; "
+                                 "masks must be indexed (palette) or grey PNGs of object ids")
+            labels = np.array(image, dtype=np.uint8)
+    except (OSError, SyntaxError) as err:
+        raise OSError(f"sequence {sequence!r}: cannot read mask {path}: {err}") from err
+    if image_hw is not None and labels.shape != tuple(image_hw):
+        raise ValueError(f"sequence {sequence!r}: mask {path} is {labels.shape[1]}x{labels.shape[0]}, "
+                         f"the frames are {image_hw[1]}x{image_hw[0]}")
+    return labels

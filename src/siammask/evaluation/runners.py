@@ -1,0 +1,131 @@
+"""Protocol runners: drive any tracker with ``init`` / ``track`` through a sequence the way each benchmark prescribes.
+
+* VOT supervised (foolwood/SiamMask ``tools/test.py``, the VOT baseline experiment): initialise on the
+  ground truth, a frame whose region overlap with the ground truth is 0 is a failure, the tracker is
+  re-initialised ``skip`` frames later (5) and the frames in between are skipped.
+* OTB one-pass: initialise once on the first ground-truth box, never reset.
+* Semi-supervised VOS (DAVIS, YouTube-VOS): objects start from their first given mask; all objects that
+  start in the same frame are the targets of one tracker, objects starting later get their own tracker
+  when their first mask arrives. Per frame the masks are merged into one label map: where masks
+  overlap, the object with the higher score wins; on an object's start frame its given mask wins.
+
+The tracker only needs ``init(image_rgb, boxes_xyxy, masks=None)`` and ``track(image_rgb) -> [result]``
+with results carrying ``polygon`` (K, 2), ``box_xyxy``, ``mask`` (H, W) 0/1 or None and ``score``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Protocol
+
+import numpy as np
+
+from siammask.evaluation.datasets import BoxSequence, MaskSequence
+from siammask.evaluation.region import FAILURE, INIT, SKIP, mask_to_box_xyxy, polygon_mask, region_overlap
+from siammask.evaluation.vot import VotEntry
+from siammask.geometry import xyxy_to_xywh
+
+
+class TrackerLike(Protocol):
+    def init(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray, masks: np.ndarray | None = None) -> Any: ...
+
+    def track(self, image_rgb: np.ndarray) -> list[Any]: ...
+
+
+class TrackerPool:
+    """Tracker instances for targets that start in different frames; more are built only when a video needs them.
+
+    ``make`` builds a fresh tracker (e.g. a new ``Tracker`` sharing one network); instances are reused
+    across sequences because ``init`` starts a tracker afresh.
+    """
+
+    def __init__(self, make: Callable[[], TrackerLike]) -> None:
+        self._make, self._trackers = make, []
+
+    def __getitem__(self, index: int) -> TrackerLike:
+        while len(self._trackers) <= index:
+            self._trackers.append(self._make())
+        return self._trackers[index]
+
+
+def run_vot(tracker: TrackerLike, seq: BoxSequence, skip: int = 5) -> list[VotEntry]:
+    """One supervised run: ``INIT`` / region / ``FAILURE`` / ``SKIP`` per frame (pysot baseline codes)."""
+    trajectory: list[VotEntry] = []
+    start = 0
+    for f in range(len(seq.frames)):
+        if f < start:
+            trajectory.append(SKIP)
+            continue
+        image = seq.frames[f]
+        if f == start:
+            tracker.init(image, seq.init_box_xyxy(f)[None])
+            trajectory.append(INIT)
+            continue
+        polygon = np.asarray(tracker.track(image)[0].polygon, dtype=np.float64)
+        if region_overlap(polygon, seq.gt_polygons[f], seq.image_hw[::-1]) > 0:
+            trajectory.append(polygon)
+        else:
+            trajectory.append(FAILURE)
+            start = f + skip
+    return trajectory
+
+
+def run_otb(tracker: TrackerLike, seq: BoxSequence) -> np.ndarray:
+    """One pass without resets; (T, 4) ``x, y, w, h`` boxes, the first being the given one."""
+    first = seq.init_box_xyxy(0)
+    boxes = [first]
+    for f in range(len(seq.frames)):
+        image = seq.frames[f]
+        if f == 0:
+            tracker.init(image, first[None])
+        else:
+            boxes.append(np.asarray(tracker.track(image)[0].box_xyxy, dtype=np.float64))
+    return xyxy_to_xywh(np.array(boxes))
+
+
+def result_mask(result: Any, image_hw: tuple[int, int]) -> np.ndarray:
+    """The tracker's mask, or its reported region filled when the model has no mask branch."""
+    if result.mask is not None:
+        return np.asarray(result.mask).astype(bool)
+    return polygon_mask(result.polygon, image_hw).astype(bool)
+
+
+def run_vos(pool: TrackerPool, seq: MaskSequence) -> list[np.ndarray]:
+    """Label maps (H, W) uint8 of object ids for every frame of a semi-supervised sequence."""
+    groups: dict[int, list[int]] = {}
+    for obj in seq.object_ids:
+        groups.setdefault(seq.start_frames[obj], []).append(obj)
+    active: list[tuple[TrackerLike, list[int]]] = []
+    outputs = []
+    for f in range(len(seq.frames)):
+        image = seq.frames[f]
+        masks, priorities, ids = [], [], []
+        for tracker, objs in active:
+            for obj, result in zip(objs, tracker.track(image)):
+                masks.append(result_mask(result, seq.image_hw))
+                priorities.append(float(result.score))
+                ids.append(obj)
+        if f in groups:
+            objs = groups[f]
+            given = np.stack([seq.init_mask(obj) for obj in objs])
+            tracker = pool[len(active)]
+            tracker.init(image, np.stack([mask_to_box_xyxy(m) for m in given]), given)
+            active.append((tracker, objs))
+            masks += list(given.astype(bool))
+            priorities += [np.inf] * len(objs)
+            ids += objs
+        outputs.append(merge_masks(masks, priorities, ids, seq.image_hw))
+    return outputs
+
+
+def merge_masks(masks: list[np.ndarray], priorities: list[float], ids: list[int],
+                image_hw: tuple[int, int]) -> np.ndarray:
+    """One label map from per-object binary masks; a pixel claimed by several goes to the highest priority."""
+    labels = np.zeros(image_hw, dtype=np.uint8)
+    if not masks:
+        return labels
+    claim = np.where(np.stack(masks), np.asarray(priorities, dtype=np.float64)[:, None, None], -np.inf)
+    winner = np.argmax(claim, axis=0)
+    claimed = claim.max(axis=0) > -np.inf
+    labels[claimed] = np.asarray(ids, dtype=np.uint8)[winner[claimed]]
+    return labels

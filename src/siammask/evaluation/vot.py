@@ -1,0 +1,144 @@
+"""VOT supervised (reset-based) measures: accuracy, robustness / lost count, expected average overlap.
+
+The definitions follow the pysot toolkit (``toolkit/evaluation/ar_benchmark.py``, ``eao_benchmark.py``,
+``toolkit/utils/statistics.py``), which is how SiamMask, SiamRPN++ and most follow-up papers report VOT:
+
+* per-frame overlap: region overlap of the reported region and the ground truth, both cut to the image;
+  frames carrying a code (init / failure / skip) have no overlap (NaN);
+* accuracy: mean overlap over all frames of the dataset (frame-weighted), after dropping the
+  ``burnin`` frames that start at every (re-)initialisation;
+* lost: the total number of failures; robustness: failures per 100 frames of the dataset
+  (``100 * lost / total frames``, which is how pysot prints "Robustness");
+* EAO: every run is cut into fragments at the re-initialisations; a fragment that ends in a failure keeps
+  overlap 0 up to the longest sequence, the last fragment simply ends. The expected overlap for length
+  ``Ns`` is the weighted mean over fragments still defined at ``Ns`` of their average overlap over frames
+  ``2 .. Ns`` (the initialisation frame is excluded); EAO averages that curve over the dataset's interval.
+
+One deliberate difference: pysot bounds the EAO overlaps by ``(w - 1, h - 1)`` but the accuracy
+overlaps by ``(w, h)``; here both use the image ``[0, w] x [0, h]`` in edge coordinates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from siammask.evaluation.region import FAILURE, INIT, region_overlap
+
+VotEntry = int | np.ndarray
+"""One line of a VOT result: a code (``INIT``, ``FAILURE``, ``SKIP``) or a polygon (K, 2) in image pixels."""
+
+
+@dataclass
+class VotSequenceScore:
+    """The per-frame quantities every VOT measure is computed from (one run on one sequence)."""
+
+    overlaps: np.ndarray  # (T,) region overlap, NaN on code frames
+    failures: list[int]  # frame indices of the failure codes
+    burnin_mask: np.ndarray  # (T,) bool, frames within the burn-in after an initialisation
+
+    @property
+    def num_frames(self) -> int:
+        return len(self.overlaps)
+
+    @property
+    def accuracy_overlaps(self) -> np.ndarray:
+        """Overlaps with the burn-in frames removed (NaN)."""
+        return np.where(self.burnin_mask, np.nan, self.overlaps)
+
+    @property
+    def accuracy(self) -> float:
+        valid = self.accuracy_overlaps[~np.isnan(self.accuracy_overlaps)]
+        return float(valid.mean()) if valid.size else float("nan")
+
+    @property
+    def lost(self) -> int:
+        return len(self.failures)
+
+
+def score_vot_sequence(trajectory: list[VotEntry], gt_polygons: list[np.ndarray], image_wh: tuple[int, int],
+                       burnin: int) -> VotSequenceScore:
+    """Overlaps, failures and burn-in frames of one run; ``burnin`` frames start at every ``INIT``."""
+    if len(trajectory) != len(gt_polygons):
+        raise ValueError(f"trajectory has {len(trajectory)} entries but the ground truth {len(gt_polygons)} frames")
+    overlaps = np.full(len(trajectory), np.nan)
+    failures, burnin_mask = [], np.zeros(len(trajectory), dtype=bool)
+    for f, entry in enumerate(trajectory):
+        if isinstance(entry, (int, np.integer)):
+            if entry == FAILURE:
+                failures.append(f)
+            elif entry == INIT:
+                burnin_mask[f:f + burnin] = True
+            continue
+        overlaps[f] = region_overlap(entry, gt_polygons[f], image_wh)
+    return VotSequenceScore(overlaps=overlaps, failures=failures, burnin_mask=burnin_mask)
+
+
+def _fragments(score: VotSequenceScore, skip: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of per-frame overlaps (NaN after a fragment that ended without failure) and their weights."""
+    length = score.num_frames
+    overlaps = np.nan_to_num(score.overlaps, nan=0.0)
+    starts = [0] + [f + skip for f in score.failures if f + skip <= length]
+    rows, weights = [], []
+    for i, start in enumerate(starts):
+        row = np.full(max_len, np.nan)
+        if i + 1 < len(starts):
+            end = starts[i + 1]  # the next re-initialisation frame, included as pysot does
+            piece = overlaps[start:end + 1]
+            row[:] = 0.0
+            weights.append(len(piece) / (end - start + 1))
+        else:
+            piece = overlaps[start:]
+            weights.append(1.0)
+        row[:len(piece)] = piece
+        rows.append(row)
+    return np.array(rows), np.array(weights)
+
+
+def expected_overlap_curve(scores: list[VotSequenceScore], skip: int) -> np.ndarray:
+    """Expected average overlap for every sequence length ``Ns = 1 .. max length`` (index ``Ns - 1``)."""
+    if not scores:
+        return np.zeros(0)
+    max_len = max(s.num_frames for s in scores)
+    parts = [_fragments(s, skip, max_len) for s in scores]
+    fragments = np.concatenate([p[0] for p in parts])
+    weights = np.concatenate([p[1] for p in parts])
+    defined = ~np.isnan(fragments)
+    running_sum = np.cumsum(np.nan_to_num(fragments[:, 1:], nan=0.0), axis=1)  # sum over frames 1 .. i
+    curve = np.ones(max_len)
+    for i in range(1, max_len):
+        rows = defined[:, i]
+        w = weights[rows]
+        curve[i] = np.sum(w * running_sum[rows, i - 1] / i) / np.sum(w) if w.sum() > 0 else np.nan
+    return curve
+
+
+def eao_from_curve(curve: np.ndarray, interval: tuple[int, int]) -> float:
+    """Mean of the expected-overlap curve over sequence lengths ``low .. high`` (inclusive, 1-based).
+
+    Lengths beyond the longest sequence are not defined and are left out (pysot); an interval entirely
+    beyond it gives NaN, so pick an interval that fits short (e.g. synthetic) sequences.
+    """
+    low, high = int(interval[0]), int(interval[1])
+    if low < 1 or high < low:
+        raise ValueError(f"EAO interval must be 1 <= low <= high, got {interval}")
+    part = curve[low - 1:high]
+    part = part[~np.isnan(part)]
+    return float(part.mean()) if part.size else float("nan")
+
+
+def summarise_vot(scores: list[VotSequenceScore], skip: int, interval: tuple[int, int]) -> dict:
+    """Dataset measures as pysot prints them (see module docstring) plus the EAO curve."""
+    total_frames = sum(s.num_frames for s in scores)
+    lost = sum(s.lost for s in scores)
+    overlaps = np.concatenate([s.accuracy_overlaps for s in scores]) if scores else np.zeros(0)
+    overlaps = overlaps[~np.isnan(overlaps)]
+    curve = expected_overlap_curve(scores, skip)
+    return {
+        "eao": eao_from_curve(curve, interval) if scores else float("nan"),
+        "accuracy": float(overlaps.mean()) if overlaps.size else float("nan"),
+        "robustness": 100.0 * lost / total_frames if total_frames else float("nan"),
+        "lost": int(lost),
+        "eao_curve": curve,
+    }

@@ -1,0 +1,381 @@
+"""The SiamMask tracker (paper §3.2-3.3; the release's ``siamese_init`` / ``siamese_track``) for many targets.
+
+Per frame and for all targets together: one search crop per target around its previous position, ONE
+network call on the stacked crops against the cached template features, the best candidate per target
+under the scale / aspect-ratio penalty and the cosine window, the mask decoded only at that candidate's
+response window (RoW), warped back into the image and thresholded, and the outputs derived from it.
+
+Differences from the release, all deliberate:
+- crops and the mask warp-back use :class:`~siammask.geometry.CropWindow`'s exact continuous affine, as
+  training crops do (the release rounds the crop's origin and side to whole pixels and pastes masks back
+  with a corner-aligned ``(n - 1) / size`` mapping);
+- rotated boxes and min-max boxes enclose whole mask pixels (edge coordinates), not pixel centres.
+
+Two-branch networks (no box head) have no per-candidate boxes, so the scale / ratio penalty cannot rank
+candidates: the best position is chosen from the similarity score and the cosine window alone; the box of
+that candidate is the min-max box of its mask (the two-branch variant of paper §3.2 has no box branch), and
+the penalty of that one box scales its learning rate exactly as for the three-branch tracker. When its mask
+is empty, the target moves to the RoW centre and keeps its size.
+"""
+
+from __future__ import annotations
+
+import functools
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from scipy.special import expit
+
+from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
+from siammask.geometry import CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, mean_colour, xyxy_to_cxcywh
+from siammask.models import SearchOutput, SiamMask
+from siammask.tracking.config import TrackerConfig
+from siammask.tracking.postprocess import (MaskShape, box_corners, mask_shape, paste_region, polygon_bounds,
+                                          support_bounds)
+
+
+@dataclass
+class TrackResult:
+    """One target in one frame, in image pixels (edge coordinates).
+
+    ``polygon`` is the region chosen by the config's ``box_mode`` (4 corners) and ``box_xyxy`` its
+    axis-aligned bounds; ``rotated_box`` is always the minimum-area rectangle of the mask (the tracked
+    box's corners when the mask is too small or disabled); ``mask`` is uint8 0/1 of the image's size or
+    None when masks are disabled; ``score`` is the foreground probability of the chosen candidate.
+    """
+
+    box_xyxy: np.ndarray
+    rotated_box: np.ndarray
+    polygon: np.ndarray
+    mask: np.ndarray | None
+    score: float
+
+
+@dataclass
+class StageTimes:
+    """Seconds spent in the last :meth:`Tracker.track` call, for benchmarking."""
+
+    crop: float = 0.0
+    network: float = 0.0
+    post: float = 0.0
+
+
+@dataclass
+class _Targets:
+    """Tracked state of all targets: row ``t`` of each array is target ``t``; sizes in image pixels."""
+
+    centre_xy: np.ndarray  # (T, 2)
+    size_wh: np.ndarray  # (T, 2)
+    template_features: torch.Tensor  # (T, C, h, w)
+
+
+@dataclass
+class _Choice:
+    """The chosen candidate per target: its RoW (row, col) and, with a box branch, its box and penalty."""
+
+    rows: np.ndarray  # (T,)
+    cols: np.ndarray  # (T,)
+    score: np.ndarray  # (T,) foreground probability
+    box_cxcywh: np.ndarray | None = None  # (T, 4) image pixels
+    penalty: np.ndarray | None = None  # (T,)
+
+
+@dataclass
+class _Masks:
+    """Per target: full-image binary mask (or None) and the shape of its largest part (or None)."""
+
+    masks: list[np.ndarray | None] = field(default_factory=list)
+    shapes: list[MaskShape | None] = field(default_factory=list)
+
+
+class Tracker:
+    """Tracks several targets of one video; ``init`` once, then ``track`` each following frame.
+
+    ``anchors`` must be those the network was trained with (:func:`load_tracker` reads them from the
+    checkpoint). Images are HxWx3 uint8 RGB. The network is moved to ``device`` and put in eval mode
+    (BatchNorm on running statistics, which also makes batched targets independent of each other): a
+    caller tracking with a network it is still training switches it back with ``network.train()``.
+    """
+
+    def __init__(self, network: SiamMask, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
+                 anchors: AnchorSpec = AnchorSpec()) -> None:
+        self.config = TrackerConfig.from_mapping(config)
+        self.device = torch.device(device)
+        self.network = network.eval().to(self.device)
+        self.anchors = anchors
+        self.has_box_branch = network.box_head is not None
+        self.timings = StageTimes()
+        if self.has_box_branch:
+            k = anchors.num_anchors
+            if network.score_head.out_channels != 2 * k or network.box_head.out_channels != 4 * k:
+                raise ValueError(f"network heads give {network.score_head.out_channels} score / "
+                                 f"{network.box_head.out_channels} box channels, the {k} anchors need "
+                                 f"{2 * k} / {4 * k}")
+        elif not self.config.mask_enabled:
+            raise ValueError("a two-branch network (no box head) gets its box from the mask: "
+                             "set mask_enabled=true")
+        self._targets: _Targets | None = None
+        self._image_hw: tuple[int, int] = (0, 0)
+        self._pad_colour: tuple[float, ...] = ()
+        self._grids: dict[int, torch.Tensor] = {}
+        self._anchor_wh = anchors.base_sizes().double().numpy()  # (k, 2) crop pixels
+
+    @property
+    def num_targets(self) -> int:
+        return 0 if self._targets is None else len(self._targets.centre_xy)
+
+    @torch.inference_mode()
+    def init(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray | Sequence | None = None,
+             masks: np.ndarray | None = None) -> list[TrackResult]:
+        """Start tracking targets given by boxes (T, 4) or (4,), or by masks (T, H, W) / (H, W) if boxes are None.
+
+        With masks, the boxes default to the masks' bounds (as the release initialises DAVIS). Returns
+        the first frame's results: the given boxes (and masks), score 1.
+        """
+        image = _check_image(image_rgb, "init image")
+        hw = image.shape[:2]
+        mask_stack = _check_masks(masks, hw) if masks is not None else None
+        if boxes_xyxy is None:
+            if mask_stack is None:
+                raise ValueError("Tracker.init needs boxes_xyxy or masks")
+            boxes = np.stack([_mask_bounds(m, i) for i, m in enumerate(mask_stack)])
+        else:
+            boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
+            boxes = np.stack([check_box_xyxy(b, hw, what=f"target {i} box") for i, b in enumerate(boxes)])
+        if mask_stack is not None and len(mask_stack) != len(boxes):
+            raise ValueError(f"Tracker.init got {len(boxes)} boxes but {len(mask_stack)} masks")
+        cfg = self.config
+        self._image_hw = hw
+        self._pad_colour = mean_colour(image)
+        windows = [CropWindow.around_box(b, cfg.exemplar_size, cfg.context_amount) for b in boxes]
+        crops = [w.crop(image, self._pad_colour) for w in windows]
+        templates = self.network.embed_template(self._to_tensor(crops))
+        cxcywh = xyxy_to_cxcywh(boxes)
+        self._targets = _Targets(cxcywh[:, :2].copy(), cxcywh[:, 2:].copy(), templates)
+        masks_out = _Masks()
+        for t in range(len(boxes)):
+            mask = None if mask_stack is None else (mask_stack[t] > 0).astype(np.uint8)
+            masks_out.masks.append(mask)
+            masks_out.shapes.append(None if mask is None else mask_shape(mask, (0, 0), cfg.min_contour_area))
+        return self._results(masks_out, np.ones(len(boxes)))
+
+    @torch.inference_mode()
+    def track(self, image_rgb: np.ndarray) -> list[TrackResult]:
+        """Advance every target by one frame; one result per target, in ``init`` order."""
+        if self._targets is None:
+            raise RuntimeError("Tracker.track called before Tracker.init")
+        image = _check_image(image_rgb, "frame")
+        if image.shape[:2] != self._image_hw:
+            raise ValueError(f"frame is {image.shape[1]}x{image.shape[0]}, the tracker was initialised on a "
+                             f"{self._image_hw[1]}x{self._image_hw[0]} image: all frames must have one size")
+        cfg, targets = self.config, self._targets
+        clock = _Clock(self.device)
+
+        windows = [CropWindow(float(c[0]), float(c[1]), context_size(s[0], s[1], cfg.context_amount)
+                              * cfg.instance_size / cfg.exemplar_size, cfg.instance_size)
+                   for c, s in zip(targets.centre_xy, targets.size_wh)]
+        search = self._to_tensor([w.crop(image, self._pad_colour) for w in windows])
+        crop_time = clock.lap()
+
+        output = self.network(targets.template_features, search)
+        network_time = clock.lap()
+
+        choice = self._choose(output, windows)
+        post_time = clock.lap()
+
+        masks = _Masks()
+        if cfg.mask_enabled:
+            probabilities = self._mask_probabilities(output, choice)
+            network_time += clock.lap()
+            row_windows = self._row_windows(windows, choice, output.score.shape[-1], probabilities.shape[-1])
+            masks = self._paste_masks(probabilities, row_windows)
+            if not self.has_box_branch:
+                self._box_from_masks(choice, masks, row_windows)
+        self._update_state(choice)
+        results = self._results(masks, choice.score)
+        post_time += clock.lap()
+        self.timings = StageTimes(crop_time, network_time, post_time)
+        return results
+
+    def _to_tensor(self, crops_hwc: list[np.ndarray]) -> torch.Tensor:
+        """HWC uint8 crops -> (T, 3, H, W) float 0-255 on the device (uint8 travels, float is made there)."""
+        return torch.from_numpy(np.stack(crops_hwc)).to(self.device).permute(0, 3, 1, 2).float()
+
+    def _anchor_grid(self, score_size: int) -> torch.Tensor:
+        if score_size not in self._grids:
+            self._grids[score_size] = self.anchors.grid(score_size, self.config.instance_size).double()
+        return self._grids[score_size]
+
+    def _choose(self, output: SearchOutput, windows: list[CropWindow]) -> _Choice:
+        """Best candidate per target: foreground probability x shape penalty, blended with the cosine window.
+
+        Only the candidates' sizes are needed to rank them; the full box is decoded for the chosen one.
+        """
+        cfg = self.config
+        num = len(windows)
+        score = output.score.double().cpu().numpy()
+        window = cosine_window(score.shape[-1])
+        if not self.has_box_branch:
+            probability = expit(score[:, 0])  # (T, S, S) similarity logits -> probability
+            ranked = probability * (1 - cfg.window_influence) + window * cfg.window_influence
+            flat = ranked.reshape(num, -1).argmax(axis=1)
+            rows, cols = np.unravel_index(flat, ranked.shape[1:])
+            return _Choice(rows, cols, probability[np.arange(num), rows, cols])
+        k = self.anchors.num_anchors
+        probability = expit(score[:, k:] - score[:, :k])  # softmax of [bg, fg]: logistic of fg - bg
+        deltas = box_deltas_map(output.box.double().cpu(), k).numpy()  # (T, k, S, S, 4)
+        scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
+        target_wh = (self._targets.size_wh * scale[:, None])[:, None, None, None]  # crop pixels, over (k, S, S)
+        penalty = shape_penalty(np.exp(deltas[..., 2]) * self._anchor_wh[:, 0, None, None],
+                                np.exp(deltas[..., 3]) * self._anchor_wh[:, 1, None, None],
+                                target_wh[..., 0], target_wh[..., 1], cfg.penalty_k)
+        ranked = penalty * probability * (1 - cfg.window_influence) + window * cfg.window_influence
+        flat = ranked.reshape(num, -1).argmax(axis=1)
+        anchor, rows, cols = np.unravel_index(flat, ranked.shape[1:])
+        t = np.arange(num)
+        box_crop = decode_boxes(torch.from_numpy(deltas[t, anchor, rows, cols]),
+                                self._anchor_grid(score.shape[-1])[anchor, rows, cols]).numpy()
+        origin = np.array([[w.cx - w.size / 2, w.cy - w.size / 2] for w in windows])
+        box_image = np.concatenate([origin + box_crop[:, :2] / scale[:, None], box_crop[:, 2:] / scale[:, None]],
+                                   axis=1)
+        return _Choice(rows, cols, probability[t, anchor, rows, cols], box_image, penalty[t, anchor, rows, cols])
+
+    def _mask_probabilities(self, output: SearchOutput, choice: _Choice) -> np.ndarray:
+        """(T, m, m) mask probabilities, decoded only at each target's chosen RoW."""
+        device = output.mask_corr.device
+        batch, rows, cols = (torch.as_tensor(v, dtype=torch.int64, device=device)
+                             for v in (np.arange(len(choice.rows)), choice.rows, choice.cols))
+        return torch.sigmoid(self.network.masks_at(output, batch, rows, cols)).float().cpu().numpy()
+
+    def _row_windows(self, windows: list[CropWindow], choice: _Choice, score_size: int,
+                     mask_size: int) -> list[CropWindow]:
+        """Image window of each chosen RoW: an exemplar-sized square of the search crop at that response."""
+        centres = _position_centres(score_size, self.config.instance_size, self.anchors.stride)
+        return [w.sub_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
+                for w, r, c in zip(windows, choice.rows.tolist(), choice.cols.tolist())]
+
+    def _paste_masks(self, probabilities: np.ndarray, row_windows: list[CropWindow]) -> _Masks:
+        """Warp each RoW's probabilities into the image (only where it can exceed the threshold) and threshold."""
+        cfg = self.config
+        out = _Masks()
+        for probability, row_window in zip(probabilities, row_windows):
+            mask = np.zeros(self._image_hw, dtype=np.uint8)
+            bounds = support_bounds(probability, cfg.seg_thr, row_window, self._image_hw)
+            shape = None
+            if bounds is not None:
+                x0, y0, x1, y1 = bounds
+                region = (paste_region(probability, row_window, bounds) > cfg.seg_thr).view(np.uint8)
+                mask[y0:y1, x0:x1] = region
+                shape = mask_shape(region, (x0, y0), cfg.min_contour_area)
+            out.masks.append(mask)
+            out.shapes.append(shape)
+        return out
+
+    def _box_from_masks(self, choice: _Choice, masks: _Masks, row_windows: list[CropWindow]) -> None:
+        """Two-branch: each candidate's box is its mask's min-max box (RoW centre, same size if no mask)."""
+        boxes = [xyxy_to_cxcywh(shape.minmax_xyxy) if shape is not None
+                 else np.array([row_window.cx, row_window.cy, *size])
+                 for shape, row_window, size in zip(masks.shapes, row_windows, self._targets.size_wh)]
+        choice.box_cxcywh = np.stack(boxes)
+        size = self._targets.size_wh
+        choice.penalty = shape_penalty(choice.box_cxcywh[:, 2], choice.box_cxcywh[:, 3], size[:, 0], size[:, 1],
+                                       self.config.penalty_k)
+
+    def _update_state(self, choice: _Choice) -> None:
+        """Move to the candidate; blend the size by lr x penalty x score (release); clamp as the release."""
+        cfg, targets = self.config, self._targets
+        rate = (choice.penalty * choice.score * cfg.lr)[:, None]
+        centre = choice.box_cxcywh[:, :2]
+        size = targets.size_wh * (1 - rate) + choice.box_cxcywh[:, 2:] * rate
+        limit = np.array([self._image_hw[1], self._image_hw[0]], dtype=np.float64)
+        targets.centre_xy = np.clip(centre, 0.0, limit)
+        targets.size_wh = np.maximum(np.minimum(size, limit), cfg.min_size)
+
+    def _results(self, masks: _Masks, scores: np.ndarray) -> list[TrackResult]:
+        targets, mode = self._targets, self.config.box_mode
+        results = []
+        for t in range(len(targets.centre_xy)):
+            tracked = box_corners(cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]])))
+            shape = masks.shapes[t] if masks.shapes else None
+            rotated = shape.rotated_box if shape is not None else tracked
+            if mode == "min_area_rect":
+                polygon = rotated
+            elif mode == "mask_minmax" and shape is not None:
+                polygon = box_corners(shape.minmax_xyxy)
+            else:
+                polygon = tracked
+            mask = masks.masks[t] if masks.masks else None
+            results.append(TrackResult(polygon_bounds(polygon), rotated, polygon, mask, float(scores[t])))
+        return results
+
+
+@functools.lru_cache(maxsize=8)
+def cosine_window(score_size: int) -> np.ndarray:
+    """(S, S) Hann window, the release's motion prior favouring small displacements."""
+    hann = np.hanning(score_size)
+    window = np.outer(hann, hann)
+    window.setflags(write=False)
+    return window
+
+
+@functools.lru_cache(maxsize=8)
+def _position_centres(score_size: int, search_size: int, stride: int) -> tuple[float, ...]:
+    return tuple(position_centres(score_size, search_size, stride).tolist())
+
+
+def shape_penalty(candidate_w: np.ndarray, candidate_h: np.ndarray, target_w: np.ndarray | float,
+                  target_h: np.ndarray | float, penalty_k: float) -> np.ndarray:
+    """exp(-k (r s - 1)): r, s >= 1 the aspect-ratio and context-size changes from the current box (SiamRPN).
+
+    Sizes broadcast against each other and may be in any common unit: both changes are ratios.
+    """
+    def change(ratio: np.ndarray) -> np.ndarray:
+        return np.maximum(ratio, 1.0 / ratio)
+
+    def padded_side(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+        pad = (w + h) * 0.5
+        return np.sqrt((w + pad) * (h + pad))
+
+    scale_change = change(padded_side(candidate_w, candidate_h) / padded_side(target_w, target_h))
+    ratio_change = change((target_w / target_h) / (candidate_w / candidate_h))
+    return np.exp(-(ratio_change * scale_change - 1) * penalty_k)
+
+
+class _Clock:
+    """Lap timer; waits for the GPU so each lap holds its own work."""
+
+    def __init__(self, device: torch.device) -> None:
+        self.sync = device.type == "cuda"
+        self.last = time.perf_counter()
+
+    def lap(self) -> float:
+        if self.sync:
+            torch.cuda.synchronize()
+        now = time.perf_counter()
+        elapsed, self.last = now - self.last, now
+        return elapsed
+
+
+def _check_image(image: np.ndarray, what: str) -> np.ndarray:
+    if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+        described = f"{image.dtype} array of shape {image.shape}" if isinstance(image, np.ndarray) else type(image)
+        raise ValueError(f"{what} must be an HxWx3 uint8 RGB array, got {described}")
+    return image
+
+
+def _check_masks(masks: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
+    stack = np.asarray(masks)
+    stack = stack[None] if stack.ndim == 2 else stack
+    if stack.ndim != 3 or stack.shape[1:] != tuple(image_hw):
+        raise ValueError(f"init masks must be (T, H, W) or (H, W) with H, W = {image_hw}, got shape {stack.shape}")
+    return stack
+
+
+def _mask_bounds(mask: np.ndarray, index: int) -> np.ndarray:
+    ys, xs = np.nonzero(mask)
+    if len(xs) == 0:
+        raise ValueError(f"init mask of target {index} is empty: cannot derive its box")
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)

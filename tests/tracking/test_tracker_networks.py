@@ -1,0 +1,110 @@
+"""The tracker on real (tiny, random) SiamMask networks: batching, both variants, refine, and bad input."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from tracking_helpers import TENNIS_BOX_XYWH, tiny_network
+
+from siammask.anchors import AnchorSpec
+from siammask.geometry import xywh_to_xyxy
+from siammask.tracking import Tracker, TrackerConfig
+
+BOXES_XYXY = xywh_to_xyxy(np.array([TENNIS_BOX_XYWH, [20.0, 20.0, 230.0, 160.0], [560.0, 330.0, 120.0, 90.0]]))
+
+
+@pytest.fixture(scope="module")
+def three_branch() -> torch.nn.Module:
+    return tiny_network()
+
+
+def run(tracker: Tracker, frames: list[np.ndarray], boxes_xyxy: np.ndarray) -> list[list]:
+    out = [tracker.init(frames[0], boxes_xyxy)]
+    out += [tracker.track(frame) for frame in frames[1:]]
+    return out
+
+
+def test_targets_tracked_together_match_each_tracked_alone(three_branch, tennis_frames) -> None:
+    config = TrackerConfig(seg_thr=0.35)
+    together = run(Tracker(three_branch, config), tennis_frames, BOXES_XYXY)
+    for t, box in enumerate(BOXES_XYXY):
+        alone = run(Tracker(three_branch, config), tennis_frames, box)
+        for frame_results, frame_alone in zip(together, alone):
+            mine, reference = frame_results[t], frame_alone[0]
+            np.testing.assert_allclose(mine.box_xyxy, reference.box_xyxy, atol=1e-3)
+            np.testing.assert_allclose(mine.rotated_box, reference.rotated_box, atol=1e-3)
+            assert mine.score == pytest.approx(reference.score, abs=1e-5)
+            if reference.mask is not None:
+                assert np.count_nonzero(mine.mask != reference.mask) <= 0.001 * mine.mask.size
+
+
+def test_several_targets_make_one_network_call_per_frame(three_branch, tennis_frames) -> None:
+    calls = []
+    handle = three_branch.register_forward_hook(lambda module, args, output: calls.append(args[1].shape[0]))
+    try:
+        run(Tracker(three_branch, TrackerConfig()), tennis_frames, BOXES_XYXY)
+    finally:
+        handle.remove()
+    assert calls == [3] * (len(tennis_frames) - 1)
+
+
+@pytest.mark.parametrize("box_head, refine", [(False, False), (True, True)])
+def test_two_branch_and_refine_networks_give_image_sized_masks(box_head, refine, tennis_frames) -> None:
+    network = tiny_network(box=box_head, refine=refine)
+    assert network.mask_output_size == (127 if refine else 63)
+    results = run(Tracker(network, TrackerConfig(box_mode="mask_minmax")), tennis_frames[:3], BOXES_XYXY[:2])
+    for result in results[-1]:
+        assert result.mask.shape == tennis_frames[0].shape[:2] and result.mask.dtype == np.uint8
+        assert set(np.unique(result.mask)) <= {0, 1}
+        assert np.all(np.isfinite(result.box_xyxy)) and 0.0 <= result.score <= 1.0
+        assert result.polygon.shape == (4, 2) and result.rotated_box.shape == (4, 2)
+
+
+def test_init_from_masks_uses_their_bounds_and_returns_them(three_branch, tennis_frames) -> None:
+    mask = np.zeros(tennis_frames[0].shape[:2], dtype=np.uint8)
+    mask[100:200, 300:360] = 1
+    result = Tracker(three_branch, TrackerConfig(box_mode="mask_minmax")).init(tennis_frames[0], masks=mask)[0]
+    np.testing.assert_array_equal(result.box_xyxy, [300, 100, 360, 200])
+    np.testing.assert_array_equal(result.mask, mask)
+    assert result.score == 1.0
+
+
+def test_disabled_masks_report_the_tracked_box(three_branch, tennis_frames) -> None:
+    tracker = Tracker(three_branch, TrackerConfig(mask_enabled=False, box_mode="box_branch"))
+    result = run(tracker, tennis_frames[:2], BOXES_XYXY[0])[-1][0]
+    x0, y0, x1, y1 = result.box_xyxy
+    assert result.mask is None
+    np.testing.assert_allclose(result.rotated_box, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+@pytest.mark.parametrize("boxes, message", [
+    ([900, 10, 950, 60], "outside"),
+    ([10, 10, 10, 60], "zero or negative size"),
+    ([10, 10, np.nan, 60], "finite"),
+])
+def test_init_rejects_impossible_boxes_naming_them(three_branch, tennis_frames, boxes, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        Tracker(three_branch, TrackerConfig()).init(tennis_frames[0], boxes)
+
+
+def test_bad_frames_and_call_order_raise_clear_errors(three_branch, tennis_frames) -> None:
+    tracker = Tracker(three_branch, TrackerConfig())
+    with pytest.raises(RuntimeError, match="before Tracker.init"):
+        tracker.track(tennis_frames[0])
+    with pytest.raises(ValueError, match="uint8 RGB"):
+        tracker.init(tennis_frames[0].astype(np.float32), BOXES_XYXY[0])
+    with pytest.raises(ValueError, match="needs boxes_xyxy or masks"):
+        tracker.init(tennis_frames[0])
+    with pytest.raises(ValueError, match="target 0 is empty"):
+        tracker.init(tennis_frames[0], masks=np.zeros(tennis_frames[0].shape[:2], np.uint8))
+    tracker.init(tennis_frames[0], BOXES_XYXY[0])
+    with pytest.raises(ValueError, match="all frames must have one size"):
+        tracker.track(tennis_frames[1][:200])
+
+
+def test_network_and_config_mismatches_are_rejected(three_branch) -> None:
+    with pytest.raises(ValueError, match="anchors need"):
+        Tracker(three_branch, TrackerConfig(), anchors=AnchorSpec(ratios=(0.5, 1.0, 2.0)))
+    with pytest.raises(ValueError, match="two-branch"):
+        Tracker(tiny_network(box=False), TrackerConfig(mask_enabled=False, box_mode="box_branch"))
