@@ -1,0 +1,56 @@
+"""The notebooks run top to bottom (their code cells executed here, parameters overridden for speed)."""
+
+import json
+from pathlib import Path
+
+import matplotlib
+import pytest
+
+from conftest import light_model_kwargs
+
+matplotlib.use("Agg")
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def run_notebook(name: str, overrides: dict) -> dict:
+    book = json.loads((ROOT / "notebooks" / name).read_text())
+    cells = ["".join(c["source"]) for c in book["cells"] if c["cell_type"] == "code"]
+    namespace: dict = {}
+    exec(compile(cells[0], f"{name}[parameters]", "exec"), namespace)
+    namespace.update(overrides)
+    for index, cell in enumerate(cells[1:], start=1):
+        exec(compile(cell, f"{name}[{index}]", "exec"), namespace)
+    return namespace
+
+
+def tiny_checkpoint(path: Path) -> Path:
+    import pytorch_lightning as pl
+
+    from siammask.lit import ThreeBranchModule
+
+    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(ThreeBranchModule(**light_model_kwargs()))
+    trainer.save_checkpoint(path)
+    return path
+
+
+@pytest.mark.slow
+def test_demo_notebook_tracks_the_tennis_player(tmp_path):
+    namespace = run_notebook("demo.ipynb", {"CKPT_PATH": tiny_checkpoint(tmp_path / "m.ckpt"), "MAX_FRAMES": 6,
+                                            "SHOW_EVERY": 5})
+    assert len(namespace["shown"]) == 1 and namespace["shown"][0][1].shape == (480, 854, 3)
+
+
+def test_data_browser_notebook_draws_a_sample_grid(tmp_path):
+    namespace = run_notebook("data_browser.ipynb", {"COUNT": 2, "OUT": tmp_path / "grid.png"})
+    assert (tmp_path / "grid.png").stat().st_size > 0 and len(namespace["samples"]) == 2
+
+
+def test_compare_notebook_reads_every_run_log(tmp_path):
+    for run, values in (("a", [1.0, 0.5]), ("b", [2.0, 1.0])):
+        log = tmp_path / "logs" / "train" / "runs" / run / "csv" / "metrics.csv"
+        log.parent.mkdir(parents=True)
+        log.write_text("step,train/loss\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)))
+    namespace = run_notebook("compare_runs.ipynb", {"ROOT": tmp_path, "SMOOTH": 2})
+    assert sorted(namespace["runs"]) == ["logs/train/runs/a", "logs/train/runs/b"]
+    assert namespace["final"]["logs/train/runs/b"]["train/loss"] == pytest.approx(1.5)
