@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from siammask.geometry import (CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, iou_xyxy, xywh_to_xyxy,
+from siammask.geometry import (CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, iou_xyxy, mean_colour,
+                               xywh_to_xyxy,
                                xyxy_to_cxcywh, xyxy_to_xywh)
 
 
@@ -70,3 +71,9 @@ def test_sub_window_maps_a_crop_window_back_to_image_pixels():
     outer = CropWindow(100.0, 100.0, 510.0, 255)  # 2 image px per crop px
     inner = outer.sub_window(127.5, 127.5, 127.0, 127)
     assert (inner.cx, inner.cy, inner.size) == (100.0, 100.0, 254.0)
+
+
+def test_mean_colour_is_the_per_channel_mean():
+    image = np.zeros((2, 2, 3), np.uint8)
+    image[0, 0] = (4, 8, 12)
+    assert mean_colour(image) == (1.0, 2.0, 3.0)

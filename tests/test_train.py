@@ -30,7 +30,7 @@ pytestmark = pytest.mark.slow
 def test_default_training_writes_checkpoints_and_metrics_into_the_run_dir(tmp_path):
     run_train("++trainer.max_steps=20", "++trainer.limit_val_batches=0", f"hydra.run.dir={tmp_path}", *FAST)
     assert read_steps(tmp_path) == 20
-    assert len(list((tmp_path / "checkpoints").glob("*.ckpt"))) >= 2  # last.ckpt and the step checkpoint
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()
     metrics = (tmp_path / "csv" / "metrics.csv").read_text().splitlines()
     header = metrics[0].split(",")
     assert {"train/loss", "train/loss_score", "train/loss_box", "train/loss_mask", "train/box_iou"} <= set(header)

@@ -71,7 +71,8 @@ def context_size(width: float, height: float, context_amount: float = 0.5) -> fl
 
 def mean_colour(image_hwc: np.ndarray) -> tuple[float, ...]:
     """Per-channel mean: the padding colour for crops that leave the image (SiamFC)."""
-    return tuple(float(v) for v in image_hwc.reshape(-1, image_hwc.shape[-1]).mean(axis=0))
+    channels = image_hwc.shape[-1] if image_hwc.ndim == 3 else 1
+    return tuple(float(v) for v in cv2.mean(image_hwc)[:channels])
 
 
 @dataclass(frozen=True)

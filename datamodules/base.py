@@ -1,0 +1,97 @@
+"""LightningDataModule over :class:`~datamodules.sampler.PairSampler`: the one datamodule every dataset uses.
+
+A dataset config only lists its sources (``SourceSpec``: source object, ``num_use``, ``frame_range``);
+sizes, jitter, negatives and photometric augmentation are sampler keyword arguments shared by all.
+
+Epochs: Lightning calls ``set_epoch`` on the train loader's sampler at the start of every epoch. The
+train loader therefore always uses :class:`EpochDistributedSampler` (a ``DistributedSampler`` with
+the trainer's world size and rank, or 1 and 0 without a trainer) which forwards the epoch to the
+dataset; the dataset keeps it in shared memory so persistent workers see it too. Lightning leaves a
+``DistributedSampler`` in place, so under DDP each rank reads a disjoint slice of every epoch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, DistributedSampler
+
+from datamodules.sampler import PairSampler, SourceSpec
+
+VAL_SEED_OFFSET = 1_000_003  # validation pairs use another seed than training pairs
+
+
+class EpochDistributedSampler(DistributedSampler):
+    """``DistributedSampler`` that also hands the epoch to the :class:`PairSampler` it indexes."""
+
+    def set_epoch(self, epoch: int) -> None:
+        super().set_epoch(epoch)
+        self.dataset.set_epoch(epoch)
+
+
+class PairDataModule(pl.LightningDataModule):
+    """Training (and optional validation) pairs from lists of sources.
+
+    ``train_sources`` / ``val_sources``: ``SourceSpec`` or mappings ``{source, num_use, frame_range}``.
+    ``sampler``: keyword arguments of :class:`PairSampler` for both splits (sizes, context, jitter,
+    negative rate, flip, photometric, samples per epoch); ``val_sampler``: overrides for validation
+    (the release validates with no template jitter, a small search shift and no negatives).
+    ``augment=False`` switches all augmentation off in both splits.
+    """
+
+    def __init__(self, train_sources: Sequence[SourceSpec | Mapping], val_sources: Sequence[SourceSpec | Mapping] |
+                 None = None, *, batch_size: int = 16, num_workers: int = 1, pin_memory: bool = False,
+                 persistent_workers: bool = True, seed: int = 0, augment: bool = True,
+                 sampler: Mapping[str, Any] | None = None, val_sampler: Mapping[str, Any] | None = None,
+                 val_batch_size: int | None = None):
+        super().__init__()
+        if batch_size < 1 or num_workers < 0:
+            raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
+        self.train_sources = list(train_sources)
+        self.val_sources = list(val_sources) if val_sources else []
+        self.batch_size = batch_size
+        self.val_batch_size = val_batch_size or batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self.seed = seed
+        self.augment = augment
+        self.sampler_kwargs = dict(sampler or {})
+        self.val_sampler_kwargs = {**self.sampler_kwargs, **dict(val_sampler or {})}
+        self.train_dataset: PairSampler | None = None
+        self.val_dataset: PairSampler | None = None
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_dataset is None:
+            self.train_dataset = PairSampler(self.train_sources, seed=self.seed, augment=self.augment,
+                                             **self.sampler_kwargs)
+        if self.val_dataset is None and self.val_sources:
+            self.val_dataset = PairSampler(self.val_sources, seed=self.seed + VAL_SEED_OFFSET, augment=self.augment,
+                                           **self.val_sampler_kwargs)
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer is not None else (1, 0)
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup("fit")
+        world_size, rank = self._world()
+        sampler = EpochDistributedSampler(self.train_dataset, num_replicas=world_size, rank=rank, shuffle=False,
+                                          seed=self.seed, drop_last=True)
+        return self._loader(self.train_dataset, sampler, self.batch_size, drop_last=True)
+
+    def val_dataloader(self) -> DataLoader | list:
+        self.setup("validate")
+        if self.val_dataset is None:
+            return []
+        # A plain sequential sampler; Lightning swaps in a DistributedSampler under DDP.
+        return self._loader(self.val_dataset, None, self.val_batch_size, drop_last=False)
+
+    def _loader(self, dataset: PairSampler, sampler: torch.utils.data.Sampler | None, batch_size: int,
+                drop_last: bool) -> DataLoader:
+        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
+                          num_workers=self.num_workers, pin_memory=self.pin_memory,
+                          persistent_workers=self.persistent_workers, drop_last=drop_last)
