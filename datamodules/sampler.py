@@ -30,10 +30,10 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.affine import box_through_affine, compose, warp_edge_affine
 from datamodules.augment import PhotometricAugmentation
 from datamodules.sources import Frame, TrackSource
-from siammask.geometry import CropWindow, check_box_xyxy, mean_colour
+from siammask.geometry import (CropWindow, box_through_affine, check_box_xyxy, compose_affine, mean_colour,
+                               warp_edge_affine)
 
 _TABLE_STREAM, _SAMPLE_STREAM = 0, 1  # keep the epoch table and per-sample streams independent
 _MAX_NEGATIVE_DRAWS = 100
@@ -95,7 +95,7 @@ class CropPose:
         jitter = np.array([[1 / sx, 0.0, c - (c + tx) / sx], [0.0, 1 / sy, c - (c + ty) / sy]])
         if flip:
             jitter[0] = [-jitter[0, 0], 0.0, window.out_size - jitter[0, 2]]
-        return compose(jitter, window.affine())
+        return compose_affine(jitter, window.affine())
 
 
 @dataclass(frozen=True)
@@ -267,9 +267,8 @@ class PairSampler(Dataset):
         template, search = self.load(plan.template), self.load(plan.search)
         template_affine, search_affine = self.crop_affines(plan, template, search)
         template_rgb = warp_edge_affine(template.image, template_affine, self.template_size,
-                                        _pad_colour(template.image, template_affine, self.template_size))
-        search_rgb = warp_edge_affine(search.image, search_affine, self.search_size,
-                                      _pad_colour(search.image, search_affine, self.search_size))
+                                        mean_colour(template.image))
+        search_rgb = warp_edge_affine(search.image, search_affine, self.search_size, mean_colour(search.image))
         has_mask = not plan.is_negative and search.mask is not None
         if has_mask:
             # Linear interpolation of a {0, 1} uint8 mask rounds at 0.5: a thresholded resampling.
@@ -305,18 +304,6 @@ def checked_frame(frame: Frame, what: str) -> Frame:
     if mask is not None and mask.max(initial=0) > 1:
         raise ValueError(f"{what}: mask must hold 0/1, found value {int(mask.max())}")
     return Frame(image, box_xyxy, mask)
-
-
-def _pad_colour(image: np.ndarray, affine_edge: np.ndarray, out_size: int) -> tuple[float, ...]:
-    """Mean colour (SiamFC padding) if the crop reaches outside ``image``; skipped when it does not,
-    e.g. for stored 511x511 context crops, where the mean over the whole image is the dominant cost."""
-    corners = np.array([[0.0, 0.0], [out_size, out_size]])
-    inverse = np.linalg.inv(np.vstack([affine_edge, [0.0, 0.0, 1.0]]))[:2]
-    xs, ys = (corners @ inverse[:, :2].T + inverse[:, 2]).T
-    h, w = image.shape[:2]
-    if xs.min() >= 0 and ys.min() >= 0 and xs.max() <= w and ys.max() <= h:
-        return (0.0, 0.0, 0.0)
-    return mean_colour(image)
 
 
 def _as_jitter(jitter: CropJitter | Mapping) -> CropJitter:

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from datamodules.affine import warp_edge_affine
+from siammask.geometry import warp_edge_affine
 from datamodules.sources import Frame
 
 SPRITE_SIZE = 96  # sprite resolution (pixels); objects are at most ~150 px in a 320x240 frame

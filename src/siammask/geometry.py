@@ -127,16 +127,13 @@ class CropWindow:
     def crop(self, image: np.ndarray, pad_value: float | tuple[float, ...] = 0.0,
              interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """Resample the window from an HWC or HW image; outside pixels get ``pad_value``."""
-        return cv2.warpAffine(image, _to_cv2(self.affine()), (self.out_size, self.out_size), flags=interpolation,
-                              borderMode=cv2.BORDER_CONSTANT, borderValue=_border(pad_value))
+        return warp_edge_affine(image, self.affine(), self.out_size, pad_value, interpolation)
 
     def paste_back(self, crop: np.ndarray, image_hw: tuple[int, int], pad_value: float = 0.0,
                    interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
         """Warp a crop-sized array (e.g. a mask probability map) back into the image frame."""
-        inverse = cv2.invertAffineTransform(_to_cv2(self.affine()))
         h, w = image_hw
-        return cv2.warpAffine(crop, inverse, (w, h), flags=interpolation, borderMode=cv2.BORDER_CONSTANT,
-                              borderValue=_border(pad_value))
+        return warp_edge_affine(crop, cv2.invertAffineTransform(self.affine()), (w, h), pad_value, interpolation)
 
     def sub_window(self, cx_crop: float, cy_crop: float, size_crop: float, out_size: int) -> "CropWindow":
         """A window given in this crop's pixels, expressed in image pixels (e.g. a RoW of the search crop)."""
@@ -145,14 +142,32 @@ class CropWindow:
                           out_size)
 
 
-def _to_cv2(affine_edge: np.ndarray) -> np.ndarray:
-    """Edge-coordinate affine -> OpenCV's pixel-centre convention (x_c = x - 0.5 on both sides)."""
-    m = affine_edge.astype(np.float64).copy()
-    m[:, 2] = m[:, 2] + 0.5 * (m[:, 0] + m[:, 1]) - 0.5
-    return m
+def warp_edge_affine(image: np.ndarray, affine_edge: np.ndarray, out_size: int | tuple[int, int],
+                     pad_value: float | tuple[float, ...] = 0.0,
+                     interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
+    """Resample ``image`` (HW or HWC) through a 2x3 input->output affine given in edge coordinates.
+
+    ``out_size`` is a side or ``(width, height)``; pixels from outside the input get ``pad_value``.
+    Every warp of the project goes through here, so all share one pixel convention.
+    """
+    m = np.asarray(affine_edge, dtype=np.float64).copy()
+    m[:, 2] += 0.5 * (m[:, 0] + m[:, 1]) - 0.5  # OpenCV samples at pixel centres: x_cv = x_edge - 0.5
+    out_wh = (out_size, out_size) if isinstance(out_size, (int, np.integer)) else tuple(out_size)
+    border = (float(pad_value),) * 4 if np.isscalar(pad_value) else tuple(pad_value) + (0.0,) * (4 - len(pad_value))
+    return cv2.warpAffine(image, m, out_wh, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 
-def _border(pad_value: float | tuple[float, ...]) -> tuple[float, ...]:
-    if isinstance(pad_value, (int, float)):
-        return (float(pad_value),) * 4
-    return tuple(float(v) for v in pad_value) + (0.0,) * (4 - len(pad_value))
+def box_through_affine(box_xyxy: np.ndarray, affine_edge: np.ndarray) -> np.ndarray:
+    """Map an xyxy box through an axis-aligned (possibly mirrored) affine; corners come back ordered."""
+    a = np.asarray(affine_edge, dtype=np.float64)
+    if a[0, 1] != 0 or a[1, 0] != 0:
+        raise ValueError(f"box_through_affine needs an axis-aligned affine, got {a.tolist()}")
+    b = np.asarray(box_xyxy, dtype=np.float64)
+    xs = a[0, 0] * b[[0, 2]] + a[0, 2]
+    ys = a[1, 1] * b[[1, 3]] + a[1, 2]
+    return np.array([xs.min(), ys.min(), xs.max(), ys.max()])
+
+
+def compose_affine(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """The 2x3 affine ``outer ∘ inner`` (apply ``inner`` first)."""
+    return np.concatenate([outer[:, :2] @ inner[:, :2], (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]], axis=1)
