@@ -13,38 +13,35 @@ import argparse
 import json
 import platform
 import statistics
-from collections.abc import Callable
-from functools import partial
 from pathlib import Path
 
 import torch
+from hydra import compose, initialize_config_dir
+from hydra.utils import instantiate
 
+from siammask.config import register_resolvers
 from siammask.geometry import xywh_to_xyxy
-from siammask.models import Adjust, PaperResNet50, Refine, SiamMask, TimmBackbone, XCorrHead, build_siammask
+from siammask.models import SiamMask
 from siammask.tracking import Tracker, TrackerConfig, open_frames
 
-DEFAULT_FRAMES = "/work/shared/data/tennis"
+ROOT = Path(__file__).resolve().parents[1]
+DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
 DEFAULT_BOX_XYWH = (305.0, 112.0, 163.0, 253.0)  # the player in tennis/00000.jpg
-LIGHT_WIDTH = 64  # neck and head width of the light network
+PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256"]
 
-
-def paper_network() -> SiamMask:
-    """The paper's SiamMask-sharp: release ResNet-50, 256-wide heads, refine module."""
-    return build_siammask(PaperResNet50(), partial(Adjust), partial(XCorrHead), partial(XCorrHead),
-                          box_head=partial(XCorrHead), refine=partial(Refine))
-
-
-def light_network() -> SiamMask:
-    """resnet18 up to its stride-8 stage (conf/model/backbone/resnet18_light.yaml) with narrow heads, no refine."""
-    heads = partial(XCorrHead, hidden_channels=LIGHT_WIDTH)
-    return build_siammask(TimmBackbone("resnet18", out_indices=(0, 1, 2)),
-                          partial(Adjust, out_channels=LIGHT_WIDTH), heads, heads, box_head=heads)
-
-
-NETWORKS: dict[str, Callable[[], SiamMask]] = {
-    "paper (ResNet-50 + refine)": paper_network,
-    "light (resnet18 s8, 64-wide, no refine)": light_network,
+# Networks as configured in conf/ (what train.py would build), so the figures follow the configs.
+NETWORKS: dict[str, list[str]] = {
+    "paper SiamMask-sharp (paper_resnet50, 256 wide, refine)": [*PAPER, "model/refine=sharp"],
+    "paper SiamMask-base (paper_resnet50, 256 wide, no refine)": PAPER,
+    "default (experiment=quick: regnetx_002, narrow heads)": ["experiment=quick"],
 }
+
+
+def configured_network(overrides: list[str]) -> SiamMask:
+    register_resolvers()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=overrides)
+    return instantiate(cfg.model).network
 
 
 def time_network(network: SiamMask, frames: list, box_xywh: tuple[float, ...]) -> dict[str, float]:
@@ -89,10 +86,11 @@ def main() -> None:
     frames = list(open_frames(args.frames_dir))[:args.max_frames]
     if len(frames) < 2:
         raise SystemExit(f"{args.frames_dir} needs at least 2 frames")
-    rows = {name: time_network(build(), frames, tuple(args.box)) for name, build in NETWORKS.items()}
+    rows = {name: time_network(configured_network(overrides), frames, tuple(args.box))
+            for name, overrides in NETWORKS.items()}
     print(markdown(rows, args.threads))
     if args.json is not None:
-        payload = {"threads": args.threads, "frames_dir": args.frames_dir, "machine": platform.processor() or
+        payload = {"threads": args.threads, "frames_dir": str(args.frames_dir), "machine": platform.processor() or
                    platform.machine(), "torch": torch.__version__, "results_ms": rows}
         args.json.write_text(json.dumps(payload, indent=2))
 

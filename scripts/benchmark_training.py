@@ -30,7 +30,7 @@ from conftest import make_batch  # noqa: E402
 from siammask.config import register_resolvers  # noqa: E402
 
 CONFIGS = {
-    "default (experiment=quick: resnet18 to layer2, width 64)": ["experiment=quick"],
+    "default (experiment=quick: regnetx_002, narrow heads)": ["experiment=quick"],
     "paper (paper_resnet50, width 256, three-branch)": ["experiment=quick", "model/backbone=paper_resnet50",
                                                         "model.neck.out_channels=256", "model.head.hidden_channels=256"],
     "paper + refine (all trained)": [

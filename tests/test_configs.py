@@ -33,7 +33,7 @@ def test_every_option_of_every_group_composes(group):
         assert cfg.model._target_.startswith("siammask.lit.")
 
 
-@pytest.mark.parametrize("backbone", ["resnet18_light", "resnet18", "mobilenetv3_large_100", "paper_resnet50"])
+@pytest.mark.parametrize("backbone", ["regnetx_002", "resnet18_light", "mobilenetv3_large_100", "paper_resnet50"])
 @pytest.mark.parametrize("model", ["three_branch", "two_branch"])
 def test_models_instantiate_with_each_backbone(model, backbone):
     cfg = compose_train([f"model={model}", f"model/backbone={backbone}", "model.neck.out_channels=16",

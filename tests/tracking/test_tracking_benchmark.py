@@ -15,7 +15,8 @@ def test_benchmark_splits_frame_time_into_stages(tennis_frames) -> None:
     spec = importlib.util.spec_from_file_location("benchmark_tracking", ROOT / "scripts" / "benchmark_tracking.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    row = benchmark.time_network(benchmark.light_network(), tennis_frames[:4], tuple(TENNIS_BOX_XYWH))
+    network = benchmark.configured_network(benchmark.NETWORKS["default (experiment=quick: regnetx_002, narrow heads)"])
+    row = benchmark.time_network(network, tennis_frames[:4], tuple(TENNIS_BOX_XYWH))
     assert row["frames"] == 3
     assert min(row["crop"], row["network"], row["post"]) > 0
     assert row["crop"] + row["network"] + row["post"] == pytest.approx(row["total"], rel=0.5)  # medians per stage
