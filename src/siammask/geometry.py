@@ -63,6 +63,14 @@ def check_box_xyxy(box_xyxy: BoxArray, image_hw: tuple[int, int] | None = None, 
     return b
 
 
+def mask_to_box_xyxy(mask: np.ndarray) -> np.ndarray:
+    """Tight box (xyxy, pixels of the mask) of a non-empty binary mask: pixel ``i`` spans ``[i, i + 1)``."""
+    ys, xs = np.nonzero(np.asarray(mask))
+    if xs.size == 0:
+        raise ValueError("an empty mask has no box")
+    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+
+
 def context_size(width: float, height: float, context_amount: float = 0.5) -> float:
     """Side of the square exemplar region: sqrt((w + p)(h + p)) with p = context * (w + h) (SiamFC, §3.1)."""
     pad = context_amount * (width + height)

@@ -102,11 +102,3 @@ def polygon_mask(polygon: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
     inside = _MplPath(p).contains_points(np.stack([xs.ravel(), ys.ravel()], axis=1))
     mask[y0:y1, x0:x1] = inside.reshape(ys.shape)
     return mask
-
-
-def mask_to_box_xyxy(mask: np.ndarray) -> np.ndarray:
-    """Tight box (xyxy, image pixels) of a non-empty binary mask: pixel ``i`` spans ``[i, i + 1)``."""
-    ys, xs = np.nonzero(np.asarray(mask))
-    if xs.size == 0:
-        raise ValueError("an empty mask has no box")
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)

@@ -30,7 +30,8 @@ import torch
 from scipy.special import expit
 
 from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
-from siammask.geometry import CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, mean_colour, xyxy_to_cxcywh
+from siammask.geometry import (CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, mask_to_box_xyxy, mean_colour,
+                               xyxy_to_cxcywh)
 from siammask.models import SearchOutput, SiamMask
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.postprocess import (MaskShape, box_corners, mask_shape, paste_region, polygon_bounds,
@@ -375,7 +376,7 @@ def _check_masks(masks: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
 
 
 def _mask_bounds(mask: np.ndarray, index: int) -> np.ndarray:
-    ys, xs = np.nonzero(mask)
-    if len(xs) == 0:
-        raise ValueError(f"init mask of target {index} is empty: cannot derive its box")
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+    try:
+        return mask_to_box_xyxy(mask)
+    except ValueError as error:
+        raise ValueError(f"init mask of target {index} is empty: cannot derive its box") from error
