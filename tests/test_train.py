@@ -1,5 +1,6 @@
 """train.py end to end through its command line, as a user runs it (small batches, a few steps)."""
 
+import csv
 import subprocess
 import sys
 from pathlib import Path
@@ -73,3 +74,13 @@ def test_bad_configuration_fails_before_training_with_a_clear_message(tmp_path, 
     assert result.returncode != 0
     assert message in result.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+def test_tracking_validation_callback_logs_video_scores_during_training(tmp_path):
+    run_train("callbacks=[default,tracking_validation]", f"hydra.run.dir={tmp_path}", "data.batch_size=4",
+              "trainer.max_steps=-1", "trainer.max_epochs=1", "+trainer.limit_train_batches=2",
+              "callbacks.tracking_validation.num_videos=1", "callbacks.tracking_validation.videos.num_frames=4")
+    with open(tmp_path / "csv" / "metrics.csv") as handle:
+        rows = [row for row in csv.DictReader(handle) if row.get("val/track_J")]
+    assert len(rows) == 1
+    assert 0.0 <= float(rows[0]["val/track_J"]) <= 1.0 and 0.0 <= float(rows[0]["val/track_JF"]) <= 1.0
