@@ -84,3 +84,9 @@ def test_tracking_validation_callback_logs_video_scores_during_training(tmp_path
         rows = [row for row in csv.DictReader(handle) if row.get("val/track_J")]
     assert len(rows) == 1
     assert 0.0 <= float(rows[0]["val/track_J"]) <= 1.0 and 0.0 <= float(rows[0]["val/track_JF"]) <= 1.0
+
+
+def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
+    run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
+              "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)
+    assert read_steps(tmp_path) == 2
