@@ -31,7 +31,7 @@ def test_every_benchmark_config_composes_with_its_tracker_preset(benchmark):
         cfg = compose("eval", overrides=[f"benchmark={benchmark}"])
         pinned = compose("eval", overrides=[f"benchmark={benchmark}", "tracker=vot"])
     assert cfg.benchmark.name == benchmark and set(cfg.benchmark.protocols) <= {"vot", "otb", "davis", "ytvos"}
-    expected_preset = "davis" if cfg.benchmark.reader in ("davis", "ytvos") else "vot"
+    expected_preset = {"davis": "davis", "ytvos": "davis", "synthetic": "synthetic"}.get(cfg.benchmark.reader, "vot")
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         preset = compose("eval", overrides=[f"tracker={expected_preset}"]).tracker
     assert cfg.tracker == preset
