@@ -25,7 +25,7 @@ from hydra.utils import instantiate
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-from conftest import make_batch  # noqa: E402
+from model_fixtures import make_batch  # noqa: E402
 
 from siammask.config import register_resolvers  # noqa: E402
 

@@ -1,49 +1,5 @@
-"""Shared test fixtures: small networks and synthetic batches built in the test, nothing downloaded."""
+"""Test-wide settings: one torch thread per test process (the suite runs two processes on two cores)."""
 
-from __future__ import annotations
-
-from pathlib import Path
-
-import pytest
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED_DATA = ROOT.parent / "shared" / "data"
-
 torch.set_num_threads(1)
-
-
-def light_model_kwargs(refine: bool = False, two_branch: bool = False, backbone: str = "resnet18") -> dict:
-    """Constructor arguments of a narrow SiamMask module (the same shape as conf/model/*.yaml)."""
-    head = {name: {"_target_": "siammask.models.XCorrHead", "_partial_": True, "hidden_channels": 16}
-            for name in ("score", "mask") + (() if two_branch else ("box",))}
-    return dict(
-        backbone={"_target_": "siammask.models.TimmBackbone", "name": backbone, "out_indices": [0, 1, 2]},
-        neck={"_target_": "siammask.models.Adjust", "_partial_": True, "out_channels": 16},
-        head=head,
-        refine={"_target_": "siammask.models.Refine", "_partial_": True} if refine else None,
-        loss={"score": 1.0, "box": 1.2, "mask": 36.0},
-        optimizer={"_target_": "torch.optim.SGD", "lr": 0.01, "momentum": 0.9},
-    )
-
-
-def make_batch(size: int = 2, negative_last: bool = True) -> dict[str, torch.Tensor]:
-    """Pairs whose search crop shows a bright rectangle at a known box (the template, its centred copy)."""
-    generator = torch.Generator().manual_seed(0)
-    template = torch.randint(0, 60, (size, 3, 127, 127), generator=generator, dtype=torch.uint8)
-    search = torch.randint(0, 60, (size, 3, 255, 255), generator=generator, dtype=torch.uint8)
-    template[:, :, 43:84, 33:94] = 220
-    boxes = torch.tensor([[100.0, 110.0, 170.0, 150.0]]).repeat(size, 1)
-    mask = torch.zeros(size, 255, 255, dtype=torch.uint8)
-    mask[:, 110:150, 100:170] = 1
-    search[:, :, 110:150, 100:170] = 220
-    is_negative = torch.zeros(size, dtype=torch.bool)
-    if negative_last:
-        is_negative[-1] = True
-    return dict(template=template, search=search, search_bbox=boxes, search_mask=mask,
-                has_mask=~is_negative, is_negative=is_negative)
-
-
-@pytest.fixture
-def batch() -> dict[str, torch.Tensor]:
-    return make_batch()

@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from conftest import light_model_kwargs
+from model_fixtures import light_model_kwargs
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from callbacks.tracking_validation import TrackingValidation
-from conftest import light_model_kwargs
+from model_fixtures import light_model_kwargs
 from siammask.lit import ThreeBranchModule
 
 VIDEOS = {"num_videos": 2, "num_frames": 4, "image_size": [96, 80], "num_targets": 2, "seed": 3}

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from conftest import light_model_kwargs, make_batch
+from model_fixtures import light_model_kwargs, make_batch
 from siammask.lit import ThreeBranchModule, TwoBranchModule
 from siammask.lit.checkpoint import load_network
 

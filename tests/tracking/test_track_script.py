@@ -16,7 +16,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from tracking_helpers import BAG, BAG_BOX_XYWH, TENNIS, TENNIS_BOX_XYWH, tiny_network
 
-from siammask.tracking import Tracker, TrackerConfig, checkpoint_anchors, latest_checkpoint, load_tracker
+from siammask.tracking import Tracker, TrackerConfig, latest_checkpoint, load_tracker
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -109,8 +109,8 @@ def test_latest_checkpoint_is_the_newest_last_ckpt(tmp_path: Path) -> None:
 def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path: Path) -> None:
     path = tmp_path / "model.ckpt"
     save_tiny_checkpoint(path, ratios=(0.5, 1.0, 2.0))
-    assert checkpoint_anchors(path).ratios == [0.5, 1.0, 2.0]
     tracker = load_tracker(str(path), {"lr": 0.5}, "cpu")
+    assert list(tracker.anchors.ratios) == [0.5, 1.0, 2.0]
     assert tracker.anchors.num_anchors == 3 and tracker.config.lr == 0.5
     frame = np.zeros((120, 160, 3), dtype=np.uint8)
     tracker.init(frame, [40, 30, 90, 80])

@@ -5,9 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-import torch
-
-from siammask.anchors import AnchorSpec
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.tracker import Tracker
 
@@ -24,17 +21,10 @@ def latest_checkpoint(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
     return max(candidates, key=lambda p: p.stat().st_mtime)
 
 
-def checkpoint_anchors(ckpt_path: str | Path) -> AnchorSpec:
-    """The anchors a checkpoint's network was trained with (memory-mapped read: the weights are not loaded)."""
-    payload = torch.load(Path(ckpt_path).expanduser(), map_location="cpu", weights_only=True, mmap=True)
-    anchors = payload.get("hyper_parameters", {}).get("anchors") if isinstance(payload, dict) else None
-    return AnchorSpec(**(anchors or {}))
-
-
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu") -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project (see ``siammask.lit.checkpoint``)."""
-    from siammask.lit.checkpoint import load_network  # Lightning-side module: imported only when used
+    from siammask.lit.checkpoint import load_trained  # Lightning-side module: imported only when used
 
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
-    network = load_network(ckpt_path, map_location=device)
-    return Tracker(network, config, device, anchors=checkpoint_anchors(ckpt_path))
+    network, anchors = load_trained(ckpt_path, map_location=device)
+    return Tracker(network, config, device, anchors=anchors)
