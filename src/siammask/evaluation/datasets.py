@@ -28,15 +28,12 @@ from pathlib import Path
 from typing import Protocol
 
 import numpy as np
-from PIL import Image
 
 from siammask.evaluation.region import init_box_from_polygon, polygon_bounds_xyxy, polygon_from_box_xyxy, \
     polygon_from_values
 from siammask.evaluation.results import read_label_map, read_number_rows
 from siammask.geometry import check_box_xyxy, xyxy_to_xywh
-from siammask.tracking import read_image_rgb
-
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp")
+from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
 
 
 class FrameSource(Protocol):
@@ -59,10 +56,10 @@ class ImageFiles:
 
     def _header_hw(self, path: Path) -> tuple[int, int]:
         try:
-            with Image.open(path) as image:
-                return image.height, image.width
-        except (OSError, SyntaxError) as err:
-            raise OSError(f"sequence {self.sequence!r}: cannot read frame {path}: {err}") from err
+            width, height = header_size(path)
+        except ValueError as err:
+            raise OSError(f"sequence {self.sequence!r}: {err}") from err
+        return height, width
 
     def __len__(self) -> int:
         return len(self.paths)

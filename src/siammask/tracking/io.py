@@ -54,7 +54,7 @@ class ImageFolder:
         self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
         if not self.files:
             raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
-        sizes = [_header_size(p) for p in self.files]
+        sizes = [header_size(p) for p in self.files]
         first = sizes[0]
         for file, size in zip(self.files, sizes):
             if size != first:
@@ -110,12 +110,12 @@ class VideoFile:
             capture.release()
 
 
-def _header_size(path: Path) -> tuple[int, int]:
+def header_size(path: str | Path) -> tuple[int, int]:
     """(width, height) from the file header alone, so checking a long sequence costs no decoding."""
     try:
         with Image.open(path) as image:
             return image.size
-    except (UnidentifiedImageError, OSError) as error:
+    except (UnidentifiedImageError, OSError, SyntaxError) as error:
         raise ValueError(f"cannot read image {str(path)!r}: {error}") from error
 
 
