@@ -29,11 +29,12 @@ DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
 DEFAULT_BOX_XYWH = (305.0, 112.0, 163.0, 253.0)  # the player in tennis/00000.jpg
 PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256"]
 
+DEFAULT = "default (experiment=quick: regnetx_002, narrow heads, refine)"
 # Networks as configured in conf/ (what train.py would build), so the figures follow the configs.
 NETWORKS: dict[str, list[str]] = {
     "paper SiamMask-sharp (paper_resnet50, 256 wide, refine)": [*PAPER, "model/refine=sharp"],
     "paper SiamMask-base (paper_resnet50, 256 wide, no refine)": PAPER,
-    "default (experiment=quick: regnetx_002, narrow heads)": ["experiment=quick"],
+    DEFAULT: ["experiment=quick"],
 }
 
 

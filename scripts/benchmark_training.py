@@ -3,8 +3,8 @@
     python scripts/benchmark_training.py                       # the default and the paper model
     python scripts/benchmark_training.py --config "experiment=quick" --batch 16 --steps 8
 
-Batches are fixed random pairs with a target box and mask, so the figure is the model's own cost
-(data loading runs in parallel workers during training). Reports the median step time over ``--steps``
+The configured ``trainer.precision`` is applied (bf16 autocast for ``bf16-mixed``). Batches are fixed random
+pairs with a target box and mask, so the figure is the model's own cost (data loading excluded). Reports the median step time over ``--steps``
 after one warm-up step, and the machine.
 """
 
@@ -29,13 +29,15 @@ from model_fixtures import make_batch  # noqa: E402
 
 from siammask.config import register_resolvers  # noqa: E402
 
+PAPER = ["experiment=quick", "model/backbone=paper_resnet50", "model.neck.out_channels=256",
+         "model.head.hidden_channels=256", "model.head.mask.hidden_channels=256", "model.mask_positions_per_pair=null",
+         "trainer.precision=32-true"]
 CONFIGS = {
-    "default (experiment=quick: regnetx_002, narrow heads)": ["experiment=quick"],
-    "paper (paper_resnet50, width 256, three-branch)": ["experiment=quick", "model/backbone=paper_resnet50",
-                                                        "model.neck.out_channels=256", "model.head.hidden_channels=256"],
-    "paper + refine (all trained)": [
-        "experiment=quick", "model/backbone=paper_resnet50", "model.neck.out_channels=256",
-        "model.head.hidden_channels=256", "model/refine=sharp"],
+    "default (experiment=quick: regnetx_002, narrow heads, refine at 2 RoWs/pair, bf16 where native)": [
+        "experiment=quick"],
+    "default in fp32": ["experiment=quick", "trainer.precision=32-true"],
+    "paper (paper_resnet50, width 256, three-branch, fp32)": PAPER + ["model/refine=none"],
+    "paper + refine (all trained, fp32)": PAPER,
 }
 
 
@@ -47,10 +49,12 @@ def measure(overrides: list[str], batch_size: int, steps: int) -> float:
     module.on_train_epoch_start()
     optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
     batch = make_batch(batch_size)
+    bf16 = str(cfg.trainer.precision).startswith("bf16")
     times = []
     for _ in range(steps + 1):
         start = time.perf_counter()
-        loss = module.training_step(batch, 0)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):  # as Lightning's bf16-mixed on CPU
+            loss = module.training_step(batch, 0)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()

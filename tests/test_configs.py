@@ -8,7 +8,7 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from siammask.config import register_resolvers
+from siammask.config import fast_precision, register_resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
@@ -71,3 +71,14 @@ def test_wandb_logger_is_offline_without_credentials(monkeypatch, tmp_path):
     monkeypatch.setenv("HOME", str(tmp_path))
     cfg = compose_train(["logger=wandb"])
     assert cfg.logger.wandb.offline is True
+
+
+@pytest.mark.parametrize("avx512_bf16, amx, expected", [(True, False, "bf16-mixed"), (False, True, "bf16-mixed"),
+                                                        (False, False, "32-true")])
+def test_fast_precision_is_bf16_only_on_cpus_that_run_it_natively(monkeypatch, avx512_bf16, amx, expected):
+    import torch
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
+    assert fast_precision("cpu") == expected
+    assert compose_train(["experiment=quick"]).trainer.precision == expected

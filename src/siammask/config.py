@@ -10,9 +10,27 @@ from omegaconf import DictConfig, OmegaConf
 
 
 def register_resolvers() -> None:
-    """``${wandb_offline:}`` is true unless W&B credentials exist, so logging never blocks on a login."""
-    if not OmegaConf.has_resolver("wandb_offline"):
-        OmegaConf.register_new_resolver("wandb_offline", _wandb_offline)
+    """``${wandb_offline:}`` is true unless W&B credentials exist, so logging never blocks on a login.
+    ``${fast_precision:<accelerator>}`` is bf16 mixed precision where the hardware runs bf16 natively."""
+    for name, resolver in (("wandb_offline", _wandb_offline), ("fast_precision", fast_precision)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, resolver)
+
+
+def fast_precision(accelerator: str = "cpu") -> str:
+    """``bf16-mixed`` on CPUs with AVX512-BF16 / AMX and on bf16-capable GPUs, else ``32-true``.
+
+    On such CPUs bf16 autocast makes the default training step ~1.5x faster (scripts/benchmark_training.py);
+    elsewhere bf16 is emulated and slower than fp32, so the choice depends on the machine.
+    """
+    import torch
+
+    if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
+        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
+    if accelerator in ("cpu", "auto"):
+        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
+        return "bf16-mixed" if any(probe is not None and probe() for probe in probes) else "32-true"
+    return "32-true"
 
 
 def _wandb_offline() -> bool:

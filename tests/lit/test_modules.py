@@ -3,6 +3,7 @@ import torch
 
 from model_fixtures import light_model_kwargs, make_batch
 from siammask.lit import ThreeBranchModule, TwoBranchModule
+from siammask.lit.module import sample_per_pair
 from siammask.lit.checkpoint import load_network
 
 
@@ -91,3 +92,24 @@ def test_load_network_names_a_file_that_is_not_ours(tmp_path):
     torch.save({"state_dict": {}}, path)
     with pytest.raises(ValueError, match="not a checkpoint of this project"):
         load_network(path)
+
+
+def test_sample_per_pair_keeps_at_most_count_of_each_pairs_positions():
+    positions = torch.zeros(3, 5, 5, dtype=torch.bool)
+    positions[0, 1, :] = True  # 5 positions
+    positions[1, 3, 2] = True  # 1 position
+    torch.manual_seed(0)
+    sampled = sample_per_pair(positions, 2)
+    assert sampled.flatten(1).sum(1).tolist() == [2, 1, 0]
+    assert not (sampled & ~positions).any()
+
+
+def test_mask_positions_per_pair_limits_the_rows_the_mask_loss_sees(monkeypatch):
+    module = ThreeBranchModule(**light_model_kwargs(), mask_positions_per_pair=1)
+    module.log = lambda *args, **kwargs: None
+    seen = []
+    original = module.network.masks_at
+    monkeypatch.setattr(module.network, "masks_at", lambda output, b, r, c: seen.append(len(b)) or original(output, b, r, c))
+    batch = make_batch(4)
+    module.training_step(batch, 0)
+    assert seen[0] == int(batch["has_mask"].sum())  # one RoW per pair with a mask; then the metrics' chosen RoWs

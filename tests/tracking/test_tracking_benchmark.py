@@ -15,7 +15,7 @@ def test_benchmark_splits_frame_time_into_stages(tennis_frames) -> None:
     spec = importlib.util.spec_from_file_location("benchmark_tracking", ROOT / "scripts" / "benchmark_tracking.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    network = benchmark.configured_network(benchmark.NETWORKS["default (experiment=quick: regnetx_002, narrow heads)"])
+    network = benchmark.configured_network(benchmark.NETWORKS[benchmark.DEFAULT])
     row = benchmark.time_network(network, tennis_frames[:4], tuple(TENNIS_BOX_XYWH))
     assert row["frames"] == 3
     assert min(row["crop"], row["network"], row["post"]) > 0

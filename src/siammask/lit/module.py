@@ -38,13 +38,14 @@ class SiamMaskModule(pl.LightningModule):
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                  anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
                  exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
-                 init_from: str | None = None) -> None:
+                 init_from: str | None = None, mask_positions_per_pair: int | None = None) -> None:
         super().__init__()
         # Plain containers only, so the checkpoint loads with weights_only=True and rebuilds the network.
         self.save_hyperparameters(_plain(dict(
             backbone=backbone, neck=neck, head=head, refine=refine or None, loss=loss, optimizer=optimizer,
             scheduler=scheduler, anchors=anchors, targets=targets, exemplar_size=exemplar_size,
-            search_size=search_size, train_only=train_only, init_from=init_from)), logger=False)
+            search_size=search_size, train_only=train_only, init_from=init_from,
+            mask_positions_per_pair=mask_positions_per_pair)), logger=False)
         head, refine = self.hparams.head, self.hparams.refine
         self.anchor_spec = AnchorSpec(**(anchors or {}))
         self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)
@@ -54,6 +55,7 @@ class SiamMaskModule(pl.LightningModule):
         self.loss_weights = dict(loss or {})
         self.exemplar_size = exemplar_size
         self.search_size = search_size
+        self.mask_positions_per_pair = mask_positions_per_pair
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
@@ -86,6 +88,8 @@ class SiamMaskModule(pl.LightningModule):
         output = self(batch["template"], batch["search"])
         losses, mask_positions = self.score_losses(output, batch)
         trained = mask_positions & batch["has_mask"].view(-1, 1, 1)
+        if self.mask_positions_per_pair and stage == "train":
+            trained = sample_per_pair(trained, self.mask_positions_per_pair)
         b, r, c = trained.nonzero(as_tuple=True)
         labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
         losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
@@ -213,6 +217,13 @@ class TwoBranchModule(SiamMaskModule):
         size = output.score.shape[-1]
         best = output.score.flatten(1).argmax(1)
         return best // size, best % size, None
+
+
+def sample_per_pair(positions: torch.Tensor, count: int) -> torch.Tensor:
+    """At most ``count`` of each pair's True positions (B, S, S), drawn uniformly: refine costs per RoW."""
+    noise = torch.rand(positions.shape, device=positions.device).masked_fill(~positions, -1.0).flatten(1)
+    kth = noise.topk(min(count, noise.shape[1]), dim=1).values[:, -1:]
+    return positions & (noise >= kth).view_as(positions)
 
 
 def _plain(value: Any) -> Any:
