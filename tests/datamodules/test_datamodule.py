@@ -116,7 +116,7 @@ def test_synthetic_config_instantiates_and_augment_override_reaches_the_sampler(
     dm = instantiate(cfg.data)
     dm.setup("fit")
     assert isinstance(dm, PairDataModule) and not dm.train_dataset.augment and not dm.val_dataset.augment
-    assert len(dm.train_dataset) == 5 and len(dm.val_dataset) == 2
+    assert len(dm.train_dataset) == 5 * 2 and len(dm.val_dataset) == 2  # training videos carry two targets each
     assert dm.train_dataset.search_jitter.shift == 64 and dm.train_dataset.negative_rate == 0.2
     assert dm.train_dataset.specs[0].source.seed != dm.val_dataset.specs[0].source.seed
     plan = dm.train_dataset.plan(0)
