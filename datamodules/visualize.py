@@ -59,16 +59,10 @@ def sample_tile(sample: Mapping[str, torch.Tensor]) -> np.ndarray:
     return tile
 
 
-def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str, torch.Tensor],
-                     path: str | Path, columns: int = COLUMNS) -> Path:
-    """Write samples (a list of sample dicts or one collated batch) as a PNG grid; returns the path.
-
-    Boxes: green on the template and on positive search regions, red on negatives (the other object);
-    the search mask is tinted magenta.
-    """
-    tiles = [sample_tile(s) for s in _unbatch(samples)]
+def tile_grid(tiles: Sequence[np.ndarray], columns: int = COLUMNS) -> np.ndarray:
+    """Equal-sized RGB tiles in rows of ``columns`` on a white background."""
     if not tiles:
-        raise ValueError("save_sample_grid needs at least one sample")
+        raise ValueError("a grid needs at least one tile")
     h, w = tiles[0].shape[:2]
     rows = -(-len(tiles) // columns)
     cols = min(columns, len(tiles))
@@ -76,11 +70,25 @@ def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str
     for i, tile in enumerate(tiles):
         r, c = divmod(i, columns)
         grid[r * (h + GAP): r * (h + GAP) + h, c * (w + GAP): c * (w + GAP) + w] = tile
+    return grid
+
+
+def save_png(image_rgb: np.ndarray, path: str | Path) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    if not cv2.imwrite(str(path), cv2.cvtColor(grid, cv2.COLOR_RGB2BGR)):
+    if not cv2.imwrite(str(path), cv2.cvtColor(image_rgb, cv2.COLOR_RGB2BGR)):
         raise OSError(f"could not write {path}")
     return path
+
+
+def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str, torch.Tensor],
+                     path: str | Path, columns: int = COLUMNS) -> Path:
+    """Write samples (a list of sample dicts or one collated batch) as a PNG grid; returns the path.
+
+    Boxes: green on the template and on positive search regions, red on negatives (the other object);
+    the search mask is tinted magenta.
+    """
+    return save_png(tile_grid([sample_tile(s) for s in _unbatch(samples)], columns), path)
 
 
 def main(argv: Sequence[str]) -> Path:

@@ -86,6 +86,12 @@ def test_tracking_validation_callback_logs_video_scores_during_training(tmp_path
     assert 0.0 <= float(rows[0]["val/track_J"]) <= 1.0 and 0.0 <= float(rows[0]["val/track_JF"]) <= 1.0
 
 
+def test_prediction_images_are_written_into_the_run_dir_during_training(tmp_path):
+    run_train("callbacks=[default,prediction_images]", "callbacks.prediction_images.every_n_steps=2",
+              "callbacks.prediction_images.num_pairs=2", "++trainer.max_steps=4", f"hydra.run.dir={tmp_path}", *FAST)
+    assert sorted(p.name for p in (tmp_path / "predictions").glob("*.png")) == ["step_000002.png", "step_000004.png"]
+
+
 def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
     run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
               "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)

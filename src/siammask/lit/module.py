@@ -113,16 +113,26 @@ class SiamMaskModule(pl.LightningModule):
         return gather_windows(masks.unsqueeze(1).float(), b, r, c, self.exemplar_size, stride, offset)[:, 0]
 
     @torch.no_grad()
+    def predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """What a tracker would pick per pair: rows (B,), cols (B,), box xyxy in search pixels (B, 4) and the
+        binary mask of that RoW (B, e, e) over its exemplar-sized window (box from the mask without a box branch)."""
+        rows, cols, box_xyxy = self.choose(output)
+        index = torch.arange(rows.shape[0], device=rows.device)
+        masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
+        if box_xyxy is None:
+            box_xyxy = _mask_box_in_search(masks, rows, cols, self.search_window_offset(output),
+                                           self.anchor_spec.stride)
+        return rows, cols, box_xyxy, masks
+
+    def search_window_offset(self, output: SearchOutput) -> int:
+        """Search-crop pixel where response position 0's exemplar-sized window starts."""
+        return window_offset(self.search_size, self.exemplar_size, self.anchor_spec.stride, output.score.shape[-1])
+
     def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
         """IoU of the chosen box and of the chosen RoW's mask with the ground truth, as a tracker would pick."""
-        rows, cols, box_xyxy = self.choose(output)
-        size, score_size, stride = rows.shape[0], output.score.shape[-1], self.anchor_spec.stride
-        index = torch.arange(size, device=rows.device)
-        predicted = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
-        truth = self._mask_windows(batch["search_mask"], index, rows, cols, score_size) > 0.5
-        if box_xyxy is None:
-            box_xyxy = _mask_box_in_search(predicted, rows, cols, window_offset(self.search_size, self.exemplar_size,
-                                                                                 stride, score_size), stride)
+        rows, cols, box_xyxy, predicted = self.predictions(output)
+        index = torch.arange(rows.shape[0], device=rows.device)
+        truth = self._mask_windows(batch["search_mask"], index, rows, cols, output.score.shape[-1]) > 0.5
         positive = ~batch["is_negative"].bool()
         with_mask = positive & batch["has_mask"].bool()
         metrics = {}

@@ -28,3 +28,18 @@ def gather_windows(maps: torch.Tensor, batch_index: torch.Tensor, rows: torch.Te
     left = (offset + pad + step * cols).view(-1, 1) + span.view(1, -1)
     picked = padded[batch_index.view(-1, 1, 1), :, top.view(-1, window, 1), left.view(-1, 1, window)]
     return picked.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last
+
+
+def paste_windows(windows: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, step: int, offset: int,
+                  size: int) -> torch.Tensor:
+    """Inverse of :func:`gather_windows` for one window per map: (N, m, m) -> (N, size, size), zero elsewhere.
+
+    For pictures of predictions (a loop over N), not for the exported network.
+    """
+    count, m = windows.shape[0], windows.shape[-1]
+    pad = max(0, -offset) + m
+    canvas = windows.new_zeros(count, size + 2 * pad, size + 2 * pad)
+    for i, (row, col) in enumerate(zip(rows.tolist(), cols.tolist())):
+        top, left = pad + offset + step * row, pad + offset + step * col
+        canvas[i, top:top + m, left:left + m] = windows[i]
+    return canvas[:, pad:pad + size, pad:pad + size]
