@@ -16,6 +16,7 @@ import numpy as np
 import pytorch_lightning as pl
 import torch
 
+from callbacks.eval_mode import eval_mode
 from datamodules.visualize import sample_tile, save_png, tile_grid
 from siammask.models.windows import paste_windows
 
@@ -49,18 +50,12 @@ class PredictionImages(pl.Callback):
         mode (frozen parts stay in eval) is restored afterwards.
         """
         pairs = {k: v[: self.num_pairs] for k, v in batch.items()}
-        modes = {m: m.training for m in pl_module.modules()}
-        pl_module.eval()
-        try:
-            with torch.no_grad():
-                output = pl_module(pairs["template"], pairs["search"])
-                rows, cols, box_xyxy, masks = pl_module.predictions(output)
-        finally:
-            for module, training in modes.items():
-                module.training = training
+        with eval_mode(pl_module), torch.no_grad():
+            output = pl_module(pairs["template"], pairs["search"])
+            rows, cols, box_xyxy, masks = pl_module.predictions(output)
         size = pairs["search"].shape[-1]
         pasted = paste_windows(masks, rows, cols, pl_module.anchor_spec.stride,
-                               pl_module.search_window_offset(output), size)
+                               pl_module.search_window_offset(output.score.shape[-1]), size)
         tiles = []
         for i in range(len(rows)):
             truth = {k: v[i] for k, v in pairs.items()}

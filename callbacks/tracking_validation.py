@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 
+from callbacks.eval_mode import eval_mode
 from datamodules.synthetic import SyntheticVideos
 from siammask.evaluation.datasets import synthetic_datasets
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis
@@ -44,9 +45,7 @@ class TrackingValidation(pl.Callback):
             pl_module.log(f"val/track_{name}", value, rank_zero_only=True)
 
     def evaluate(self, pl_module: pl.LightningModule) -> dict[str, float]:
-        network = pl_module.network
-        was_training = network.training
-        try:
+        with eval_mode(pl_module.network) as network:
             pool = TrackerPool(lambda: Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec))
             _, mask_dataset = synthetic_datasets(self.videos, self.num_videos)
             per_object = []
@@ -56,7 +55,5 @@ class TrackingValidation(pl.Callback):
                 scores = score_davis_sequence(np.stack(sequence.labels), np.stack(predicted), sequence.object_ids,
                                               self.bound_th)
                 per_object += scores.values()
-        finally:
-            network.train(was_training)
         summary = summarise_davis(per_object)
         return {"J": summary["J_mean"], "F": summary["F_mean"], "JF": summary["JF_mean"]}

@@ -4,8 +4,8 @@
     python scripts/benchmark_training.py --config "experiment=quick" --batch 16 --steps 8
 
 The configured ``trainer.precision`` is applied (bf16 autocast for ``bf16-mixed``). Batches are fixed random
-pairs with a target box and mask, so the figure is the model's own cost (data loading excluded). Reports the median step time over ``--steps``
-after one warm-up step, and the machine.
+pairs with a target box and mask, so the figure is the model's own cost (data loading excluded). Reports the
+median step time over ``--steps`` after one warm-up step, and the machine.
 """
 
 from __future__ import annotations

@@ -108,9 +108,8 @@ class SiamMaskModule(pl.LightningModule):
     def _mask_windows(self, masks: torch.Tensor, b: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
                       score_size: int) -> torch.Tensor:
         """Ground-truth mask of each RoW: the exemplar-sized window of the search mask it looks at."""
-        stride = self.anchor_spec.stride
-        offset = window_offset(self.search_size, self.exemplar_size, stride, score_size)
-        return gather_windows(masks.unsqueeze(1).float(), b, r, c, self.exemplar_size, stride, offset)[:, 0]
+        return gather_windows(masks.unsqueeze(1).float(), b, r, c, self.exemplar_size, self.anchor_spec.stride,
+                              self.search_window_offset(score_size))[:, 0]
 
     @torch.no_grad()
     def predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -120,13 +119,13 @@ class SiamMaskModule(pl.LightningModule):
         index = torch.arange(rows.shape[0], device=rows.device)
         masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
         if box_xyxy is None:
-            box_xyxy = _mask_box_in_search(masks, rows, cols, self.search_window_offset(output),
+            box_xyxy = _mask_box_in_search(masks, rows, cols, self.search_window_offset(output.score.shape[-1]),
                                            self.anchor_spec.stride)
         return rows, cols, box_xyxy, masks
 
-    def search_window_offset(self, output: SearchOutput) -> int:
-        """Search-crop pixel where response position 0's exemplar-sized window starts."""
-        return window_offset(self.search_size, self.exemplar_size, self.anchor_spec.stride, output.score.shape[-1])
+    def search_window_offset(self, score_size: int) -> int:
+        """Search-crop pixel where position 0's exemplar-sized window starts, for an S x S response map."""
+        return window_offset(self.search_size, self.exemplar_size, self.anchor_spec.stride, score_size)
 
     def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
         """IoU of the chosen box and of the chosen RoW's mask with the ground truth, as a tracker would pick."""
