@@ -76,7 +76,7 @@ def _otb(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | No
     if tracker is not None:
         write_otb_boxes(path, run_otb(tracker, seq))
     score = score_otb_sequence(read_otb_boxes(path, seq.name, len(seq.frames)), seq.gt_boxes_xywh)
-    return {"success_auc": score["success_auc"], "precision": score["precision"]}, score
+    return {k: score[k] for k in ("success_auc", "precision", "norm_precision")}, score
 
 
 def _davis(seq: MaskSequence, out: Path, params: Mapping, pool: TrackerPool | None) -> tuple[dict, Any]:
@@ -116,8 +116,8 @@ def _summarise(protocol: str, scores: list, params: Mapping) -> tuple[dict, dict
         return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
     if protocol == "otb":
         s = summarise_otb(scores)
-        return ({"success_auc": s["success_auc"], "precision": s["precision"]},
-                {"success_curve": s["success_curve"], "precision_curve": s["precision_curve"]})
+        return ({k: s[k] for k in ("success_auc", "precision", "norm_precision")},
+                {k: s[k] for k in ("success_curve", "precision_curve", "norm_precision_curve")})
     if protocol == "davis":
         return summarise_davis([obj for objects in scores for obj in objects]), {}
     return {}, {}

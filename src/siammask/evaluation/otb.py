@@ -1,10 +1,12 @@
-"""OTB one-pass evaluation (OPE): success (overlap) and precision (centre error) curves.
+"""OTB one-pass evaluation (OPE): success (overlap), precision and normalised precision (centre error) curves.
 
 Definitions of the OTB toolkit as pysot's ``ope_benchmark.py`` reproduces them: a frame whose
 ground truth has no width or height (target absent / unannotated) gets overlap -1 and centre error -1,
 so it counts as a miss on the success curve and as a hit on the precision curve, and all frames stay in
 the denominator. Dataset curves are the mean of the per-sequence curves; the success AUC is the mean of
-the 21-point success curve and "precision" is the precision curve at 20 pixels.
+the 21-point success curve and "precision" is the precision curve at 20 pixels. The normalised precision
+of LaSOT (Fan et al., CVPR 2019) divides the centre error by the ground-truth box's width and height, so
+large and small targets weigh alike; it is reported at 0.2 on thresholds 0, 0.01, ..., 0.5, as pysot does.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from siammask.geometry import iou_xyxy, xywh_to_xyxy
 SUCCESS_THRESHOLDS = np.linspace(0.0, 1.0, 21)  # overlap thresholds 0, 0.05, ..., 1 (OTB toolkit)
 PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64)  # centre-error thresholds 0 .. 50 px (OTB toolkit)
 PRECISION_AT = 20.0  # px, the reported precision (Wu et al., TPAMI 2015)
+NORM_PRECISION_THRESHOLDS = np.arange(0, 51, dtype=np.float64) / 100  # normalised centre error 0 .. 0.5
+NORM_PRECISION_AT = 0.2  # the reported normalised precision (pysot's LaSOT evaluation)
 
 
 def _valid_gt(gt_xywh: np.ndarray) -> np.ndarray:
@@ -35,12 +39,14 @@ def _centre(box_xywh: np.ndarray) -> np.ndarray:
     return box_xywh[:, :2] + box_xywh[:, 2:4] / 2
 
 
-def centre_errors(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> np.ndarray:
-    """Per-frame distance between box centres in pixels, -1 where the ground truth is not a box."""
+def centre_errors(pred_xywh: np.ndarray, gt_xywh: np.ndarray, normalised: bool = False) -> np.ndarray:
+    """Per-frame distance between box centres, -1 where the ground truth is not a box; in pixels, or with
+    ``normalised`` in units of the ground-truth width and height (LaSOT)."""
     pred, gt = np.asarray(pred_xywh, np.float64), np.asarray(gt_xywh, np.float64)
     err = np.full(len(gt), -1.0)
     valid = _valid_gt(gt)
-    err[valid] = np.linalg.norm(_centre(pred[valid]) - _centre(gt[valid]), axis=1)
+    offset = _centre(pred[valid]) - _centre(gt[valid])
+    err[valid] = np.linalg.norm(offset / gt[valid, 2:4] if normalised else offset, axis=1)
     return err
 
 
@@ -62,18 +68,21 @@ def score_otb_sequence(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> dict[str, 
         raise ValueError(f"{len(pred_xywh)} predicted boxes for {len(gt_xywh)} ground-truth frames")
     success = success_curve(frame_overlaps(pred_xywh, gt_xywh))
     precision = precision_curve(centre_errors(pred_xywh, gt_xywh))
-    return {"success_curve": success, "precision_curve": precision, "success_auc": float(success.mean()),
-            "precision": float(np.interp(PRECISION_AT, PRECISION_THRESHOLDS, precision))}
+    norm_precision = precision_curve(centre_errors(pred_xywh, gt_xywh, normalised=True), NORM_PRECISION_THRESHOLDS)
+    return {"success_curve": success, "precision_curve": precision, "norm_precision_curve": norm_precision,
+            **_summary_numbers(success, precision, norm_precision)}
+
+
+def _summary_numbers(success: np.ndarray, precision: np.ndarray, norm_precision: np.ndarray) -> dict[str, float]:
+    return {"success_auc": float(success.mean()),
+            "precision": float(np.interp(PRECISION_AT, PRECISION_THRESHOLDS, precision)),
+            "norm_precision": float(np.interp(NORM_PRECISION_AT, NORM_PRECISION_THRESHOLDS, norm_precision))}
 
 
 def summarise_otb(per_sequence: list[dict]) -> dict:
-    """Dataset curves (mean over sequences), success AUC and precision at 20 px."""
-    if not per_sequence:
-        nan = float("nan")
-        return {"success_auc": nan, "precision": nan, "success_curve": np.full(len(SUCCESS_THRESHOLDS), nan),
-                "precision_curve": np.full(len(PRECISION_THRESHOLDS), nan)}
-    success = np.mean([s["success_curve"] for s in per_sequence], axis=0)
-    precision = np.mean([s["precision_curve"] for s in per_sequence], axis=0)
-    return {"success_auc": float(success.mean()),
-            "precision": float(np.interp(PRECISION_AT, PRECISION_THRESHOLDS, precision)),
-            "success_curve": success, "precision_curve": precision}
+    """Dataset curves (mean over sequences), success AUC, precision at 20 px and normalised precision at 0.2."""
+    curves = {name: (np.mean([s[name] for s in per_sequence], axis=0) if per_sequence
+                     else np.full(len(thresholds), float("nan")))
+              for name, thresholds in (("success_curve", SUCCESS_THRESHOLDS), ("precision_curve", PRECISION_THRESHOLDS),
+                                       ("norm_precision_curve", NORM_PRECISION_THRESHOLDS))}
+    return {**_summary_numbers(*curves.values()), **curves}

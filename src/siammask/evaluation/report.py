@@ -1,7 +1,7 @@
 """What a benchmark run leaves behind: ``metrics.json``, a readable ``metrics.md`` table, and PNG plots.
 
 ``metrics.json`` holds one section per protocol for the evaluated tracker (``vot``: eao, accuracy,
-robustness, lost; ``otb``: success_auc, precision; ``davis``: J/F mean, recall, decay and JF_mean;
+robustness, lost; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay and JF_mean;
 ``ytvos``: what was written), each with ``per_sequence`` and ``failures`` (sequence -> reason), and the
 same for every baseline under ``baselines``. NaN (nothing to average) is written as null.
 """
@@ -18,18 +18,20 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from siammask.evaluation.benchmark import ProtocolResult
-from siammask.evaluation.otb import PRECISION_AT, PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS
+from siammask.evaluation.otb import (NORM_PRECISION_AT, NORM_PRECISION_THRESHOLDS, PRECISION_AT, PRECISION_THRESHOLDS,
+                                     SUCCESS_THRESHOLDS)
 
 Results = dict[str, dict[str, ProtocolResult]]  # entry name -> protocol -> result
 
 _COLUMNS = {  # protocol -> (key, header) of the summary table
     "vot": [("eao", "EAO"), ("accuracy", "Accuracy"), ("robustness", "Robustness"), ("lost", "Lost")],
-    "otb": [("success_auc", "Success AUC"), ("precision", f"Precision@{PRECISION_AT:g}px")],
+    "otb": [("success_auc", "Success AUC"), ("precision", f"Precision@{PRECISION_AT:g}px"),
+            ("norm_precision", f"Norm. precision@{NORM_PRECISION_AT:g}")],
     "davis": [("JF_mean", "J&F"), ("J_mean", "J mean"), ("J_recall", "J recall"), ("J_decay", "J decay"),
               ("F_mean", "F mean"), ("F_recall", "F recall"), ("F_decay", "F decay")],
     "ytvos": [],
 }
-_SEQUENCE_COLUMNS = {"vot": ["accuracy", "lost"], "otb": ["success_auc", "precision"],
+_SEQUENCE_COLUMNS = {"vot": ["accuracy", "lost"], "otb": ["success_auc", "precision", "norm_precision"],
                      "davis": ["J_mean", "F_mean", "JF_mean"], "ytvos": ["frames", "objects"]}
 
 
@@ -110,7 +112,7 @@ def _plot(path: Path, title: str, xlabel: str, ylabel: str, curves: list[tuple[n
 
 
 def save_plots(out_dir: Path, benchmark: str, results: Results, eao_interval: tuple[int, int] | None) -> list[Path]:
-    """EAO curve (vot) and success / precision plots (otb), one curve per tracker."""
+    """EAO curve (vot) and success / precision / normalised precision plots (otb), one curve per tracker."""
     out_dir, paths = Path(out_dir), []
     vot = [(n, per["vot"]) for n, per in results.items() if "vot" in per and per["vot"].per_sequence]
     if vot:
@@ -122,12 +124,14 @@ def save_plots(out_dir: Path, benchmark: str, results: Results, eao_interval: tu
     if otb:
         success = [(SUCCESS_THRESHOLDS, r.curves["success_curve"], f"{n} [AUC {_fmt(r.summary['success_auc'])}]")
                    for n, r in otb]
-        precision = [(PRECISION_THRESHOLDS, r.curves["precision_curve"], f"{n} [{_fmt(r.summary['precision'])}]")
-                     for n, r in otb]
         paths.append(_plot(out_dir / "success_plot.png", f"{benchmark}: success plot of OPE", "overlap threshold",
                            "success rate", success))
-        paths.append(_plot(out_dir / "precision_plot.png", f"{benchmark}: precision plot of OPE",
-                           "location error threshold (px)", "precision", precision))
+        for kind, thresholds, x_label in (("precision", PRECISION_THRESHOLDS, "location error threshold (px)"),
+                                          ("norm_precision", NORM_PRECISION_THRESHOLDS,
+                                           "normalised location error threshold")):
+            curves = [(thresholds, r.curves[f"{kind}_curve"], f"{n} [{_fmt(r.summary[kind])}]") for n, r in otb]
+            paths.append(_plot(out_dir / f"{kind}_plot.png", f"{benchmark}: {kind.replace('_', ' ')} plot of OPE",
+                               x_label, kind.replace("_", " "), curves))
     return paths
 
 
