@@ -7,10 +7,6 @@ pysot ``datasets/dataset.py`` / ``augmentation.py``):
   the union is shuffled;
 * positive pair: template frame uniform over the track, search frame uniform within ``frame_range``
   of it; negative pair (rate ``negative_rate``): the search frame shows an object of another video;
-* distractor-aware negatives (DaSiamRPN, Zhu et al. 2018; not in the release): a share
-  ``lookalike_negatives`` of the negative pairs, when the source is a
-  :class:`~datamodules.sources.LookalikeSource`, centres the search crop on a look-alike of the target
-  in the template's own video (a frame within ``frame_range``), the situation in which a tracker jumps;
 * each crop is centred on its own frame's object: the exemplar is the context square
   (SiamFC context 0.5) resampled to 127, the search region the same square enlarged by 255 / 127
   (target at the same scale), both with a random shift/scale of the crop window (release jitter,
@@ -35,7 +31,7 @@ import torch
 from torch.utils.data import Dataset
 
 from datamodules.augment import PhotometricAugmentation
-from datamodules.sources import Frame, LookalikeSource, TrackSource
+from datamodules.sources import Frame, TrackSource
 from siammask.geometry import (CropWindow, box_through_affine, check_box_xyxy, compose_affine, mean_colour,
                                warp_edge_affine)
 
@@ -82,7 +78,6 @@ class FrameRef:
     source: int  # index into the sampler's sources
     track: int
     index: int  # frame index within the track
-    lookalike: int = -1  # >= 0: centre on this look-alike of the track's object instead (a hard negative)
 
 
 @dataclass(frozen=True)
@@ -119,9 +114,8 @@ class PairPlan:
 class PairSampler(Dataset):
     """Map-style dataset of training pairs; see the module docstring for the sampling rules.
 
-    Defaults are the release's. ``lookalike_negatives``: share of the negative pairs centred on a look-alike
-    in the template's own video (0 = release). ``photometric``: a :class:`PhotometricAugmentation`, its
-    keyword arguments (default: release values) or None for none. ``augment=False`` switches off crop jitter, flip and
+    Defaults are the release's. ``photometric``: a :class:`PhotometricAugmentation`, its keyword arguments
+    (default: release values) or None for none. ``augment=False`` switches off crop jitter, flip and
     photometric augmentation (negatives stay). ``samples_per_epoch`` (release ``num``) defaults to the
     sum of the sources' ``num_use``.
     """
@@ -130,7 +124,7 @@ class PairSampler(Dataset):
                  template_size: int = 127, search_size: int = 255, context_amount: float = 0.5,
                  template_jitter: CropJitter | Mapping = CropJitter(4.0, 0.05),
                  search_jitter: CropJitter | Mapping = CropJitter(64.0, 0.18),
-                 negative_rate: float = 0.2, lookalike_negatives: float = 0.0, flip: float = 0.0,
+                 negative_rate: float = 0.2, flip: float = 0.0,
                  photometric: PhotometricAugmentation | Mapping | None = MappingProxyType({}),
                  samples_per_epoch: int | None = None):
         self.specs = [s if isinstance(s, SourceSpec) else SourceSpec(**dict(s)) for s in sources]
@@ -138,9 +132,8 @@ class PairSampler(Dataset):
             raise ValueError("PairSampler needs at least one source")
         if seed < 0:
             raise ValueError(f"seed must be >= 0, got {seed}")
-        if not all(0.0 <= p <= 1.0 for p in (negative_rate, lookalike_negatives, flip)):
-            raise ValueError(f"negative_rate={negative_rate}, lookalike_negatives={lookalike_negatives} and "
-                             f"flip={flip} must be probabilities in [0, 1]")
+        if not 0.0 <= negative_rate <= 1.0 or not 0.0 <= flip <= 1.0:
+            raise ValueError(f"negative_rate={negative_rate} and flip={flip} must be probabilities in [0, 1]")
         self.seed = seed
         self.augment = augment
         self.template_size = template_size
@@ -149,7 +142,6 @@ class PairSampler(Dataset):
         self.template_jitter = _as_jitter(template_jitter)
         self.search_jitter = _as_jitter(search_jitter)
         self.negative_rate = negative_rate
-        self.lookalike_negatives = lookalike_negatives
         self.flip = flip
         self.photometric = PhotometricAugmentation(**photometric) if isinstance(photometric, Mapping) else photometric
 
@@ -208,15 +200,12 @@ class PairSampler(Dataset):
         length = self.specs[source].source.track_length(track)
         template_index = int(rng.integers(length))
         template = FrameRef(source, track, template_index)
-        r = self.specs[source].frame_range
-        nearby = int(rng.integers(max(template_index - r, 0), min(template_index + r, length - 1) + 1))
-        if not is_negative:
-            search = FrameRef(source, track, nearby)
-        elif self.lookalike_negatives > 0 and rng.random() < self.lookalike_negatives:
-            search = self._lookalike_search(FrameRef(source, track, nearby), rng) or self._negative_search(
-                source, track, rng)
-        else:
+        if is_negative:
             search = self._negative_search(source, track, rng)
+        else:
+            r = self.specs[source].frame_range
+            lo, hi = max(template_index - r, 0), min(template_index + r, length - 1)
+            search = FrameRef(source, track, int(rng.integers(lo, hi + 1)))
         template_pose = self._pose(self.template_jitter, rng)
         search_pose = self._pose(self.search_jitter, rng)
         flip = bool(self.augment and rng.random() < self.flip)
@@ -250,26 +239,6 @@ class PairSampler(Dataset):
         raise RuntimeError(f"no track from another video found in {_MAX_NEGATIVE_DRAWS} draws "
                            f"(template from source {self.specs[source].source.name!r}, video {video})")
 
-    def _lookalike_search(self, ref: FrameRef, rng: np.random.Generator) -> FrameRef | None:
-        """``ref`` re-centred on a random look-alike of its object, or None when the source knows none here.
-
-        A look-alike qualifies when it is at least a quarter of the object's area and its centre is at least the
-        object's size (geometric mean of the sides) away from the object's, so the object itself stays outside the
-        negative patch at the crop centre.
-        """
-        source = self.specs[ref.source].source
-        if not isinstance(source, LookalikeSource):
-            return None
-        boxes = np.asarray(source.lookalikes(ref.track, ref.index), dtype=float).reshape(-1, 4)
-        own = self.load(ref).box_xyxy
-        own_area = float(np.prod(own[2:] - own[:2]))
-        areas = np.prod(boxes[:, 2:] - boxes[:, :2], axis=1)
-        distance = np.hypot(*((boxes[:, :2] + boxes[:, 2:] - own[:2] - own[2:]) / 2).T)
-        qualified = np.flatnonzero((areas >= own_area / 4) & (distance >= np.sqrt(own_area)))
-        if qualified.size == 0:
-            return None
-        return FrameRef(ref.source, ref.track, ref.index, int(rng.choice(qualified)))
-
     def _pose(self, jitter: CropJitter, rng: np.random.Generator) -> CropPose:
         if not self.augment:
             return CropPose()
@@ -284,15 +253,10 @@ class PairSampler(Dataset):
         return CropWindow.around_box(box_xyxy, out_size, self.context_amount, out_size / self.template_size)
 
     def load(self, ref: FrameRef) -> Frame:
-        """The frame of ``ref``, validated (raises naming source, track and frame index); for a look-alike
-        reference, its image with the look-alike's box and no mask."""
+        """The frame of ``ref``, validated (raises naming source, track and frame index)."""
         source = self.specs[ref.source].source
-        what = f"source {source.name!r} track {ref.track} frame {ref.index}"
-        frame = checked_frame(source.frame(ref.track, ref.index), what)
-        if ref.lookalike < 0:
-            return frame
-        box = np.asarray(source.lookalikes(ref.track, ref.index), dtype=float)[ref.lookalike]
-        return checked_frame(Frame(frame.image, box), f"{what} look-alike {ref.lookalike}")
+        return checked_frame(source.frame(ref.track, ref.index), f"source {source.name!r} track {ref.track} "
+                                                                  f"frame {ref.index}")
 
     def crop_affines(self, plan: PairPlan, template: Frame, search: Frame) -> tuple[np.ndarray, np.ndarray]:
         """Image->crop affines (edge coordinates) of the template and the search crop of ``plan``."""

@@ -43,12 +43,3 @@ class TrackSource(Protocol):
 
     def frame(self, track: int, index: int) -> Frame:
         """Frame ``index`` (0-based, in temporal order) of ``track``."""
-
-
-@runtime_checkable
-class LookalikeSource(TrackSource, Protocol):
-    """A source that knows which other objects in a frame look like a track's object (same category or
-    texture), so the pair sampler can draw distractor-aware negatives from the template's own video."""
-
-    def lookalikes(self, track: int, index: int) -> np.ndarray:
-        """(N, 4) xyxy boxes (image pixels) of look-alikes of ``track``'s object in its frame ``index``."""

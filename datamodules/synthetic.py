@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import NamedTuple
 
 import cv2
 import numpy as np
@@ -36,16 +35,6 @@ CLUTTER_SHAPES = 6  # static background shapes per video
 CLUTTER_RADIUS = (0.06, 0.18)  # their radius range, fraction of the shorter background side
 TEXTURE_PERIOD = (12.0, 40.0)  # texture period range (image pixels)
 TEXTURE_CELL = 16  # side of a periodic texture's unit cell (pixels)
-
-
-class RenderedFrame(NamedTuple):
-    """One rendered frame: ``image`` (H, W, 3) RGB uint8; per target ``boxes_xyxy`` (K, 4) and visible
-    ``masks`` (K, H, W) uint8 {0, 1}; ``distractor_boxes_xyxy`` (D, 4), NaN for a distractor hidden entirely."""
-
-    image: np.ndarray
-    boxes_xyxy: np.ndarray
-    masks: np.ndarray
-    distractor_boxes_xyxy: np.ndarray
 
 
 @dataclass
@@ -97,7 +86,6 @@ class _VideoAssets:
     pan_phase: np.ndarray  # (2,)
     objects: list[_Object]  # drawing order: distractors, targets, occluders
     target_ids: list[int]  # positions of the targets in ``objects``
-    lookalike_of: list[int]  # per distractor (the first objects): the target whose texture family it shares
     light_amp: np.ndarray  # (4,) log-gain amplitude: common, then per-channel tint
     light_w: np.ndarray  # (4,)
     light_phase: np.ndarray  # (4,)
@@ -168,29 +156,20 @@ class SyntheticVideos:
 
     def frame(self, track: int, index: int) -> Frame:
         video, target = divmod(self._check_track(track), self.num_targets)
-        rendered = self.render(video, index)
-        return Frame(rendered.image, rendered.boxes_xyxy[target].copy(), rendered.masks[target])
-
-    def lookalikes(self, track: int, index: int) -> np.ndarray:
-        """(N, 4) xyxy boxes of the visible distractors that share the texture family of ``track``'s target in
-        frame ``index``: the hard negatives of the pair sampler (:class:`~datamodules.sources.LookalikeSource`)."""
-        video, target = divmod(self._check_track(track), self.num_targets)
-        rendered = self.render(video, index)
-        mine = np.array(self._video_assets(video).lookalike_of, dtype=int) == target
-        boxes = rendered.distractor_boxes_xyxy[mine]
-        return boxes[~np.isnan(boxes[:, 0])].copy()
+        image, boxes_xyxy, masks = self.render(video, index)
+        return Frame(image, boxes_xyxy[target].copy(), masks[target])
 
     def sequence(self, video: int) -> tuple[list[np.ndarray], np.ndarray, np.ndarray]:
         """All frames of ``video`` for evaluation: RGB HWC uint8 frames, boxes (T, K, 4) xyxy image px,
         masks (T, K, H, W) uint8 {0, 1}."""
         rendered = [self._render(video, t) for t in range(self.num_frames)]
-        return ([r.image for r in rendered], np.stack([r.boxes_xyxy for r in rendered]),
-                np.stack([r.masks for r in rendered]))
+        return [r[0] for r in rendered], np.stack([r[1] for r in rendered]), np.stack([r[2] for r in rendered])
 
     # -- rendering ---------------------------------------------------------------------------------------------
 
-    def render(self, video: int, index: int) -> RenderedFrame:
-        """Frame ``index`` of ``video``, as read-only arrays shared with a small cache."""
+    def render(self, video: int, index: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Frame ``index`` of ``video``: image (H, W, 3) RGB uint8, target boxes (K, 4) xyxy image px and
+        visible target masks (K, H, W) uint8 {0, 1}; read-only arrays shared with a small cache."""
         if not 0 <= video < self.num_videos or not 0 <= index < self.num_frames:
             raise IndexError(f"{self.name}: frame {index} of video {video} out of range "
                              f"({self.num_videos} videos of {self.num_frames} frames)")
@@ -206,7 +185,7 @@ class SyntheticVideos:
             self._frames.popitem(last=False)
         return rendered
 
-    def _render(self, video: int, t: int) -> RenderedFrame:
+    def _render(self, video: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assets = self._video_assets(video)
         pan = np.rint(assets.pan_amp * (1 + np.sin(assets.pan_w * t + assets.pan_phase))).astype(int)
         image = assets.background[pan[1]: pan[1] + self.height, pan[0]: pan[0] + self.width].copy()
@@ -214,15 +193,16 @@ class SyntheticVideos:
         for i, obj in enumerate(assets.objects):
             _draw(image, owner, obj, t, i + 1)
         masks = np.stack([(owner == i + 1).view(np.uint8) for i in assets.target_ids])
-        boxes_xyxy = np.array([_tight_box(mask) for mask in masks], dtype=float)
-        if np.isnan(boxes_xyxy).any():
-            raise RuntimeError(f"{self.name}: a target is invisible in video {video} frame {t} (generator bug)")
-        distractor_boxes = np.array([_tight_box(owner == i + 1) for i in range(len(assets.lookalike_of))],
-                                    dtype=float).reshape(-1, 4)
+        boxes_xyxy = np.zeros((len(masks), 4))
+        for k, mask in enumerate(masks):
+            x, y, w, h = cv2.boundingRect(mask)
+            if w == 0:
+                raise RuntimeError(f"{self.name}: target {k} invisible in video {video} frame {t} (generator bug)")
+            boxes_xyxy[k] = (x, y, x + w, y + h)
         image = self._lighting(image, assets, t)
         if assets.blur_strength > 0:
             image = _motion_blur(image, assets.objects[assets.target_ids[0]].motion, t, assets.blur_strength)
-        return RenderedFrame(image, boxes_xyxy, masks, distractor_boxes)
+        return image, boxes_xyxy, masks
 
     @staticmethod
     def _lighting(image: np.ndarray, assets: _VideoAssets, t: int) -> np.ndarray:
@@ -255,11 +235,9 @@ class SyntheticVideos:
             families.append(family)
             targets.append(self._target(family, (k * strip, (k + 1) * strip), rng))
         mean_diameter = float(np.mean([2 * o.radius * o.motion.scale0 for o in targets]))
-        lookalike_of, distractors = [], []
-        for _ in range(self.num_distractors):
-            lookalike_of.append(int(rng.integers(self.num_targets)))
-            distractors.append(self._distractor(families[lookalike_of[-1]], mean_diameter * rng.uniform(0.7, 1.3),
-                                                rng))
+        distractors = [self._distractor(families[int(rng.integers(self.num_targets))],
+                                        mean_diameter * rng.uniform(0.7, 1.3), rng)
+                       for _ in range(self.num_distractors)]
         occluder_area = self.max_occlusion * min(_min_area(o) for o in targets) / max(self.num_occluders, 1)
         occluders = [self._occluder(occluder_area, rng) for _ in range(self.num_occluders)]
         objects = distractors + targets + occluders
@@ -268,7 +246,6 @@ class SyntheticVideos:
         return _VideoAssets(
             background=background, pan_amp=pan_amp, pan_w=_angular(rng, 2), pan_phase=rng.uniform(0, 2 * np.pi, 2),
             objects=objects, target_ids=list(range(len(distractors), len(distractors) + len(targets))),
-            lookalike_of=lookalike_of,
             light_amp=light_amp * rng.uniform(0, 1, 4), light_w=_angular(rng, 4),
             light_phase=rng.uniform(0, 2 * np.pi, 4),
             blur_strength=float(rng.uniform(0.5, 1.0)) if rng.random() < self.motion_blur else 0.0)
@@ -324,12 +301,6 @@ class SyntheticVideos:
         if not 0 <= track < self.num_tracks():
             raise IndexError(f"{self.name}: track {track} out of range (0..{self.num_tracks() - 1})")
         return int(track)
-
-
-def _tight_box(mask: np.ndarray) -> tuple[float, float, float, float]:
-    """xyxy tight box (edge coordinates) of a mask's nonzero pixels; NaNs when there are none."""
-    x, y, w, h = cv2.boundingRect(mask.view(np.uint8))
-    return (x, y, x + w, y + h) if w else (np.nan,) * 4
 
 
 def _min_area(obj: _Object) -> float:

@@ -59,24 +59,6 @@ class BrokenFrames(RectangleVideos):
         return Frame(frame.image, frame.box_xyxy, frame.mask * 255)
 
 
-class RectanglesWithLookalike(RectangleVideos):
-    """RectangleVideos whose frames also show a grey look-alike rectangle at ``lookalike_xywh``."""
-
-    def __init__(self, lookalike_xywh: tuple[float, float, float, float], **kwargs):
-        super().__init__(**kwargs)
-        self.lookalike_xywh = lookalike_xywh
-
-    def frame(self, track: int, index: int) -> Frame:
-        frame = super().frame(track, index)
-        x, y, w, h = self.lookalike_xywh
-        frame.image[y: y + h, x: x + w] = 200
-        return frame
-
-    def lookalikes(self, track: int, index: int) -> np.ndarray:
-        x, y, w, h = self.lookalike_xywh
-        return np.array([[x, y, x + w, y + h]], dtype=float)
-
-
 def tight_box_xyxy(mask: np.ndarray) -> np.ndarray:
     x, y, w, h = cv2.boundingRect(mask.astype(np.uint8))
     return np.array([x, y, x + w, y + h], dtype=float)
@@ -194,40 +176,6 @@ def test_negative_pairs_show_an_object_of_another_video_without_mask():
         np.testing.assert_allclose(sample["search_bbox"].numpy(), expected, atol=1e-3)
 
 
-def test_lookalike_negatives_centre_the_search_crop_on_a_lookalike_in_the_templates_own_video():
-    source = RectanglesWithLookalike((100, 70, 30, 20), num_videos=3, length=30)
-    sampler = PairSampler([SourceSpec(source, frame_range=5)], negative_rate=1.0, lookalike_negatives=1.0,
-                          augment=False, seed=8)
-    lookalike_xyxy = np.array([100.0, 70.0, 130.0, 90.0])
-    for index in range(len(sampler)):
-        plan, sample = sampler.plan(index), sampler[index]
-        assert plan.search.track == plan.template.track and plan.search.lookalike == 0
-        assert abs(plan.search.index - plan.template.index) <= 5
-        assert bool(sample["is_negative"]) and not bool(sample["has_mask"]) and sample["search_mask"].sum() == 0
-        window = CropWindow.around_box(lookalike_xyxy, 255, 0.5, SEARCH_SCALE)
-        np.testing.assert_allclose(sample["search_bbox"].numpy(), window.box_to_crop(lookalike_xyxy), atol=1e-3)
-        np.testing.assert_array_equal(sample["search"].numpy()[:, 127, 127], [200, 200, 200])  # the look-alike
-
-
-def test_lookalike_next_to_the_target_falls_back_to_another_video():
-    # The look-alike's centre is 16 px from the target's (size sqrt(30 * 20) = 24.5 px): too close, the target
-    # would sit in the negative patch; the sampler takes an object of another video instead.
-    source = RectanglesWithLookalike((40, 46, 30, 20), num_videos=3, length=1)
-    sampler = PairSampler([SourceSpec(source)], negative_rate=1.0, lookalike_negatives=1.0, seed=8)
-    plans = [sampler.plan(i) for i in range(len(sampler))]
-    assert all(p.search.lookalike == -1 and source.video_of(p.search.track) != source.video_of(p.template.track)
-               for p in plans)
-
-
-def test_lookalike_share_of_negatives_is_respected():
-    source = RectanglesWithLookalike((100, 70, 30, 20), num_videos=3, length=30)
-    sampler = PairSampler([SourceSpec(source, num_use=1000)], negative_rate=0.5, lookalike_negatives=0.5, seed=9)
-    plans = [sampler.plan(i) for i in range(len(sampler))]
-    negatives = [p for p in plans if p.is_negative]
-    share = np.mean([p.search.lookalike >= 0 for p in negatives])
-    assert 0.44 < share < 0.56 and not any(p.search.lookalike >= 0 for p in plans if not p.is_negative)
-
-
 def test_negative_rate_is_respected():
     sampler = PairSampler([SourceSpec(RectangleVideos(), num_use=1000)], negative_rate=0.2, seed=9)
     rate = np.mean([sampler.plan(i).is_negative for i in range(len(sampler))])
@@ -302,12 +250,6 @@ def test_bad_frames_raise_errors_naming_source_track_and_frame(broken, message):
 def test_negatives_from_a_single_video_source_are_refused():
     with pytest.raises(ValueError, match="second video"):
         PairSampler([SourceSpec(RectangleVideos(num_videos=1, tracks_per_video=3))], negative_rate=0.2)
-
-
-@pytest.mark.parametrize("kwargs", [dict(negative_rate=1.2), dict(lookalike_negatives=-0.1), dict(flip=2.0)])
-def test_probabilities_outside_0_1_are_refused(kwargs):
-    with pytest.raises(ValueError, match=f"{next(iter(kwargs))}={next(iter(kwargs.values()))}"):
-        PairSampler([SourceSpec(RectangleVideos())], **kwargs)
 
 
 @pytest.mark.parametrize("kwargs", [dict(num_use=0), dict(frame_range=-1)])
