@@ -3,6 +3,7 @@ import torch
 
 from model_fixtures import light_model_kwargs, make_batch
 from siammask.lit import ThreeBranchModule, TwoBranchModule
+from siammask.anchors import AnchorTargetAssigner, foreground_logits
 from siammask.lit.module import sample_per_pair
 from siammask.lit.checkpoint import load_network
 
@@ -113,3 +114,23 @@ def test_mask_positions_per_pair_limits_the_rows_the_mask_loss_sees(monkeypatch)
     batch = make_batch(4)
     module.training_step(batch, 0)
     assert seen[0] == int(batch["has_mask"].sum())  # one RoW per pair with a mask; then the metrics' chosen RoWs
+
+
+def test_hard_negatives_are_the_anchors_the_network_itself_scores_highest():
+    module = ThreeBranchModule(**light_model_kwargs(), targets={"hard_negative_fraction": 1.0})
+    module.log = lambda *args, **kwargs: None
+    outputs, calls = [], []
+    forward, assign = module.network.forward, module.assign_targets
+    module.network.forward = lambda *args: outputs.append(forward(*args)) or outputs[-1]
+    module.assign_targets = lambda *args, **kwargs: calls.append((args, kwargs, assign(*args, **kwargs))) or calls[-1][2]
+    module.training_step(make_batch(2), 0)
+    logits = foreground_logits(outputs[0].score.detach())
+    (args, kwargs, targets), = calls
+    margin = logits[..., 1] - logits[..., 0]
+    torch.testing.assert_close(kwargs["foreground"].detach(), margin)
+    every_negative = AnchorTargetAssigner(module.anchor_spec, total_samples=10**6,
+                                          negative_pair_samples=10**6)(*args).labels == 0
+    chosen = targets.labels == 0
+    for pair in range(2):  # every chosen negative outscores every negative left out
+        left_out = every_negative[pair] & ~chosen[pair]
+        assert chosen[pair].any() and margin[pair][chosen[pair]].min() >= margin[pair][left_out].max()
