@@ -4,8 +4,8 @@
     python scripts/benchmark_training.py --config "experiment=quick" --batch 16 --steps 8
 
 The configured ``trainer.precision`` is applied (bf16 autocast for ``bf16-mixed``). Batches are fixed random
-pairs with a target box and mask, so the figure is the model's own cost (data loading excluded). Reports the
-median step time over ``--steps`` after one warm-up step, and the machine.
+pairs at the configured search size with a target box and mask, so the figure is the model's own cost (data
+loading excluded). Reports the median step time over ``--steps`` after one warm-up step, and the machine.
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ def measure(overrides: list[str], batch_size: int, steps: int) -> float:
     module.log = lambda *args, **kwargs: None
     module.on_train_epoch_start()
     optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=1e-4, momentum=0.9)
-    batch = make_batch(batch_size)
+    batch = make_batch(batch_size, search_size=int(cfg.model.search_size))
     bf16 = str(cfg.trainer.precision).startswith("bf16")
     times = []
     for _ in range(steps + 1):

@@ -19,14 +19,15 @@ def light_model_kwargs(refine: bool = False, two_branch: bool = False, backbone:
     )
 
 
-def make_batch(size: int = 2, negative_last: bool = True) -> dict[str, torch.Tensor]:
-    """Pairs whose search crop shows a bright rectangle at a known box (the template, its centred copy)."""
+def make_batch(size: int = 2, negative_last: bool = True, search_size: int = 255) -> dict[str, torch.Tensor]:
+    """Pairs whose search crop (``search_size`` >= 171) shows a bright rectangle at a known box (the template,
+    its copy)."""
     generator = torch.Generator().manual_seed(0)
     template = torch.randint(0, 60, (size, 3, 127, 127), generator=generator, dtype=torch.uint8)
-    search = torch.randint(0, 60, (size, 3, 255, 255), generator=generator, dtype=torch.uint8)
+    search = torch.randint(0, 60, (size, 3, search_size, search_size), generator=generator, dtype=torch.uint8)
     template[:, :, 43:84, 33:94] = 220
     boxes = torch.tensor([[100.0, 110.0, 170.0, 150.0]]).repeat(size, 1)
-    mask = torch.zeros(size, 255, 255, dtype=torch.uint8)
+    mask = torch.zeros(size, search_size, search_size, dtype=torch.uint8)
     mask[:, 110:150, 100:170] = 1
     search[:, :, 110:150, 100:170] = 220
     is_negative = torch.zeros(size, dtype=torch.bool)

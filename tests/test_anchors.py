@@ -1,6 +1,5 @@
 import math
 
-import pytest
 import torch
 
 from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, decode_boxes, encode_boxes,
@@ -54,34 +53,6 @@ def test_sampling_keeps_at_most_16_positives_and_64_samples_per_pair():
     neg = (targets.labels == 0).flatten(1).sum(1)
     assert (pos <= 16).all() and (pos > 0).all()
     assert torch.equal(pos + neg, torch.tensor([64, 64]))
-
-
-def test_hard_negatives_are_the_highest_scoring_negatives_and_the_rest_is_random():
-    box = torch.tensor([[96.0, 96.0, 160.0, 160.0]])  # the 64x64 anchor at the centre and its neighbours
-    plain = AnchorTargetAssigner()(box, torch.tensor([False]), 25, 255, torch.Generator().manual_seed(0))
-    candidates = plain.labels[0] != 1
-    foreground = torch.zeros(1, 5, 25, 25)
-    # row 0 (far from the target): distinct rising scores 0..124 over (anchor, column); zero elsewhere
-    foreground[0, :, 0, :] = torch.arange(125.0).view(25, 5).T
-    n_pos = int((plain.labels == 1).sum())
-    budget = 64 - n_pos
-    for fraction, hard in ((1.0, budget), (0.5, budget // 2)):
-        assign = AnchorTargetAssigner(hard_negative_fraction=fraction)
-        labels = assign(box, torch.tensor([False]), 25, 255, torch.Generator().manual_seed(0), foreground)
-        negative = labels.labels[0] == 0
-        assert int(negative.sum()) == budget and torch.equal(labels.labels[0] == 1, plain.labels[0] == 1)
-        top = foreground[0] >= 125 - hard  # the `hard` best-scoring negatives: all taken
-        assert int(top.sum()) == hard and negative[top].all() and (negative & candidates).sum() == budget
-        if fraction < 1:
-            assert int((negative & ~top).sum()) == budget - hard  # the rest: random, elsewhere
-
-
-def test_hard_negatives_need_the_networks_scores():
-    with pytest.raises(ValueError, match="foreground logits"):
-        AnchorTargetAssigner(hard_negative_fraction=0.5)(torch.tensor([[96.0, 96.0, 160.0, 160.0]]),
-                                                         torch.tensor([False]), 25, 255)
-    with pytest.raises(ValueError, match="hard_negative_fraction"):
-        AnchorTargetAssigner(hard_negative_fraction=1.5)
 
 
 def test_negative_pairs_sample_16_negatives_inside_the_centre_7x7_patch():

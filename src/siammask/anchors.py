@@ -124,11 +124,6 @@ class AnchorTargetAssigner:
 
     Negative pairs label only a 7x7 centre patch of the map negative (``negative_radius`` = 3): the
     distractor sits where the target would, so that is where the network must learn to say no.
-
-    ``hard_negative_fraction`` (not in the release, which samples negatives uniformly): that share of each
-    pair's negative budget goes to the negatives the network currently scores highest (online hard example
-    mining, given ``foreground`` logits), the rest is drawn uniformly from the others. Out of ~3000 anchors
-    the release's 48 random negatives rarely include a look-alike distractor; hard ones always do.
     """
 
     spec: AnchorSpec = AnchorSpec()
@@ -138,17 +133,9 @@ class AnchorTargetAssigner:
     total_samples: int = 64
     negative_pair_samples: int = 16
     negative_radius: int = 3
-    hard_negative_fraction: float = 0.0
-
-    def __post_init__(self) -> None:
-        if not 0.0 <= self.hard_negative_fraction <= 1.0:
-            raise ValueError(f"hard_negative_fraction must be in [0, 1], got {self.hard_negative_fraction}")
 
     def __call__(self, search_bbox_xyxy: torch.Tensor, is_negative: torch.Tensor, score_size: int, search_size: int,
-                 generator: torch.Generator | None = None,
-                 foreground: torch.Tensor | None = None) -> AnchorTargets:
-        """Labels for a batch; ``foreground`` (B, k, S, S): the network's foreground-minus-background logits,
-        needed (only) for hard negatives."""
+                 generator: torch.Generator | None = None) -> AnchorTargets:
         device = search_bbox_xyxy.device
         anchors = self.spec.grid(score_size, search_size, device)  # (k, S, S, 4)
         boxes = search_bbox_xyxy.float().view(-1, 1, 1, 1, 4)
@@ -164,15 +151,7 @@ class AnchorTargetAssigner:
         negative = negative | (negative_pair & centre_patch)
         negative_budget = torch.where(is_negative.bool().view(-1, 1, 1, 1),
                                       torch.full_like(n_pos, self.negative_pair_samples), self.total_samples - n_pos)
-        negative_budget = negative_budget.flatten()
-        if self.hard_negative_fraction > 0:
-            if foreground is None:
-                raise ValueError("hard_negative_fraction > 0 needs the network's foreground logits")
-            hard = _sample(negative, (negative_budget * self.hard_negative_fraction).long(), generator,
-                           keys=-foreground.detach().float())
-            negative = hard | _sample(negative & ~hard, negative_budget - hard.flatten(1).sum(1), generator)
-        else:
-            negative = _sample(negative, negative_budget, generator)
+        negative = _sample(negative, negative_budget.flatten(), generator)
 
         labels = torch.full_like(iou, -1.0)
         labels[negative] = 0.0
@@ -184,15 +163,11 @@ class AnchorTargetAssigner:
         return AnchorTargets(labels, deltas, box_weight)
 
 
-def _sample(candidates: torch.Tensor, limit: int | torch.Tensor, generator: torch.Generator | None,
-            keys: torch.Tensor | None = None) -> torch.Tensor:
-    """Keep at most ``limit`` (scalar or per sample) True entries per sample, those of the lowest ``keys``
-    (default: random ones); vectorised."""
+def _sample(candidates: torch.Tensor, limit: int | torch.Tensor, generator: torch.Generator | None) -> torch.Tensor:
+    """Keep at most ``limit`` (scalar or per sample) random True entries per sample; vectorised."""
     flat = candidates.flatten(1)
-    if keys is None:
-        keys = torch.rand(flat.shape, generator=generator, device="cpu").to(flat.device)
-    keys = keys.flatten(1)
-    keys = torch.where(flat, keys, torch.full_like(keys, torch.inf))  # candidates sort first
+    keys = torch.rand(flat.shape, generator=generator, device="cpu").to(flat.device)
+    keys = torch.where(flat, keys, torch.full_like(keys, 2.0))  # candidates sort first
     rank = keys.argsort(dim=1).argsort(dim=1)
     limit_t = torch.as_tensor(limit, device=flat.device).view(-1, 1)
     return (flat & (rank < limit_t)).view_as(candidates)

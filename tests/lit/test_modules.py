@@ -3,7 +3,6 @@ import torch
 
 from model_fixtures import light_model_kwargs, make_batch
 from siammask.lit import ThreeBranchModule, TwoBranchModule
-from siammask.anchors import AnchorTargetAssigner, foreground_logits
 from siammask.lit.module import sample_per_pair
 from siammask.lit.checkpoint import load_network
 
@@ -116,21 +115,17 @@ def test_mask_positions_per_pair_limits_the_rows_the_mask_loss_sees(monkeypatch)
     assert seen[0] == int(batch["has_mask"].sum())  # one RoW per pair with a mask; then the metrics' chosen RoWs
 
 
-def test_hard_negatives_are_the_anchors_the_network_itself_scores_highest():
-    module = ThreeBranchModule(**light_model_kwargs(), targets={"hard_negative_fraction": 1.0})
-    module.log = lambda *args, **kwargs: None
-    outputs, calls = [], []
-    forward, assign = module.network.forward, module.assign_targets
-    module.network.forward = lambda *args: outputs.append(forward(*args)) or outputs[-1]
-    module.assign_targets = lambda *args, **kwargs: calls.append((args, kwargs, assign(*args, **kwargs))) or calls[-1][2]
-    module.training_step(make_batch(2), 0)
-    logits = foreground_logits(outputs[0].score.detach())
-    (args, kwargs, targets), = calls
-    margin = logits[..., 1] - logits[..., 0]
-    torch.testing.assert_close(kwargs["foreground"].detach(), margin)
-    every_negative = AnchorTargetAssigner(module.anchor_spec, total_samples=10**6,
-                                          negative_pair_samples=10**6)(*args).labels == 0
-    chosen = targets.labels == 0
-    for pair in range(2):  # every chosen negative outscores every negative left out
-        left_out = every_negative[pair] & ~chosen[pair]
-        assert chosen[pair].any() and margin[pair][chosen[pair]].min() >= margin[pair][left_out].max()
+def test_a_smaller_training_search_region_shrinks_the_score_map_by_one_cell_per_8_pixels():
+    # Fully convolutional: a 223 search crop (32 px less than 255) gives a score map 4 cells smaller, whose
+    # anchors still label the rectangle of make_batch positive, so the module trains on it unchanged.
+    sizes = {}
+    for search_size in (255, 223):
+        module = ThreeBranchModule(**light_model_kwargs(), search_size=search_size)
+        module.log = lambda *args, **kwargs: None
+        batch = make_batch(2, search_size=search_size)
+        output = module(batch["template"], batch["search"])
+        sizes[search_size] = output.score.shape[-1]
+        _, positives = module.score_losses(output, batch)
+        assert positives[0].any() and not positives[1].any()  # the negative pair has none
+        assert torch.isfinite(module.training_step(batch, 0))
+    assert sizes[255] - sizes[223] == 4

@@ -190,9 +190,8 @@ class ThreeBranchModule(SiamMaskModule):
         self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams.targets or {}))
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
-        logits = foreground_logits(output.score)
         targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
-                                      self.search_size, foreground=logits[..., 1] - logits[..., 0])
+                                      self.search_size)
         losses = {"score": anchor_score_loss(output.score, targets.labels),
                   "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
         return losses, targets.positive_positions()
