@@ -4,8 +4,8 @@ import cv2
 import numpy as np
 import pytest
 
-from siammask.evaluation.davis import (boundary_map, boundary_measure, boundary_tolerance, region_similarity,
-                                       score_davis_sequence, statistics, summarise_davis)
+from siammask.evaluation.davis import (boundary_map, boundary_measure, boundary_tolerance, bootstrap_interval,
+                                       region_similarity, score_davis_sequence, statistics, summarise_davis)
 
 
 def square(hw, top, left, size):
@@ -94,3 +94,15 @@ def test_sequence_score_skips_first_and_last_frame_and_counts_absent_objects_as_
     summary = summarise_davis(list(scores.values()))
     assert summary["J_mean"] == pytest.approx((0.875 + 1.0) / 2)
     assert summary["JF_mean"] == pytest.approx((summary["J_mean"] + summary["F_mean"]) / 2)
+
+
+def test_bootstrap_interval_resamples_whole_sequences():
+    # Two one-object sequences, J 0.2 and 0.8: a resample holds {both 0.2, one each, both 0.8} with probability
+    # 1/4, 1/2, 1/4, so its mean is 0.2, 0.5 or 0.8 and the central 95 % runs from 0.2 to 0.8.
+    assert bootstrap_interval([[0.2], [0.8]]) == pytest.approx((0.2, 0.8))
+    # A sequence is drawn with all its objects: the mean weighs objects, the draw sequences. One sequence alone
+    # (or identical ones) leaves nothing to vary; non-finite values and empty sequences are left out.
+    assert bootstrap_interval([[0.1, 0.3, float("nan")], []]) == pytest.approx((0.2, 0.2))
+    # Objects 0, 0, 0 | 1 (mean 0.25): resample means 0, 0.25 or 1, again with probability 1/4, 1/2, 1/4.
+    assert bootstrap_interval([[0.0, 0.0, 0.0], [1.0]]) == pytest.approx((0.0, 1.0))
+    assert all(np.isnan(bootstrap_interval([])))

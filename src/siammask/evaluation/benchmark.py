@@ -20,7 +20,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
-from siammask.evaluation.davis import score_davis_sequence, summarise_davis
+from siammask.evaluation.davis import bootstrap_interval, score_davis_sequence, summarise_davis
 from siammask.evaluation.otb import score_otb_sequence, summarise_otb
 from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map, read_otb_boxes,
                                          read_vot_trajectory, vot_result_path, write_label_map, write_otb_boxes,
@@ -119,7 +119,10 @@ def _summarise(protocol: str, scores: list, params: Mapping) -> tuple[dict, dict
         return ({k: s[k] for k in ("success_auc", "precision", "norm_precision")},
                 {k: s[k] for k in ("success_curve", "precision_curve", "norm_precision_curve")})
     if protocol == "davis":
-        return summarise_davis([obj for objects in scores for obj in objects]), {}
+        summary = summarise_davis([obj for objects in scores for obj in objects])
+        for key in ("J_mean", "F_mean"):
+            summary[f"{key}_ci95"] = list(bootstrap_interval([[obj[key] for obj in objects] for objects in scores]))
+        return summary, {}
     return {}, {}
 
 

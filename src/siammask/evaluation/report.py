@@ -1,9 +1,10 @@
 """What a benchmark run leaves behind: ``metrics.json``, a readable ``metrics.md`` table, and PNG plots.
 
 ``metrics.json`` holds one section per protocol for the evaluated tracker (``vot``: eao, accuracy,
-robustness, lost; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay and JF_mean;
-``ytvos``: what was written), each with ``per_sequence`` and ``failures`` (sequence -> reason), and the
-same for every baseline under ``baselines``. NaN (nothing to average) is written as null.
+robustness, lost; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay, JF_mean
+and the J / F means' 95 % bootstrap intervals over sequences; ``ytvos``: what was written), each with
+``per_sequence`` and ``failures`` (sequence -> reason), and the same for every baseline under ``baselines``.
+NaN (nothing to average) is written as null.
 """
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ _COLUMNS = {  # protocol -> (key, header) of the summary table
     "vot": [("eao", "EAO"), ("accuracy", "Accuracy"), ("robustness", "Robustness"), ("lost", "Lost")],
     "otb": [("success_auc", "Success AUC"), ("precision", f"Precision@{PRECISION_AT:g}px"),
             ("norm_precision", f"Norm. precision@{NORM_PRECISION_AT:g}")],
-    "davis": [("JF_mean", "J&F"), ("J_mean", "J mean"), ("J_recall", "J recall"), ("J_decay", "J decay"),
+    "davis": [("JF_mean", "J&F"), ("J_mean", "J mean"), ("J_mean_ci95", "J mean 95 % interval"),
+              ("J_recall", "J recall"), ("J_decay", "J decay"),
               ("F_mean", "F mean"), ("F_recall", "F recall"), ("F_decay", "F decay")],
     "ytvos": [],
 }
@@ -58,6 +60,8 @@ def metrics_document(benchmark: str, source: Mapping[str, Any], results: Results
 
 
 def _fmt(value: Any) -> str:
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_fmt(v) for v in value) + "]"
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return "-"
     if isinstance(value, (int, np.integer)):
