@@ -29,7 +29,7 @@ from model_fixtures import make_batch  # noqa: E402
 
 from siammask.config import register_resolvers  # noqa: E402
 
-PAPER = ["experiment=quick", "model/backbone=paper_resnet50", "model.neck.out_channels=256",
+PAPER = ["experiment=quick", "model/backbone=paper_resnet50", "model.search_size=255", "model.neck.out_channels=256",
          "model.head.hidden_channels=256", "model.head.mask.hidden_channels=256", "model.mask_positions_per_pair=null",
          "trainer.precision=32-true"]
 CONFIGS = {
