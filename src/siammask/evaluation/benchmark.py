@@ -20,8 +20,8 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
-from siammask.evaluation.davis import bootstrap_interval, score_davis_sequence, summarise_davis
-from siammask.evaluation.otb import score_otb_sequence, summarise_otb
+from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
+from siammask.evaluation.otb import CURVE_THRESHOLDS, SUMMARY_KEYS, score_otb_sequence, summarise_otb
 from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map, read_otb_boxes,
                                          read_vot_trajectory, vot_result_path, write_label_map, write_otb_boxes,
                                          write_vot_trajectory)
@@ -76,7 +76,7 @@ def _otb(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | No
     if tracker is not None:
         write_otb_boxes(path, run_otb(tracker, seq))
     score = score_otb_sequence(read_otb_boxes(path, seq.name, len(seq.frames)), seq.gt_boxes_xywh)
-    return {k: score[k] for k in ("success_auc", "precision", "norm_precision")}, score
+    return {k: score[k] for k in SUMMARY_KEYS}, score
 
 
 def _davis(seq: MaskSequence, out: Path, params: Mapping, pool: TrackerPool | None) -> tuple[dict, Any]:
@@ -116,13 +116,9 @@ def _summarise(protocol: str, scores: list, params: Mapping) -> tuple[dict, dict
         return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
     if protocol == "otb":
         s = summarise_otb(scores)
-        return ({k: s[k] for k in ("success_auc", "precision", "norm_precision")},
-                {k: s[k] for k in ("success_curve", "precision_curve", "norm_precision_curve")})
+        return {k: s[k] for k in SUMMARY_KEYS}, {k: s[k] for k in CURVE_THRESHOLDS}
     if protocol == "davis":
-        summary = summarise_davis([obj for objects in scores for obj in objects])
-        for key in ("J_mean", "F_mean"):
-            summary[f"{key}_ci95"] = list(bootstrap_interval([[obj[key] for obj in objects] for objects in scores]))
-        return summary, {}
+        return summarise_davis_dataset(scores), {}
     return {}, {}
 
 

@@ -115,6 +115,15 @@ def score_davis_sequence(gt_labels: np.ndarray, pred_labels: np.ndarray, object_
     return scores
 
 
+def summarise_davis_dataset(per_sequence: list[list[dict[str, float]]]) -> dict[str, float | list[float]]:
+    """Dataset statistics over all objects of all sequences, plus the J and F means' 95 % bootstrap intervals
+    (``J_mean_ci95`` / ``F_mean_ci95``), which need the objects grouped by sequence."""
+    summary: dict[str, float | list[float]] = dict(summarise_davis([o for objects in per_sequence for o in objects]))
+    for key in ("J_mean", "F_mean"):
+        summary[f"{key}_ci95"] = list(bootstrap_interval([[o[key] for o in objects] for objects in per_sequence]))
+    return summary
+
+
 def summarise_davis(per_object: list[dict[str, float]]) -> dict[str, float]:
     """Dataset statistics: means over all objects of all sequences."""
     keys = ["J_mean", "J_recall", "J_decay", "F_mean", "F_recall", "F_decay"]

@@ -62,27 +62,33 @@ def precision_curve(errors: np.ndarray, thresholds: np.ndarray = PRECISION_THRES
     return (e[None, :] <= np.asarray(thresholds)[:, None]).mean(axis=1)
 
 
+CURVE_THRESHOLDS = {"success_curve": SUCCESS_THRESHOLDS, "precision_curve": PRECISION_THRESHOLDS,
+                    "norm_precision_curve": NORM_PRECISION_THRESHOLDS}
+SUMMARY_KEYS = ("success_auc", "precision", "norm_precision")
+
+
 def score_otb_sequence(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Success and precision curves of one sequence and their summary numbers."""
+    """Success, precision and normalised precision curves of one sequence and their summary numbers."""
     if len(pred_xywh) != len(gt_xywh):
         raise ValueError(f"{len(pred_xywh)} predicted boxes for {len(gt_xywh)} ground-truth frames")
-    success = success_curve(frame_overlaps(pred_xywh, gt_xywh))
-    precision = precision_curve(centre_errors(pred_xywh, gt_xywh))
-    norm_precision = precision_curve(centre_errors(pred_xywh, gt_xywh, normalised=True), NORM_PRECISION_THRESHOLDS)
-    return {"success_curve": success, "precision_curve": precision, "norm_precision_curve": norm_precision,
-            **_summary_numbers(success, precision, norm_precision)}
+    curves = {"success_curve": success_curve(frame_overlaps(pred_xywh, gt_xywh)),
+              "precision_curve": precision_curve(centre_errors(pred_xywh, gt_xywh)),
+              "norm_precision_curve": precision_curve(centre_errors(pred_xywh, gt_xywh, normalised=True),
+                                                      NORM_PRECISION_THRESHOLDS)}
+    return {**curves, **_summary_numbers(curves)}
 
 
-def _summary_numbers(success: np.ndarray, precision: np.ndarray, norm_precision: np.ndarray) -> dict[str, float]:
-    return {"success_auc": float(success.mean()),
-            "precision": float(np.interp(PRECISION_AT, PRECISION_THRESHOLDS, precision)),
-            "norm_precision": float(np.interp(NORM_PRECISION_AT, NORM_PRECISION_THRESHOLDS, norm_precision))}
+def _summary_numbers(curves: dict[str, np.ndarray]) -> dict[str, float]:
+    """Success AUC, precision at 20 px and normalised precision at 0.2 of a set of curves."""
+    return {"success_auc": float(curves["success_curve"].mean()),
+            "precision": float(np.interp(PRECISION_AT, PRECISION_THRESHOLDS, curves["precision_curve"])),
+            "norm_precision": float(np.interp(NORM_PRECISION_AT, NORM_PRECISION_THRESHOLDS,
+                                              curves["norm_precision_curve"]))}
 
 
 def summarise_otb(per_sequence: list[dict]) -> dict:
-    """Dataset curves (mean over sequences), success AUC, precision at 20 px and normalised precision at 0.2."""
+    """Dataset curves (mean over sequences) and their summary numbers (:data:`SUMMARY_KEYS`)."""
     curves = {name: (np.mean([s[name] for s in per_sequence], axis=0) if per_sequence
                      else np.full(len(thresholds), float("nan")))
-              for name, thresholds in (("success_curve", SUCCESS_THRESHOLDS), ("precision_curve", PRECISION_THRESHOLDS),
-                                       ("norm_precision_curve", NORM_PRECISION_THRESHOLDS))}
-    return {**_summary_numbers(*curves.values()), **curves}
+              for name, thresholds in CURVE_THRESHOLDS.items()}
+    return {**curves, **_summary_numbers(curves)}

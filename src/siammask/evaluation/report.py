@@ -19,8 +19,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from siammask.evaluation.benchmark import ProtocolResult
-from siammask.evaluation.otb import (NORM_PRECISION_AT, NORM_PRECISION_THRESHOLDS, PRECISION_AT, PRECISION_THRESHOLDS,
-                                     SUCCESS_THRESHOLDS)
+from siammask.evaluation.otb import CURVE_THRESHOLDS, NORM_PRECISION_AT, PRECISION_AT, SUMMARY_KEYS
 
 Results = dict[str, dict[str, ProtocolResult]]  # entry name -> protocol -> result
 
@@ -33,7 +32,7 @@ _COLUMNS = {  # protocol -> (key, header) of the summary table
               ("F_mean", "F mean"), ("F_recall", "F recall"), ("F_decay", "F decay")],
     "ytvos": [],
 }
-_SEQUENCE_COLUMNS = {"vot": ["accuracy", "lost"], "otb": ["success_auc", "precision", "norm_precision"],
+_SEQUENCE_COLUMNS = {"vot": ["accuracy", "lost"], "otb": list(SUMMARY_KEYS),
                      "davis": ["J_mean", "F_mean", "JF_mean"], "ytvos": ["frames", "objects"]}
 
 
@@ -126,14 +125,15 @@ def save_plots(out_dir: Path, benchmark: str, results: Results, eao_interval: tu
                            "expected average overlap", curves, eao_interval))
     otb = [(n, per["otb"]) for n, per in results.items() if "otb" in per and per["otb"].per_sequence]
     if otb:
-        success = [(SUCCESS_THRESHOLDS, r.curves["success_curve"], f"{n} [AUC {_fmt(r.summary['success_auc'])}]")
+        success = [(CURVE_THRESHOLDS["success_curve"], r.curves["success_curve"],
+                    f"{n} [AUC {_fmt(r.summary['success_auc'])}]")
                    for n, r in otb]
         paths.append(_plot(out_dir / "success_plot.png", f"{benchmark}: success plot of OPE", "overlap threshold",
                            "success rate", success))
-        for kind, thresholds, x_label in (("precision", PRECISION_THRESHOLDS, "location error threshold (px)"),
-                                          ("norm_precision", NORM_PRECISION_THRESHOLDS,
-                                           "normalised location error threshold")):
-            curves = [(thresholds, r.curves[f"{kind}_curve"], f"{n} [{_fmt(r.summary[kind])}]") for n, r in otb]
+        for kind, x_label in (("precision", "location error threshold (px)"),
+                              ("norm_precision", "normalised location error threshold")):
+            curves = [(CURVE_THRESHOLDS[f"{kind}_curve"], r.curves[f"{kind}_curve"], f"{n} [{_fmt(r.summary[kind])}]")
+                      for n, r in otb]
             paths.append(_plot(out_dir / f"{kind}_plot.png", f"{benchmark}: {kind.replace('_', ' ')} plot of OPE",
                                x_label, kind.replace("_", " "), curves))
     return paths
