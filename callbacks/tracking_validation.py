@@ -15,7 +15,7 @@ from callbacks.eval_mode import eval_mode
 from datamodules.synthetic import SyntheticVideos
 from siammask.evaluation.datasets import synthetic_datasets
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis
-from siammask.evaluation.runners import TrackerPool, run_vos
+from siammask.evaluation.runners import run_vos
 from siammask.tracking import Tracker, TrackerConfig
 
 
@@ -46,12 +46,12 @@ class TrackingValidation(pl.Callback):
 
     def evaluate(self, pl_module: pl.LightningModule) -> dict[str, float]:
         with eval_mode(pl_module.network) as network:
-            pool = TrackerPool(lambda: Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec))
+            tracker = Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec)
             _, mask_dataset = synthetic_datasets(self.videos, self.num_videos)
             per_object = []
             for name in mask_dataset.names:
                 sequence = mask_dataset.load(name)
-                predicted = run_vos(pool, sequence)
+                predicted = run_vos(tracker, sequence)
                 scores = score_davis_sequence(np.stack(sequence.labels), np.stack(predicted), sequence.object_ids,
                                               self.bound_th)
                 per_object += scores.values()

@@ -62,12 +62,20 @@ class MaskOracle:
                  masks: dict[tuple[int, int], np.ndarray] | None = None) -> None:
         self.labels, self.scores, self.masks = labels, scores or {}, masks or {}
         self.ids: list[int] = []
-        self.init_calls = []
+        self.init_calls, self.add_calls = [], []
 
     def init(self, image_rgb, boxes_xyxy, masks=None):
+        self.ids = []
+        self._start(self.init_calls, image_rgb, boxes_xyxy, masks)
+
+    def add(self, image_rgb, boxes_xyxy, masks=None):
+        self._start(self.add_calls, image_rgb, boxes_xyxy, masks)
+
+    def _start(self, calls, image_rgb, boxes_xyxy, masks):
         f = frame_index(image_rgb)
-        self.ids = [int(np.bincount(self.labels[f][m > 0]).argmax()) for m in masks]
-        self.init_calls.append((f, list(self.ids), np.asarray(boxes_xyxy).copy()))
+        new = [int(np.bincount(self.labels[f][m > 0]).argmax()) for m in masks]
+        self.ids += new
+        calls.append((f, new, np.asarray(boxes_xyxy).copy()))
 
     def track(self, image_rgb):
         f = frame_index(image_rgb)

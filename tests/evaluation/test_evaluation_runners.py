@@ -4,9 +4,10 @@ import numpy as np
 import pytest
 from evaluation_fakes import BoxOracle, MaskOracle, indexed_frames
 
+from siammask.evaluation.baselines import StaticBoxTracker
 from siammask.evaluation.datasets import BoxSequence, FrameArray, MaskSequence
 from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_box_xyxy
-from siammask.evaluation.runners import TrackerPool, merge_masks, run_otb, run_vos, run_vot
+from siammask.evaluation.runners import merge_masks, run_otb, run_vos, run_vot
 
 
 def box_sequence(n: int, hw=(40, 50)) -> BoxSequence:
@@ -67,40 +68,51 @@ def labels_sequence(n: int, starts: dict[int, int]) -> MaskSequence:
     return MaskSequence("vid", frames, labels, sorted(starts), starts, hw, "test")
 
 
-def test_davis_style_run_tracks_all_first_frame_objects_with_one_tracker():
+def test_davis_style_run_starts_all_first_frame_objects_in_one_init():
     seq = labels_sequence(5, {1: 0, 2: 0})
-    made = []
-
-    def make():
-        made.append(MaskOracle(seq.labels))
-        return made[-1]
-
-    outputs = run_vos(TrackerPool(make), seq)
-    assert len(made) == 1 and made[0].init_calls[0][:2] == (0, [1, 2])
-    np.testing.assert_allclose(made[0].init_calls[0][2], [[2, 2, 8, 8], [15, 10, 25, 18]])
+    tracker = MaskOracle(seq.labels)
+    outputs = run_vos(tracker, seq)
+    assert [call[:2] for call in tracker.init_calls] == [(0, [1, 2])] and not tracker.add_calls
+    np.testing.assert_allclose(tracker.init_calls[0][2], [[2, 2, 8, 8], [15, 10, 25, 18]])
     for f in range(5):
         np.testing.assert_array_equal(outputs[f], seq.labels[f])
 
 
-def test_object_appearing_later_gets_its_own_tracker_from_its_first_mask():
+def test_object_appearing_later_is_added_to_the_same_tracker_from_its_first_mask():
     seq = labels_sequence(5, {1: 0, 2: 3})
-    made = []
-
-    def make():
-        made.append(MaskOracle(seq.labels))
-        return made[-1]
-
-    outputs = run_vos(TrackerPool(make), seq)
-    assert [call[:2] for t in made for call in t.init_calls] == [(0, [1]), (3, [2])]
+    tracker = MaskOracle(seq.labels)
+    outputs = run_vos(tracker, seq)
+    assert [call[:2] for call in tracker.init_calls] == [(0, [1])]
+    assert [call[:2] for call in tracker.add_calls] == [(3, [2])]
+    np.testing.assert_allclose(tracker.add_calls[0][2], [[15, 10, 25, 18]])
     assert not (outputs[2] == 2).any() and (outputs[3] == 2).sum() == 80
     np.testing.assert_array_equal(outputs[4], seq.labels[4])
+
+
+def test_a_video_whose_objects_all_start_late_is_initialised_then():
+    seq = labels_sequence(4, {1: 2, 2: 2})
+    tracker = MaskOracle(seq.labels)
+    outputs = run_vos(tracker, seq)
+    assert [call[:2] for call in tracker.init_calls] == [(2, [1, 2])] and not tracker.add_calls
+    assert not outputs[0].any() and not outputs[1].any()
+    np.testing.assert_array_equal(outputs[3], seq.labels[3])
+
+
+def test_static_box_baseline_keeps_every_object_at_its_first_box_including_late_ones():
+    seq = labels_sequence(5, {1: 0, 2: 3})
+    outputs = run_vos(StaticBoxTracker(), seq)
+    expected = np.zeros(seq.image_hw, np.uint8)
+    expected[2:8, 2:8] = 1  # object 1's frame-0 box; it moves right, the baseline does not
+    np.testing.assert_array_equal(outputs[2], expected)
+    expected[10:18, 15:25] = 2  # object 2 from its first mask in frame 3 on
+    np.testing.assert_array_equal(outputs[4], expected)
 
 
 def test_overlapping_masks_go_to_the_higher_score():
     seq = labels_sequence(3, {1: 0, 2: 0})
     everything = np.ones(seq.image_hw, np.uint8)
     tracker = MaskOracle(seq.labels, scores={1: 0.9, 2: 0.4}, masks={(1, 2): everything})
-    outputs = run_vos(TrackerPool(lambda: tracker), seq)
+    outputs = run_vos(tracker, seq)
     expected = np.full(seq.image_hw, 2, np.uint8)
     expected[seq.labels[1] == 1] = 1  # object 2 claims every pixel but loses object 1's to the higher score
     np.testing.assert_array_equal(outputs[1], expected)
@@ -111,15 +123,6 @@ def test_merge_masks_gives_unclaimed_pixels_to_the_background():
     a[0, :2], b[0, 1:] = True, True
     np.testing.assert_array_equal(merge_masks([a, b], [0.2, 0.7], [4, 9], (2, 3)), [[4, 9, 9], [0, 0, 0]])
     assert not merge_masks([], [], [], (2, 3)).any()
-
-
-def test_pool_reuses_trackers_and_builds_only_what_is_asked():
-    built = []
-    pool = TrackerPool(lambda: built.append(object()) or built[-1])
-    first = pool[0]
-    assert pool[0] is first and len(built) == 1
-    pool[2]
-    assert len(built) == 3
 
 
 @pytest.mark.parametrize("protocol_runner", [run_vot, run_otb])

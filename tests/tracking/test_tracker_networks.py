@@ -49,6 +49,52 @@ def test_several_targets_make_one_network_call_per_frame(three_branch, tennis_fr
     assert calls == [3] * (len(tennis_frames) - 1)
 
 
+def assert_same_results(mine, reference) -> None:
+    np.testing.assert_allclose(mine.box_xyxy, reference.box_xyxy, atol=1e-3)
+    assert mine.score == pytest.approx(reference.score, abs=1e-5)
+    assert np.count_nonzero(mine.mask != reference.mask) <= 0.001 * mine.mask.size
+
+
+def test_target_added_mid_video_tracks_as_if_started_alone_in_that_frame(three_branch, tennis_frames) -> None:
+    config, start = TrackerConfig(seg_thr=0.35), 3
+    frames = tennis_frames[:7]
+    calls = []
+    handle = three_branch.register_forward_hook(lambda module, args, output: calls.append(args[1].shape[0]))
+    try:
+        tracker = Tracker(three_branch, config)
+        tracker.init(frames[0], BOXES_XYXY[0])
+        together = [tracker.track(frame) for frame in frames[1:start + 1]]
+        added = tracker.add(frames[start], BOXES_XYXY[1])
+        together += [tracker.track(frame) for frame in frames[start + 1:]]
+    finally:
+        handle.remove()
+    assert calls == [1] * start + [2] * (len(frames) - start - 1) and tracker.num_targets == 2
+    assert len(added) == 1 and added[0].score == 1.0
+    np.testing.assert_allclose(added[0].box_xyxy, BOXES_XYXY[1])
+    first_alone = run(Tracker(three_branch, config), frames, BOXES_XYXY[0])[1:]
+    second_alone = run(Tracker(three_branch, config), frames[start:], BOXES_XYXY[1])[1:]
+    for frame_results, reference in zip(together, first_alone):
+        assert_same_results(frame_results[0], reference[0])
+    for frame_results, reference in zip(together[start:], second_alone):
+        assert_same_results(frame_results[1], reference[0])
+
+
+def test_refused_init_or_add_keeps_the_tracked_targets(three_branch, tennis_frames) -> None:
+    config = TrackerConfig(seg_thr=0.35)
+    tracker = Tracker(three_branch, config)
+    tracker.init(tennis_frames[0], BOXES_XYXY[0])
+    with pytest.raises(ValueError, match="outside"):
+        tracker.add(tennis_frames[0], [900, 10, 950, 60])
+    with pytest.raises(ValueError, match="zero or negative size"):
+        tracker.init(tennis_frames[0], [10, 10, 10, 60])
+    with pytest.raises(ValueError, match="all frames must have one size"):
+        tracker.add(tennis_frames[0][:200], BOXES_XYXY[1])
+    assert tracker.num_targets == 1
+    reference = run(Tracker(three_branch, config), tennis_frames[:3], BOXES_XYXY[0])
+    for frame, expected in zip(tennis_frames[1:3], reference[1:]):
+        assert_same_results(tracker.track(frame)[0], expected[0])
+
+
 @pytest.mark.parametrize("box_head, refine", [(False, False), (True, True)])
 def test_two_branch_and_refine_networks_give_image_sized_masks(box_head, refine, tennis_frames) -> None:
     network = tiny_network(box=box_head, refine=refine)

@@ -25,7 +25,7 @@ from siammask.evaluation.otb import CURVE_THRESHOLDS, SUMMARY_KEYS, score_otb_se
 from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map, read_otb_boxes,
                                          read_vot_trajectory, vot_result_path, write_label_map, write_otb_boxes,
                                          write_vot_trajectory)
-from siammask.evaluation.runners import TrackerLike, TrackerPool, run_otb, run_vos, run_vot
+from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
 
 PROTOCOLS = ("vot", "otb", "davis", "ytvos")
@@ -79,10 +79,10 @@ def _otb(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | No
     return {k: score[k] for k in SUMMARY_KEYS}, score
 
 
-def _davis(seq: MaskSequence, out: Path, params: Mapping, pool: TrackerPool | None) -> tuple[dict, Any]:
+def _davis(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
     names = seq.frames.names
-    if pool is not None:
-        for name, labels in zip(names, run_vos(pool, seq)):
+    if tracker is not None:
+        for name, labels in zip(names, run_vos(tracker, seq)):
             write_label_map(label_map_path(out, seq.name, name), labels)
     predicted = np.stack([read_label_map(label_map_path(out, seq.name, n), seq.name, seq.image_hw) for n in names])
     if seq.merged:  # e.g. DAVIS 2016 results: 0/255 or any ids, all foreground is the one object
@@ -98,11 +98,11 @@ def _davis(seq: MaskSequence, out: Path, params: Mapping, pool: TrackerPool | No
     return row, list(per_object.values())
 
 
-def _ytvos(seq: MaskSequence, out: Path, params: Mapping, pool: TrackerPool | None) -> tuple[dict, Any]:
-    if pool is None:
+def _ytvos(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
+    if tracker is None:
         raise ValueError("YouTube-VOS has no public ground truth for its validation split: nothing to score; "
                          "submit the written Annotations/ folder to the challenge server")
-    for name, labels in zip(seq.frames.names, run_vos(pool, seq)):
+    for name, labels in zip(seq.frames.names, run_vos(tracker, seq)):
         write_label_map(label_map_path(out / "Annotations", seq.name, name), labels)
     return {"frames": len(seq.frames), "objects": len(seq.object_ids)}, None
 
@@ -128,9 +128,7 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
     if protocol not in _SEQUENCE_SCORERS:
         raise ValueError(f"unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
     out = _protocol_dir(entry, protocol)
-    runner: TrackerLike | TrackerPool | None = None
-    if entry.make_tracker is not None:
-        runner = TrackerPool(entry.make_tracker) if protocol in ("davis", "ytvos") else entry.make_tracker()
+    runner: TrackerLike | None = None if entry.make_tracker is None else entry.make_tracker()
     per_sequence, failures, scores = {}, {}, []
     bar = tqdm(dataset.names, desc=f"{entry.name} {protocol}", unit="seq", disable=not progress)
     for name in bar:

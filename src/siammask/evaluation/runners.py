@@ -4,18 +4,18 @@
   ground truth, a frame whose region overlap with the ground truth is 0 is a failure, the tracker is
   re-initialised ``skip`` frames later (5) and the frames in between are skipped.
 * OTB one-pass: initialise once on the first ground-truth box, never reset.
-* Semi-supervised VOS (DAVIS, YouTube-VOS): objects start from their first given mask; all objects that
-  start in the same frame are the targets of one tracker, objects starting later get their own tracker
-  when their first mask arrives. Per frame the masks are merged into one label map: where masks
-  overlap, the object with the higher score wins; on an object's start frame its given mask wins.
+* Semi-supervised VOS (DAVIS, YouTube-VOS): objects start from their first given mask; all objects of a
+  video are targets of one tracker, those starting later are added to it when their first mask arrives.
+  Per frame the masks are merged into one label map: where masks overlap, the object with the higher
+  score wins; on an object's start frame its given mask wins.
 
-The tracker only needs ``init(image_rgb, boxes_xyxy, masks=None)`` and ``track(image_rgb) -> [result]``
-with results carrying ``polygon`` (K, 2), ``box_xyxy``, ``mask`` (H, W) 0/1 or None and ``score``.
+The tracker only needs ``init(image_rgb, boxes_xyxy, masks=None)``, ``add`` (same arguments; VOS only) and
+``track(image_rgb) -> [result]`` with results carrying ``polygon`` (K, 2), ``box_xyxy``, ``mask`` (H, W) 0/1
+or None and ``score``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any, Protocol
 
 import numpy as np
@@ -29,23 +29,9 @@ from siammask.geometry import mask_to_box_xyxy, xyxy_to_xywh
 class TrackerLike(Protocol):
     def init(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray, masks: np.ndarray | None = None) -> Any: ...
 
+    def add(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray, masks: np.ndarray | None = None) -> Any: ...
+
     def track(self, image_rgb: np.ndarray) -> list[Any]: ...
-
-
-class TrackerPool:
-    """Tracker instances for targets that start in different frames; more are built only when a video needs them.
-
-    ``make`` builds a fresh tracker (e.g. a new ``Tracker`` sharing one network); instances are reused
-    across sequences because ``init`` starts a tracker afresh.
-    """
-
-    def __init__(self, make: Callable[[], TrackerLike]) -> None:
-        self._make, self._trackers = make, []
-
-    def __getitem__(self, index: int) -> TrackerLike:
-        while len(self._trackers) <= index:
-            self._trackers.append(self._make())
-        return self._trackers[index]
 
 
 def run_vot(tracker: TrackerLike, seq: BoxSequence, skip: int = 5) -> list[VotEntry]:
@@ -90,27 +76,25 @@ def result_mask(result: Any, image_hw: tuple[int, int]) -> np.ndarray:
     return polygon_mask(result.polygon, image_hw).astype(bool)
 
 
-def run_vos(pool: TrackerPool, seq: MaskSequence) -> list[np.ndarray]:
+def run_vos(tracker: TrackerLike, seq: MaskSequence) -> list[np.ndarray]:
     """Label maps (H, W) uint8 of object ids for every frame of a semi-supervised sequence."""
     groups: dict[int, list[int]] = {}
     for obj in seq.object_ids:
         groups.setdefault(seq.start_frames[obj], []).append(obj)
-    active: list[tuple[TrackerLike, list[int]]] = []
+    tracked: list[int] = []  # object ids in the tracker's target order
     outputs = []
     for f in range(len(seq.frames)):
         image = seq.frames[f]
-        masks, priorities, ids = [], [], []
-        for tracker, objs in active:
-            for obj, result in zip(objs, tracker.track(image)):
-                masks.append(result_mask(result, seq.image_hw))
-                priorities.append(float(result.score))
-                ids.append(obj)
+        results = tracker.track(image) if tracked else []
+        masks = [result_mask(result, seq.image_hw) for result in results]
+        priorities = [float(result.score) for result in results]
+        ids = list(tracked)
         if f in groups:
             objs = groups[f]
             given = np.stack([seq.init_mask(obj) for obj in objs])
-            tracker = pool[len(active)]
-            tracker.init(image, np.stack([mask_to_box_xyxy(m) for m in given]), given)
-            active.append((tracker, objs))
+            start = tracker.add if tracked else tracker.init
+            start(image, np.stack([mask_to_box_xyxy(m) for m in given]), given)
+            tracked += objs
             masks += list(given.astype(bool))
             priorities += [np.inf] * len(objs)
             ids += objs

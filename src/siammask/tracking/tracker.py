@@ -71,6 +71,13 @@ class _Targets:
     centre_xy: np.ndarray  # (T, 2)
     size_wh: np.ndarray  # (T, 2)
     template_features: torch.Tensor  # (T, C, h, w)
+    pad_colour: np.ndarray  # (T, 3) mean colour of the frame each target started in (crop padding)
+
+    def extended(self, other: _Targets) -> _Targets:
+        return _Targets(*(np.concatenate([a, b]) for a, b in ((self.centre_xy, other.centre_xy),
+                                                                (self.size_wh, other.size_wh))),
+                        torch.cat([self.template_features, other.template_features]),
+                        np.concatenate([self.pad_colour, other.pad_colour]))
 
 
 @dataclass
@@ -120,7 +127,6 @@ class Tracker:
                              "set mask_enabled=true")
         self._targets: _Targets | None = None
         self._image_hw: tuple[int, int] = (0, 0)
-        self._pad_colour: tuple[float, ...] = ()
         self._grids: dict[int, torch.Tensor] = {}
         self._anchor_wh = anchors.base_sizes().double().numpy()  # (k, 2) crop pixels
 
@@ -133,35 +139,61 @@ class Tracker:
              masks: np.ndarray | None = None) -> list[TrackResult]:
         """Start tracking targets given by boxes (T, 4) or (4,), or by masks (T, H, W) / (H, W) if boxes are None.
 
-        With masks, the boxes default to the masks' bounds (as the release initialises DAVIS). Returns
-        the first frame's results: the given boxes (and masks), score 1.
+        Targets tracked so far are forgotten (kept if the arguments are refused). With masks, the boxes
+        default to the masks' bounds (as the release initialises DAVIS). Returns the first frame's
+        results: the given boxes (and masks), score 1.
         """
         image = _check_image(image_rgb, "init image")
+        targets, first_masks = self._new_targets(image, boxes_xyxy, masks)
+        self._targets, self._image_hw = targets, image.shape[:2]
+        return self._results(first_masks, np.ones(self.num_targets))
+
+    @torch.inference_mode()
+    def add(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray | Sequence | None = None,
+            masks: np.ndarray | None = None) -> list[TrackResult]:
+        """Start tracking more targets from this frame, as :meth:`init` does, next to those already tracked.
+
+        Tracked targets keep their state and come first in ``track``'s results; the new ones join the same
+        batched network call (objects that appear later in a DAVIS 2017 or YouTube-VOS video). Returns the
+        new targets' results for this frame.
+        """
+        if self._targets is None:
+            return self.init(image_rgb, boxes_xyxy, masks)
+        image = _check_image(image_rgb, "added targets' image")
+        if image.shape[:2] != self._image_hw:
+            raise ValueError(f"Tracker.add got a {image.shape[1]}x{image.shape[0]} image, the tracked targets are "
+                             f"in {self._image_hw[1]}x{self._image_hw[0]} frames: all frames must have one size")
+        targets, first_masks = self._new_targets(image, boxes_xyxy, masks)
+        first = self.num_targets
+        self._targets = self._targets.extended(targets)
+        return self._results(first_masks, np.ones(len(targets.centre_xy)), first)
+
+    def _new_targets(self, image: np.ndarray, boxes_xyxy: np.ndarray | Sequence | None,
+                     masks: np.ndarray | None) -> tuple[_Targets, _Masks]:
+        """Checked boxes and masks -> the targets' state with their template features, and their given masks."""
         hw = image.shape[:2]
         mask_stack = _check_masks(masks, hw) if masks is not None else None
         if boxes_xyxy is None:
             if mask_stack is None:
-                raise ValueError("Tracker.init needs boxes_xyxy or masks")
+                raise ValueError("Tracker.init / add needs boxes_xyxy or masks")
             boxes = np.stack([_mask_bounds(m, i) for i, m in enumerate(mask_stack)])
         else:
             boxes = np.asarray(boxes_xyxy, dtype=np.float64).reshape(-1, 4)
             boxes = np.stack([check_box_xyxy(b, hw, what=f"target {i} box") for i, b in enumerate(boxes)])
         if mask_stack is not None and len(mask_stack) != len(boxes):
-            raise ValueError(f"Tracker.init got {len(boxes)} boxes but {len(mask_stack)} masks")
+            raise ValueError(f"Tracker.init / add got {len(boxes)} boxes but {len(mask_stack)} masks")
         cfg = self.config
-        self._image_hw = hw
-        self._pad_colour = mean_colour(image)
+        pad_colour = np.tile(mean_colour(image), (len(boxes), 1))
         windows = [CropWindow.around_box(b, cfg.exemplar_size, cfg.context_amount) for b in boxes]
-        crops = [w.crop(image, self._pad_colour) for w in windows]
-        templates = self.network.embed_template(self._to_tensor(crops))
+        templates = self.network.embed_template(self._to_tensor([w.crop(image, tuple(pad))
+                                                                 for w, pad in zip(windows, pad_colour)]))
         cxcywh = xyxy_to_cxcywh(boxes)
-        self._targets = _Targets(cxcywh[:, :2].copy(), cxcywh[:, 2:].copy(), templates)
-        masks_out = _Masks()
+        given = _Masks()
         for t in range(len(boxes)):
             mask = None if mask_stack is None else (mask_stack[t] > 0).astype(np.uint8)
-            masks_out.masks.append(mask)
-            masks_out.shapes.append(None if mask is None else mask_shape(mask, (0, 0), cfg.min_contour_area))
-        return self._results(masks_out, np.ones(len(boxes)))
+            given.masks.append(mask)
+            given.shapes.append(None if mask is None else mask_shape(mask, (0, 0), cfg.min_contour_area))
+        return _Targets(cxcywh[:, :2].copy(), cxcywh[:, 2:].copy(), templates, pad_colour), given
 
     @torch.inference_mode()
     def track(self, image_rgb: np.ndarray) -> list[TrackResult]:
@@ -178,7 +210,7 @@ class Tracker:
         windows = [CropWindow(float(c[0]), float(c[1]), context_size(s[0], s[1], cfg.context_amount)
                               * cfg.instance_size / cfg.exemplar_size, cfg.instance_size)
                    for c, s in zip(targets.centre_xy, targets.size_wh)]
-        search = self._to_tensor([w.crop(image, self._pad_colour) for w in windows])
+        search = self._to_tensor([w.crop(image, tuple(pad)) for w, pad in zip(windows, targets.pad_colour)])
         crop_time = clock.lap()
 
         output = self.network(targets.template_features, search)
@@ -295,12 +327,13 @@ class Tracker:
         targets.centre_xy = np.clip(centre, 0.0, limit)
         targets.size_wh = np.maximum(np.minimum(size, limit), cfg.min_size)
 
-    def _results(self, masks: _Masks, scores: np.ndarray) -> list[TrackResult]:
+    def _results(self, masks: _Masks, scores: np.ndarray, first: int = 0) -> list[TrackResult]:
+        """Results of targets ``first``, ``first + 1``, ... (``masks`` and ``scores`` hold just those)."""
         targets, mode = self._targets, self.config.box_mode
         results = []
-        for t in range(len(targets.centre_xy)):
+        for i, t in enumerate(range(first, len(targets.centre_xy))):
             tracked = box_corners(cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]])))
-            shape = masks.shapes[t] if masks.shapes else None
+            shape = masks.shapes[i] if masks.shapes else None
             rotated = shape.rotated_box if shape is not None else tracked
             if mode == "min_area_rect":
                 polygon = rotated
@@ -308,8 +341,8 @@ class Tracker:
                 polygon = box_corners(shape.minmax_xyxy)
             else:
                 polygon = tracked
-            mask = masks.masks[t] if masks.masks else None
-            results.append(TrackResult(polygon_bounds(polygon), rotated, polygon, mask, float(scores[t])))
+            mask = masks.masks[i] if masks.masks else None
+            results.append(TrackResult(polygon_bounds(polygon), rotated, polygon, mask, float(scores[i])))
         return results
 
 
