@@ -11,6 +11,17 @@ from torch import nn
 # the official SiamMask release ("features.features."), DataParallel ("module.").
 BACKBONE_PREFIXES = ("network.backbone.", "features.features.", "module.", "backbone.")
 
+# The official release's module names (foolwood/SiamMask experiments/siammask_{base,sharp}/custom.py: ResDown,
+# ResDownS, UP, MaskCorr, Refine) -> this project's; below these prefixes the names are the same.
+RELEASE_PREFIXES = {
+    "features.features.": "backbone.",
+    "features.downsample.": "neck.",
+    "rpn_model.cls.": "score_head.",
+    "rpn_model.loc.": "box_head.",
+    "mask_model.mask.": "mask_head.",
+    "refine_model.": "refine.",
+}
+
 
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
@@ -25,6 +36,50 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{str(path)!r} holds no state dict of tensors")
     return state
+
+
+def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
+    the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
+    DataParallel) or a plain network state dict."""
+    renamed = {}
+    for key, value in state.items():
+        name = key.removeprefix("module.").removeprefix("network.")
+        for release, own in RELEASE_PREFIXES.items():
+            if name.startswith(release):
+                name = own + name[len(release):]
+                break
+        renamed[name] = value
+    return renamed
+
+
+def load_network_weights(network: nn.Module, path: str | Path) -> None:
+    """Load every tensor of ``network`` from ``path`` (see :func:`network_state`); refuse partial or foreign files.
+
+    A mismatch names the parts that differ, e.g. a release base model (no ``refine_model``) for a network
+    built with refine.
+    """
+    state = network_state(read_state_dict(path))
+    own = network.state_dict()
+    problems = {
+        "missing in the file": _parts(own.keys() - state.keys()),
+        "not in the network": _parts(state.keys() - own.keys()),
+        "of another shape": _parts(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape),
+    }
+    problems = {what: parts for what, parts in problems.items() if parts}
+    if problems:
+        detail = "; ".join(f"{what}: {parts}" for what, parts in problems.items())
+        raise ValueError(f"{str(path)!r} does not fit this network ({detail})")
+    network.load_state_dict(state)
+
+
+def _parts(keys) -> str:
+    """Tensor names summarised by their module, e.g. ``refine.* (26)``."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        part = key.split(".")[0]
+        counts[part] = counts.get(part, 0) + 1
+    return ", ".join(f"{part}.* ({n})" for part, n in sorted(counts.items()))
 
 
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
+from hydra.utils import instantiate
 
 from siammask.anchors import AnchorSpec
+from siammask.checkpoints import load_network_weights
 from siammask.lit.network_config import build_network
 from siammask.models import SiamMask
 
@@ -31,3 +35,18 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
     state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
     network.load_state_dict(state)
     return network.eval().to(map_location), anchors
+
+
+def convert_weights(model_cfg: Mapping[str, Any], weights_path: str | Path, out_path: str | Path) -> Path:
+    """Write a checkpoint that eval.py / track.py load (``ckpt_path=``) from foreign network weights, e.g. the
+    official release's SiamMask_DAVIS.pth, and the ``model`` config that builds their network.
+
+    Every tensor of the network must come from the file (:func:`siammask.checkpoints.load_network_weights`).
+    """
+    module = instantiate(model_cfg)
+    load_network_weights(module.network, weights_path)
+    out = Path(out_path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
+                "converted_from": str(weights_path)}, out)
+    return out

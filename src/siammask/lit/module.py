@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, box_deltas_map, box_iou_xyxy,
                               cxcywh_to_xyxy, decode_boxes, foreground_logits)
-from siammask.checkpoints import read_state_dict
+from siammask.checkpoints import network_state, read_state_dict
 from siammask.lit.network_config import build_network
 from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
 from siammask.models import SearchOutput
@@ -163,8 +163,9 @@ class SiamMaskModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _load_initial_weights(self, path: str) -> None:
-        """Start from another run's weights (e.g. the sharp stage from a base checkpoint); new parts stay fresh."""
-        state = {k.removeprefix("network."): v for k, v in read_state_dict(path).items()}
+        """Start from another run's weights (e.g. the sharp stage from a base checkpoint, or the official release's
+        files); new parts stay fresh."""
+        state = network_state(read_state_dict(path))
         own = self.network.state_dict()
         matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
         if not matched:
