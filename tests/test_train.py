@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 import torch
 
+from siammask.lit.checkpoint import load_network
+
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["data.batch_size=4", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]
 
@@ -64,6 +66,15 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     run_train("++trainer.max_steps=5", f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={second}",
               *FAST)
     assert read_steps(first) == 3 and read_steps(second) == 5
+
+
+def test_default_checkpoint_holds_the_weight_average_that_eval_loads(tmp_path):
+    run_train("++trainer.max_steps=4", "callbacks.ema.update_starting_at_step=1", "callbacks.ema.decay=0.5",
+              f"hydra.run.dir={tmp_path}", *FAST)
+    checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert int(checkpoint["averaging_state"]["n_averaged"]) == 3  # after steps 1, 2 and 3 (0-based)
+    assert checkpoint["state_dict"].keys() == checkpoint["current_model_state"].keys()
+    load_network(tmp_path / "checkpoints" / "last.ckpt")  # eval.py / track.py read the average
 
 
 @pytest.mark.parametrize("override, message", [("model.no_such_key=1", "no_such_key"),
