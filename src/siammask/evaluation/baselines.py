@@ -15,7 +15,7 @@ from siammask.tracking import TrackResult
 
 
 class StaticBoxTracker:
-    """Implements the tracker protocol (``init`` / ``add`` / ``track``) with constant boxes; images are RGB HWC uint8."""
+    """The tracker protocol (``init`` / ``add`` / ``track``) with constant boxes; images are RGB HWC uint8."""
 
     def __init__(self) -> None:
         self._results: list[TrackResult] = []
