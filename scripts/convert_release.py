@@ -12,6 +12,7 @@ further Hydra overrides of the model may follow (e.g. ``model.head.mask.out_size
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -23,9 +24,9 @@ from siammask.lit.checkpoint import convert_weights
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def release_model_config(weights: Path, overrides: list[str]):
-    """The ``model`` config of the release network the file holds: sharp (with refine) or base."""
-    sharp = any(k.removeprefix("module.").startswith("refine_model.") for k in read_state_dict(weights))
+def release_model_config(names: Iterable[str], overrides: list[str]):
+    """The ``model`` config of the release network whose tensor ``names`` a file holds: sharp (refine) or base."""
+    sharp = any(name.removeprefix("module.").startswith("refine_model.") for name in names)
     register_resolvers()
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={'siammask_sharp' if sharp else 'siammask_base'}",
@@ -39,7 +40,8 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="checkpoint to write")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the model config")
     args = parser.parse_args()
-    out = convert_weights(release_model_config(args.weights, args.overrides), args.weights, args.out)
+    state = read_state_dict(args.weights)  # read once: it picks the network and fills it
+    out = convert_weights(release_model_config(state, args.overrides), state, args.weights, args.out)
     print(f"wrote {out}")
 
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
+from collections import Counter
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 import torch
 from torch import nn
-
-# Prefixes under which backbone weights appear in known files: Lightning checkpoints of this project,
-# the official SiamMask release ("features.features."), DataParallel ("module.").
-BACKBONE_PREFIXES = ("network.backbone.", "features.features.", "module.", "backbone.")
 
 # The official release's module names (foolwood/SiamMask experiments/siammask_{base,sharp}/custom.py: ResDown,
 # ResDownS, UP, MaskCorr, Refine) -> this project's; below these prefixes the names are the same.
@@ -53,13 +51,11 @@ def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return renamed
 
 
-def load_network_weights(network: nn.Module, path: str | Path) -> None:
-    """Load every tensor of ``network`` from ``path`` (see :func:`network_state`); refuse partial or foreign files.
-
-    A mismatch names the parts that differ, e.g. a release base model (no ``refine_model``) for a network
-    built with refine.
-    """
-    state = network_state(read_state_dict(path))
+def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
+    """Load every tensor of ``network`` from ``state`` (any naming :func:`network_state` knows), read from
+    ``source``; refuse partial or foreign files, naming the parts that differ (e.g. a release base model, no
+    ``refine_model``, for a network built with refine)."""
+    state = network_state(state)
     own = network.state_dict()
     problems = {
         "missing in the file": _parts(own.keys() - state.keys()),
@@ -69,30 +65,26 @@ def load_network_weights(network: nn.Module, path: str | Path) -> None:
     problems = {what: parts for what, parts in problems.items() if parts}
     if problems:
         detail = "; ".join(f"{what}: {parts}" for what, parts in problems.items())
-        raise ValueError(f"{str(path)!r} does not fit this network ({detail})")
+        raise ValueError(f"{str(source)!r} does not fit this network ({detail})")
     network.load_state_dict(state)
 
 
-def _parts(keys) -> str:
+def _parts(keys: Iterable[str]) -> str:
     """Tensor names summarised by their module, e.g. ``refine.* (26)``."""
-    counts: dict[str, int] = {}
-    for key in keys:
-        part = key.split(".")[0]
-        counts[part] = counts.get(part, 0) + 1
+    counts = Counter(key.split(".")[0] for key in keys)
     return ", ".join(f"{part}.* ({n})" for part, n in sorted(counts.items()))
 
 
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Load the backbone part of ``path`` into ``backbone``, failing if no tensor matches."""
-    state = read_state_dict(path)
+    """Load the backbone part of ``path`` (a backbone's own state dict, or a whole network's under any naming
+    :func:`network_state` knows) into ``backbone``, failing if no tensor matches."""
     own = backbone.state_dict()
     picked: dict[str, torch.Tensor] = {}
-    for key, value in state.items():
-        for prefix in ("", *BACKBONE_PREFIXES):
-            name = key[len(prefix):] if key.startswith(prefix) else None
-            if name in own and own[name].shape == value.shape:
-                picked[name] = value
-                break
+    for key, value in network_state(read_state_dict(path)).items():
+        name = key.removeprefix("backbone.")
+        if name in own and own[name].shape == value.shape:
+            picked[name] = value
     if not picked:
-        raise ValueError(f"no tensor of {str(path)!r} matches this backbone (looked for prefixes {BACKBONE_PREFIXES})")
+        raise ValueError(f"no tensor of {str(path)!r} matches this backbone (read as a backbone's or a whole "
+                         f"network's state dict)")
     backbone.load_state_dict(picked, strict=False)

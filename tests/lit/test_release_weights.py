@@ -8,7 +8,7 @@ import pytest
 import torch
 from hydra.utils import instantiate
 
-from siammask.checkpoints import load_network_weights, network_state
+from siammask.checkpoints import load_network_weights, network_state, read_state_dict
 from siammask.lit.checkpoint import convert_weights, load_trained
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,10 +55,8 @@ def network_of(model_cfg) -> torch.nn.Module:
 
 
 @pytest.fixture(scope="module")
-def sharp_cfg(tmp_path_factory):
-    network_only = tmp_path_factory.mktemp("cfg") / "has_refine.pth"
-    torch.save({"refine_model.post2.bias": torch.zeros(1)}, network_only)
-    return convert_release.release_model_config(network_only, [])
+def sharp_cfg():
+    return convert_release.release_model_config(["module.refine_model.post2.bias"], [])
 
 
 def test_release_names_land_on_tensors_of_the_same_shape(sharp_cfg):
@@ -71,7 +69,7 @@ def test_release_names_land_on_tensors_of_the_same_shape(sharp_cfg):
 def test_converted_release_file_tracks_with_exactly_its_weights(sharp_cfg, tmp_path):
     network = network_of(sharp_cfg)
     path, ours = release_file(tmp_path, network)
-    ckpt = convert_weights(sharp_cfg, path, tmp_path / "converted.ckpt")
+    ckpt = convert_weights(sharp_cfg, read_state_dict(path), path, tmp_path / "converted.ckpt")
     loaded, anchors = load_trained(ckpt)
     for key, value in loaded.state_dict().items():
         torch.testing.assert_close(value, ours[key], rtol=0, atol=0, msg=key)
@@ -88,16 +86,16 @@ def test_converted_release_file_tracks_with_exactly_its_weights(sharp_cfg, tmp_p
 def test_base_release_file_builds_the_base_network_and_is_refused_by_a_sharp_one(sharp_cfg, tmp_path):
     network = network_of(sharp_cfg)
     path, _ = release_file(tmp_path, network, drop="refine_model.")
-    load_network_weights(network_of(convert_release.release_model_config(path, [])), path)  # base: fits
+    state = read_state_dict(path)
+    load_network_weights(network_of(convert_release.release_model_config(state, [])), state, path)  # base: fits
     with pytest.raises(ValueError, match=r"missing in the file: refine\.\* \(\d+\)"):
-        load_network_weights(network, path)
+        load_network_weights(network, state, path)
 
 
-def test_foreign_and_reshaped_tensors_are_named(sharp_cfg, tmp_path):
+def test_foreign_and_reshaped_tensors_are_named(sharp_cfg):
     network = network_of(sharp_cfg)
     state = {k: v.clone() for k, v in network.state_dict().items()}
     state["tracker_head.weight"] = torch.zeros(3)
     state["score_head.head.3.bias"] = torch.zeros(6)
-    torch.save(state, tmp_path / "foreign.pth")
     with pytest.raises(ValueError, match=r"not in the network: tracker_head\.\* \(1\).*of another shape: score_head"):
-        load_network_weights(network, tmp_path / "foreign.pth")
+        load_network_weights(network, state, "foreign.pth")

@@ -80,3 +80,22 @@ def test_pretrained_without_network_fails_fast_naming_the_fix(monkeypatch):
     monkeypatch.setattr(backbones, "_hub_reachable", lambda: False)
     with pytest.raises(RuntimeError, match="checkpoint_path"):
         TimmBackbone("resnet18", [0, 1, 2], pretrained=True)
+
+
+@pytest.mark.parametrize("prefix", ["", "module.features.features.", "network.backbone."])
+def test_paper_backbone_loads_its_weights_from_backbone_release_and_project_files(tmp_path, prefix):
+    source = PaperResNet50()
+    generator = torch.Generator().manual_seed(0)
+    with torch.no_grad():
+        source.layer3[5].conv3.weight.copy_(torch.randn(source.layer3[5].conv3.weight.shape, generator=generator))
+    state = {prefix + k: v for k, v in source.state_dict().items()}
+    state["module.rpn_model.cls.head.3.bias" if prefix else "fc.bias"] = torch.zeros(10)  # not backbone: ignored
+    torch.save({"state_dict": state}, tmp_path / "weights.pth")
+    loaded = PaperResNet50(checkpoint_path=str(tmp_path / "weights.pth"))
+    assert torch.equal(loaded.layer3[5].conv3.weight, source.layer3[5].conv3.weight)
+
+
+def test_paper_backbone_refuses_a_file_without_backbone_tensors(tmp_path):
+    torch.save({"rpn_model.cls.head.3.bias": torch.zeros(10)}, tmp_path / "head_only.pth")
+    with pytest.raises(ValueError, match="no tensor of .*head_only.pth.* matches this backbone"):
+        PaperResNet50(checkpoint_path=str(tmp_path / "head_only.pth"))

@@ -37,16 +37,18 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
     return network.eval().to(map_location), anchors
 
 
-def convert_weights(model_cfg: Mapping[str, Any], weights_path: str | Path, out_path: str | Path) -> Path:
-    """Write a checkpoint that eval.py / track.py load (``ckpt_path=``) from foreign network weights, e.g. the
-    official release's SiamMask_DAVIS.pth, and the ``model`` config that builds their network.
+def convert_weights(model_cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str | Path,
+                    out_path: str | Path) -> Path:
+    """Write a checkpoint that eval.py / track.py load (``ckpt_path=``) from foreign network weights ``state``
+    read from ``source`` (e.g. the official release's SiamMask_DAVIS.pth), with the ``model`` config that builds
+    their network.
 
     Every tensor of the network must come from the file (:func:`siammask.checkpoints.load_network_weights`).
     """
     module = instantiate(model_cfg)
-    load_network_weights(module.network, weights_path)
+    load_network_weights(module.network, state, source)
     out = Path(out_path).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
-                "converted_from": str(weights_path)}, out)
+                "converted_from": str(source)}, out)
     return out

@@ -74,8 +74,9 @@ class _Targets:
     pad_colour: np.ndarray  # (T, 3) mean colour of the frame each target started in (crop padding)
 
     def extended(self, other: _Targets) -> _Targets:
-        return _Targets(*(np.concatenate([a, b]) for a, b in ((self.centre_xy, other.centre_xy),
-                                                                (self.size_wh, other.size_wh))),
+        """These targets followed by ``other``'s."""
+        return _Targets(np.concatenate([self.centre_xy, other.centre_xy]),
+                        np.concatenate([self.size_wh, other.size_wh]),
                         torch.cat([self.template_features, other.template_features]),
                         np.concatenate([self.pad_colour, other.pad_colour]))
 
