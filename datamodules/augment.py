@@ -1,7 +1,7 @@
 """Photometric augmentation of a template/search pair (albumentations).
 
 Geometry (crop jitter, flip) is not done here: it is folded into the crop affine in
-:mod:`datamodules.sampler`, so image, mask and box go through one and the same transform. What is
+:mod:`siammask.datamodules.sampler`, so image, mask and box go through one and the same transform. What is
 left is image-only, and follows the official SiamMask training augmentation
 (foolwood/SiamMask ``datasets/siam_mask_dataset.py`` with ``experiments/siammask_base/config.json``):
 

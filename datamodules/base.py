@@ -1,4 +1,4 @@
-"""LightningDataModule over :class:`~datamodules.sampler.PairSampler`: the one datamodule every dataset uses.
+"""LightningDataModule over :class:`~siammask.datamodules.sampler.PairSampler`: the one datamodule every dataset uses.
 
 A dataset config only lists its sources (``SourceSpec``: source object, ``num_use``, ``frame_range``);
 sizes, jitter, negatives and photometric augmentation are sampler keyword arguments shared by all.
@@ -19,7 +19,7 @@ import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, DistributedSampler
 
-from datamodules.sampler import PairSampler, SourceSpec
+from siammask.datamodules.sampler import PairSampler, SourceSpec
 
 VAL_SEED_OFFSET = 1_000_003  # validation pairs use another seed than training pairs
 

@@ -1,8 +1,8 @@
 """Crop official datasets into a SiamMask LMDB store, and check stores.
 
-    python -m datamodules.prepare <coco|ytb_vos|vid|det|custom> root=<dataset root> out=<lmdb dir>
+    python -m siammask.datamodules.prepare <coco|ytb_vos|vid|det|custom> root=<dataset root> out=<lmdb dir>
                                   [split=train|val] [workers=N] [overwrite=true] [resume=false] [key=value]
-    python -m datamodules.prepare check path=<lmdb dir> [samples=N]
+    python -m siammask.datamodules.prepare check path=<lmdb dir> [samples=N]
 
 Every annotated object of every frame becomes one 511x511 crop centred on it, at the scale the
 exemplar is cut at (the release's ``data/*/par_crop.py``): the SiamFC context square

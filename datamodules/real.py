@@ -1,4 +1,4 @@
-"""Real training data: prepared LMDB stores (``datamodules.prepare``) as sources and as a datamodule.
+"""Real training data: prepared LMDB stores (``siammask.datamodules.prepare``) as sources and as a datamodule.
 
 Every store holds 511x511 context crops at exemplar scale; :meth:`LmdbTrackSource.frame` returns such a
 crop as the frame and the box in its pixels, and the pair sampler cuts template and search from it
@@ -21,12 +21,12 @@ from .sources import Frame
 
 
 class LmdbTrackSource:
-    """A prepared store as a :class:`~datamodules.sources.TrackSource`.
+    """A prepared store as a :class:`~siammask.datamodules.sources.TrackSource`.
 
     The index (numpy arrays) is read once at construction and pickled with the source; the LMDB
     environment is opened on first use in each process and never pickled. Forked DataLoader workers
     inherit the object with the parent's handle, which LMDB forbids using across ``fork``: the pid
-    check makes each process take its own (:func:`~datamodules.lmdb_store.open_env`).
+    check makes each process take its own (:func:`~siammask.datamodules.lmdb_store.open_env`).
     """
 
     def __init__(self, path: str | Path, name: str | None = None):
@@ -92,7 +92,7 @@ class LmdbTrackSource:
 
 
 class LmdbDataModule(PairDataModule):
-    """:class:`~datamodules.base.PairDataModule` over prepared stores, configured by paths.
+    """:class:`~siammask.datamodules.base.PairDataModule` over prepared stores, configured by paths.
 
     Either one dataset (``path``, optional ``val_path``, ``num_use``, ``frame_range``, ``name``) or a
     mixture (``datasets`` / ``val_datasets``: name -> ``{path, num_use, frame_range}``; a ``None``
@@ -126,7 +126,7 @@ def sources_from_paths(datasets: Mapping[str, Mapping[str, Any] | None], key: st
         try:
             source = LmdbTrackSource(entry["path"], name=name)
         except StoreError as error:
-            raise StoreError(f"{key}.{name}.path: {error}\nprepare it with: python -m datamodules.prepare "
+            raise StoreError(f"{key}.{name}.path: {error}\nprepare it with: python -m siammask.datamodules.prepare "
                              f"<dataset> root=<official dataset folder> out={entry['path']} "
                              f"(docs/datasets.md)") from error
         specs.append(SourceSpec(source, num_use=int(entry.get("num_use", -1)),

@@ -1,4 +1,4 @@
-"""Training pairs (template, search) from any list of :class:`~datamodules.sources.TrackSource`.
+"""Training pairs (template, search) from any list of :class:`~siammask.datamodules.sources.TrackSource`.
 
 Follows the official SiamMask training data path (foolwood/SiamMask ``datasets/siam_mask_dataset.py``,
 pysot ``datasets/dataset.py`` / ``augmentation.py``):
@@ -14,7 +14,7 @@ pysot ``datasets/dataset.py`` / ``augmentation.py``):
 
 The jitter and the optional horizontal flip are folded into one affine per crop on top of
 :class:`siammask.geometry.CropWindow`, so the image, the mask and the box go through exactly the same
-map. Photometric augmentation is image-only (:mod:`datamodules.augment`).
+map. Photometric augmentation is image-only (:mod:`siammask.datamodules.augment`).
 
 Every random decision of sample ``index`` comes from ``Generator(SeedSequence([seed, epoch, 1, index]))``,
 so a sample depends on (seed, epoch, index) only, not on worker count or order.
@@ -30,8 +30,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from datamodules.augment import PhotometricAugmentation
-from datamodules.sources import Frame, TrackSource
+from siammask.datamodules.augment import PhotometricAugmentation
+from siammask.datamodules.sources import Frame, TrackSource
 from siammask.geometry import (CropWindow, box_through_affine, check_box_xyxy, compose_affine, mean_colour,
                                warp_edge_affine)
 

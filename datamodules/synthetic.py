@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from siammask.geometry import warp_edge_affine
-from datamodules.sources import Frame
+from siammask.datamodules.sources import Frame
 
 SPRITE_SIZE = 96  # sprite resolution (pixels); objects are at most ~150 px in a 320x240 frame
 SHAPE_RADIUS = 0.44  # largest shape radius, as a fraction of the sprite side (leaves room for deformation)
@@ -93,7 +93,7 @@ class _VideoAssets:
 
 
 class SyntheticVideos:
-    """A :class:`~datamodules.sources.TrackSource` of procedurally rendered videos.
+    """A :class:`~siammask.datamodules.sources.TrackSource` of procedurally rendered videos.
 
     Track ``video * num_targets + k`` is target ``k`` of ``video``. Everything is a function of
     ``(seed, video, frame)``. ``image_size`` is ``(width, height)``.

@@ -1,6 +1,6 @@
 """Look at training pairs: a PNG grid of templates and search regions with their boxes and masks.
 
-    python -m datamodules.visualize data=synthetic out=pairs.png n=16 [split=train|val] [epoch=0]
+    python -m siammask.datamodules.visualize data=synthetic out=pairs.png n=16 [split=train|val] [epoch=0]
         [start=0] [data.augment=false] [data.sampler.negative_rate=0.5 ...]
 
 Any ``data.*`` override is passed to Hydra's compose API on ``conf/`` (the ``data`` group only).
@@ -16,7 +16,6 @@ import cv2
 import numpy as np
 import torch
 
-CONF_DIR = Path(__file__).resolve().parents[1] / "conf"
 BOX_POSITIVE_RGB = (0, 255, 0)
 BOX_NEGATIVE_RGB = (255, 64, 64)
 MASK_TINT_RGB = np.array([255, 0, 255])
@@ -92,7 +91,7 @@ def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str
 
 
 def main(argv: Sequence[str]) -> Path:
-    from hydra import compose, initialize_config_dir
+    from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
 
     options = {"out": "pairs.png", "n": "16", "split": "train", "epoch": "0", "start": "0"}
@@ -112,7 +111,7 @@ def main(argv: Sequence[str]) -> Path:
         raise SystemExit("which data config? pass data=<name of a file in conf/data/>")
     if options["split"] not in ("train", "val"):
         raise SystemExit(f"split must be train or val, got {options['split']!r}")
-    with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+    with initialize_config_module(config_module="siammask.conf", version_base="1.3"):
         cfg = compose(overrides=overrides)
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")

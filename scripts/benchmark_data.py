@@ -22,10 +22,10 @@ import cv2
 import numpy as np
 import torch
 
-from datamodules.base import PairDataModule
-from datamodules.sampler import PairSampler, SourceSpec
-from datamodules.sources import Frame
-from datamodules.synthetic import SyntheticVideos
+from siammask.datamodules.base import PairDataModule
+from siammask.datamodules.sampler import PairSampler, SourceSpec
+from siammask.datamodules.sources import Frame
+from siammask.datamodules.synthetic import SyntheticVideos
 from siammask.geometry import CropWindow
 
 # Release sampler settings (conf/data/synthetic.yaml "sampler").

@@ -6,7 +6,7 @@
 Builds a custom-layout dataset from real frames (two boxed objects per frame, one with a mask),
 prepares it into an LMDB store, and writes the very same 511x511 crops as files the way the release
 stored them (``<video>/<frame>.<track>.x.jpg`` + ``.m.png``). Both go through the same
-:class:`~datamodules.sampler.PairSampler` with the paper mixture's sampler settings
+:class:`~siammask.datamodules.sampler.PairSampler` with the paper mixture's sampler settings
 (conf/data/paper_mix.yaml: crop jitter, negatives, grey, colour, blur), one thread, one process:
 the figure is what one DataLoader worker delivers. Reports the median over ``--repeats``, and the
 rate of ``frame()`` alone (decode); the two are measured in turn, repeat by repeat. Files are read
@@ -28,11 +28,11 @@ import numpy as np
 import torch
 from omegaconf import OmegaConf
 
-from datamodules.lmdb_store import open_env, record_key, split_record
-from datamodules.prepare import prepare, resolve_config
-from datamodules.real import LmdbTrackSource
-from datamodules.sampler import PairSampler, SourceSpec
-from datamodules.sources import Frame
+from siammask.datamodules.lmdb_store import open_env, record_key, split_record
+from siammask.datamodules.prepare import prepare, resolve_config
+from siammask.datamodules.real import LmdbTrackSource
+from siammask.datamodules.sampler import PairSampler, SourceSpec
+from siammask.datamodules.sources import Frame
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"

@@ -3,7 +3,7 @@ import math
 import pytest
 import torch
 
-from callbacks.tracking_validation import TrackingValidation
+from siammask.callbacks.tracking_validation import TrackingValidation
 from model_fixtures import light_model_kwargs
 from siammask.lit import ThreeBranchModule
 

@@ -6,7 +6,7 @@ import albumentations as A
 import numpy as np
 import pytest
 
-from datamodules.augment import ColourOffset, PhotometricAugmentation
+from siammask.datamodules.augment import ColourOffset, PhotometricAugmentation
 
 
 def textured(size: int, seed: int) -> np.ndarray:

@@ -11,8 +11,8 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 
-from datamodules.base import VAL_SEED_OFFSET, EpochDistributedSampler, PairDataModule
-from datamodules.synthetic import SyntheticVideos
+from siammask.datamodules.base import VAL_SEED_OFFSET, EpochDistributedSampler, PairDataModule
+from siammask.datamodules.synthetic import SyntheticVideos
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"
 

@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from datamodules.lmdb_store import (FORMAT_VERSION, MAGIC, ChunkMeta, StoreError, StoreIndex, StoreWriter,
+from siammask.datamodules.lmdb_store import (FORMAT_VERSION, MAGIC, ChunkMeta, StoreError, StoreIndex, StoreWriter,
                                     check_output, chunk_key, decode_record, encode_record, open_env,
                                     read_header, read_store)
 

@@ -11,12 +11,12 @@ import lmdb
 import numpy as np
 import pytest
 
-import datamodules.prepare as prepare_module
-from datamodules.lmdb_store import (PARTIAL_SUFFIX, SUMMARY_NAME, StoreError, is_store, open_env, read_store,
+import siammask.datamodules.prepare as prepare_module
+from siammask.datamodules.lmdb_store import (PARTIAL_SUFFIX, SUMMARY_NAME, StoreError, is_store, open_env, read_store,
                                     record_key)
-from datamodules.prepare import check, main, prepare, resolve_config
-from datamodules.readers import LayoutError
-from datamodules.real import LmdbTrackSource
+from siammask.datamodules.prepare import check, main, prepare, resolve_config
+from siammask.datamodules.readers import LayoutError
+from siammask.datamodules.real import LmdbTrackSource
 from test_prepare_layouts import (W, assert_store_frames_match, build_coco, build_custom, build_vid,
                                   build_ytb_vos, prepared)
 

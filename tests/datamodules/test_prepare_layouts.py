@@ -17,9 +17,9 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
 
-from datamodules.lmdb_store import SUMMARY_NAME, read_store
-from datamodules.prepare import check, prepare, resolve_config
-from datamodules.real import LmdbTrackSource
+from siammask.datamodules.lmdb_store import SUMMARY_NAME, read_store
+from siammask.datamodules.prepare import check, prepare, resolve_config
+from siammask.datamodules.real import LmdbTrackSource
 
 BACKGROUND_RGB = (40, 80, 200)
 PALETTE_RGB = [(255, 0, 0), (0, 255, 0), (255, 255, 0), (255, 0, 255), (255, 255, 255)]

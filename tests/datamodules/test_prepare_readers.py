@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from datamodules.readers.base import SkipFrame, frame_number, read_label_png
+from siammask.datamodules.readers.base import SkipFrame, frame_number, read_label_png
 
 
 def _save(path, array, mode=None):

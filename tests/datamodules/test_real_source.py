@@ -14,10 +14,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from torch.utils.data import DataLoader
 
-from datamodules.lmdb_store import StoreError, record_key
-from datamodules.real import LmdbDataModule, LmdbTrackSource
-from datamodules.sampler import PairSampler, SourceSpec
-from datamodules.sources import TrackSource
+from siammask.datamodules.lmdb_store import StoreError, record_key
+from siammask.datamodules.real import LmdbDataModule, LmdbTrackSource
+from siammask.datamodules.sampler import PairSampler, SourceSpec
+from siammask.datamodules.sources import TrackSource
 from test_prepare_layouts import BUILDERS, assert_object_at, colour_of, prepared
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -155,7 +155,7 @@ def test_mixture_can_leave_a_dataset_out_with_null(stores):
 
 
 def test_missing_store_error_names_the_config_key_and_the_prepare_command(tmp_path):
-    pattern = r"(?s)datasets\.coco\.path: no SiamMask LMDB store .*python -m datamodules\.prepare <dataset>"
+    pattern = r"(?s)datasets\.coco\.path: no SiamMask LMDB store .*python -m siammask\.datamodules\.prepare <dataset>"
     with pytest.raises(StoreError, match=pattern):
         LmdbDataModule(path=str(tmp_path / "missing"), name="coco")
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 
-from datamodules.sampler import CropJitter, PairSampler, SourceSpec
-from datamodules.sources import Frame
-from datamodules.synthetic import SyntheticVideos
+from siammask.datamodules.sampler import CropJitter, PairSampler, SourceSpec
+from siammask.datamodules.sources import Frame
+from siammask.datamodules.synthetic import SyntheticVideos
 from siammask.geometry import CropWindow, context_size
 
 SEARCH_SCALE = 255 / 127

@@ -8,8 +8,8 @@ import cv2
 import numpy as np
 import pytest
 
-from datamodules.sources import TrackSource
-from datamodules.synthetic import SyntheticVideos
+from siammask.datamodules.sources import TrackSource
+from siammask.datamodules.synthetic import SyntheticVideos
 
 
 def tight_box_xyxy(mask: np.ndarray) -> np.ndarray:

@@ -4,7 +4,7 @@ import json
 
 import numpy as np
 import pytest
-from datamodules.synthetic import SyntheticVideos
+from siammask.datamodules.synthetic import SyntheticVideos
 from evaluation_fakes import BoxOracle, MaskOracle, davis_labels, make_davis, make_vot_release, moving_box, \
     write_frames, write_json
 
