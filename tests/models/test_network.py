@@ -3,6 +3,7 @@ from functools import partial
 import pytest
 import torch
 
+from siammask.models.network import refine_skip_indices
 from siammask.models import Adjust, PaperResNet50, Refine, TimmBackbone, XCorrHead, build_siammask, depthwise_xcorr
 from siammask.models.windows import gather_windows, window_offset
 
@@ -77,6 +78,22 @@ def test_refine_windows_reproduce_the_release_padding_for_the_paper_sizes():
         assert torch.equal(got[i], padded[b, :, r:r + 15, c:c + 15])
 
 
-def test_refine_rejects_backbones_without_stride_2_4_8_skips():
-    with pytest.raises(ValueError, match="strides"):
-        small_network(TimmBackbone("resnet18", [1, 2, 3]), refine=True)
+def test_refine_takes_the_next_coarser_map_where_a_stride_is_missing():
+    net = small_network(TimmBackbone("resnet18", [1, 2, 3]), refine=True)  # strides 4, 8, 8: no stride-2 map
+    assert net.skip_indices == (0, 0, 1) and net.refine.upsample == (2, 1, 1)
+    with torch.no_grad():
+        out = net(net.embed_template(torch.zeros(1, 3, 127, 127)), torch.zeros(1, 3, 255, 255))
+        masks = net.masks_at(out, torch.tensor([0]), torch.tensor([4]), torch.tensor([7]))
+    assert masks.shape == (1, 127, 127)
+
+
+def test_refine_skips_are_the_paper_layers_when_the_backbone_has_all_strides():
+    assert refine_skip_indices([2, 4, 8, 8]) == (0, 1, 2)  # conv1, layer1, layer2 (the release)
+    assert refine_skip_indices([2, 4, 8]) == (0, 1, 2)  # the head's map doubles as the stride-8 skip
+    assert refine_skip_indices([4, 8, 8, 8]) == (0, 0, 2)  # ConvNeXt: stride 4 upsampled for the stride-2 level
+    assert refine_skip_indices([8]) == (0, 0, 0)
+
+
+def test_refine_refuses_a_skip_finer_than_its_level():
+    with pytest.raises(ValueError, match="stride-8 level needs"):
+        Refine([8, 8, 8], 16, skip_reductions=(2, 4, 4))

@@ -2,7 +2,8 @@
 
 A backbone returns a list of feature maps ordered by stride; the *last* one feeds the Siamese
 heads (stride 8, as in the paper), the earlier ones are the skip features of the refine module
-(strides 2, 4, 8). Channels and strides come from the model itself (``channels``, ``reductions``).
+(strides 2, 4, 8, or the next coarser ones it upsamples). Channels and strides come from the model
+itself (``channels``, ``reductions``).
 """
 
 from __future__ import annotations
@@ -53,7 +54,7 @@ class TimmBackbone(nn.Module):
             close = timm.list_models(f"*{name.split('_')[0]}*")[:8]
             raise ValueError(f"unknown timm backbone {name!r}; similar names: {close}")
         self.name = name
-        self.model = _create_timm_model(name, out_indices, output_stride, pretrained, checkpoint_path)
+        self.model = _checked_create(name, out_indices, output_stride, pretrained, checkpoint_path)
         self.channels: list[int] = list(self.model.feature_info.channels())
         self.reductions: list[int] = list(self.model.feature_info.reduction())
         effective = [min(r, output_stride) for r in self.reductions]
@@ -69,6 +70,31 @@ class TimmBackbone(nn.Module):
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:
         return self.model(self.normalize(image))
+
+
+def _checked_create(name: str, out_indices: Sequence[int], output_stride: int, pretrained: bool,
+                    checkpoint_path: str | None) -> nn.Module:
+    """timm's model, or one line naming the backbone when timm refuses its features or its output stride.
+
+    Some models assert or raise a bare TypeError on ``output_stride`` (HRNet: ``assert output_stride == 32``;
+    ViT, Swin: no such argument); building them again without it tells that apart from other mistakes.
+    """
+    try:
+        return _create_timm_model(name, out_indices, output_stride, pretrained, checkpoint_path)
+    except (AssertionError, TypeError, IndexError) as error:
+        detail = f"{type(error).__name__}: {error}".rstrip(": ")
+        if output_stride != 32:
+            try:
+                _create_timm_model(name, out_indices, 32, pretrained=False, checkpoint_path=None)
+            except Exception:  # noqa: BLE001 - the model fails without output_stride too: report the first error
+                pass
+            else:
+                raise ValueError(
+                    f"backbone {name!r} cannot be used: timm cannot dilate it to output_stride={output_stride} "
+                    f"({detail}), and SiamMask needs stride-{SIAMESE_STRIDE} features; pick a CNN such as "
+                    f"convnext_nano, resnet18 or efficientnet_b0") from error
+        raise ValueError(f"backbone {name!r} with out_indices={list(out_indices)} cannot be built by timm's "
+                         f"features_only ({detail})") from error
 
 
 def _create_timm_model(name: str, out_indices: Sequence[int], output_stride: int, pretrained: bool,

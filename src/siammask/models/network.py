@@ -96,17 +96,17 @@ def build_siammask(backbone: nn.Module, neck: Callable[..., Adjust], score_head:
 
 
 def refine_skip_indices(reductions: list[int], strides: tuple[int, ...] = (2, 4, 8)) -> tuple[int, ...]:
-    """Backbone maps feeding refine: the deepest map at each stride before the head's map.
+    """Backbone maps feeding refine's levels at ``strides``: per level, the maps at the finest stride not below
+    the level's (the level's own stride when the backbone has it; refine upsamples a coarser one), and of
+    those the deepest before the head's map, else the head's map itself.
 
-    When the head's map is the backbone's only stride-8 map (a light backbone cut at its stride-8
-    stage), it doubles as the stride-8 skip; the paper's ResNet-50 has layer2 for that.
+    The head's map (stride 8) thus backs every level a backbone cannot serve: a light backbone cut at its
+    stride-8 stage, or ConvNeXt / Swin-style models whose first map is at stride 4.
     """
     last = len(reductions) - 1
     picked = []
     for stride in strides:
-        earlier = [i for i in range(last) if reductions[i] == stride]
-        picked.append(earlier[-1] if earlier else (last if reductions[last] == stride else -1))
-    if -1 in picked:
-        raise ValueError(f"refine needs backbone maps at strides {strides}; this backbone gives {reductions}: "
-                         f"choose model.backbone.out_indices to include them")
+        finest = min(r for r in reductions if r >= stride)  # the head's map (stride 8) always qualifies
+        earlier = [i for i in range(last) if reductions[i] == finest]
+        picked.append(earlier[-1] if earlier else last)
     return tuple(picked)

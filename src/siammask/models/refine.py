@@ -3,6 +3,10 @@
 Starting from the 1x1 correlation feature of one response of a candidate window (RoW), a
 deconvolution opens it to 15x15; three merge stages then add the search crop's backbone features at
 strides 8, 4 and 2 (each cut to the RoW's window) and upsample to the 127x127 mask.
+
+Backbones without a map at one of these strides (ConvNeXt and most hierarchical transformers start at
+stride 4) give the next coarser map instead, upsampled to the missing stride before its window is cut:
+the window covers the same part of the crop, only with less detail.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from siammask.models.windows import gather_windows, window_offset
 # next merge: the release's 15 -> 31 -> 61 -> 127 pyramid.
 WINDOW_CELLS = (15, 31, 61)
 OUTPUT_SIZE = 127
+LEVEL_STRIDES = (2, 4, 8)  # the skip strides of the release's ResNet-50 (conv1, layer1, layer2)
 
 
 def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int) -> nn.Sequential:
@@ -27,17 +32,22 @@ def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int) -> nn.Sequ
 
 
 class Refine(nn.Module):
-    """``skip_channels`` are the backbone channels at strides (2, 4, 8); widths default to the release's."""
+    """``skip_channels`` / ``skip_reductions``: the backbone maps feeding the levels at strides (2, 4, 8), each at
+    that stride or coarser by a whole factor (upsampled); widths default to the release's."""
 
-    def __init__(self, skip_channels: Sequence[int], corr_channels: int, skip_reductions: Sequence[int] = (2, 4, 8),
-                 level_channels: Sequence[int] = (4, 16, 32), hidden_channels: Sequence[int] = (16, 64, 128)) -> None:
+    def __init__(self, skip_channels: Sequence[int], corr_channels: int,
+                 skip_reductions: Sequence[int] = LEVEL_STRIDES, level_channels: Sequence[int] = (4, 16, 32),
+                 hidden_channels: Sequence[int] = (16, 64, 128)) -> None:
         super().__init__()
-        if len(skip_channels) != 3:
-            raise ValueError(f"refine needs skip features at strides 2, 4, 8; got {len(skip_channels)} maps")
-        if tuple(skip_reductions) != (2, 4, 8):
-            raise ValueError(f"refine needs skip features at strides (2, 4, 8), the backbone gives {tuple(skip_reductions)}:"
-                             " choose model.backbone.out_indices accordingly")
+        if len(skip_channels) != 3 or len(skip_reductions) != 3:
+            raise ValueError(f"refine needs one skip map per stride {LEVEL_STRIDES}; got {len(skip_channels)} "
+                             f"channels and reductions {tuple(skip_reductions)}")
+        for stride, reduction in zip(LEVEL_STRIDES, skip_reductions):
+            if reduction < stride or reduction % stride:
+                raise ValueError(f"refine's stride-{stride} level needs a backbone map at stride {stride} or a whole "
+                                 f"multiple of it, got stride {reduction} (skip strides {tuple(skip_reductions)})")
         self.skip_reductions = tuple(skip_reductions)
+        self.upsample = tuple(reduction // stride for stride, reduction in zip(LEVEL_STRIDES, skip_reductions))
         c0, c1, c2 = level_channels
         self.v0 = _conv_relu_pair(skip_channels[0], hidden_channels[0], c0)
         self.v1 = _conv_relu_pair(skip_channels[1], hidden_channels[1], c1)
@@ -54,11 +64,13 @@ class Refine(nn.Module):
                 rows: torch.Tensor, cols: torch.Tensor, score_size: int, stride: int = 8) -> torch.Tensor:
         """Mask logits (N, 127, 127) for the RoWs at (batch_index, rows, cols) of an S x S response map.
 
-        ``skips``: search-crop features at strides (2, 4, 8); ``corr_vectors``: (N, C, 1, 1).
+        ``skips``: search-crop features at ``skip_reductions``; ``corr_vectors``: (N, C, 1, 1).
         """
         windows = []
-        for skip, cells, reduction in zip(skips, reversed(WINDOW_CELLS), self.skip_reductions):
-            step = stride // reduction
+        for skip, cells, level_stride, factor in zip(skips, reversed(WINDOW_CELLS), LEVEL_STRIDES, self.upsample):
+            if factor > 1:
+                skip = F.interpolate(skip, scale_factor=factor, mode="bilinear", align_corners=False)
+            step = stride // level_stride
             offset = window_offset(skip.shape[-1], cells, step, score_size)
             windows.append(gather_windows(skip, batch_index, rows, cols, cells, step, offset))
         p0, p1, p2 = windows
