@@ -1,6 +1,7 @@
-"""Track objects through a video from boxes on its first frame; writes results.json, masks and an overlay.
+"""Track objects through a video from boxes or masks on its first frame; writes results.json, masks and an overlay.
 
     python track.py input=<video file | folder of frames> bbox=[x,y,w,h] [ckpt_path=<ckpt>] [output_dir=<dir>]
+    python track.py input=<video | frames> mask=<first-frame mask PNG> [ckpt_path=<ckpt>]
 
 See conf/track.yaml for the options and siammask.tracking.video for the output formats.
 """
@@ -8,31 +9,66 @@ See conf/track.yaml for the options and siammask.tracking.video for the output f
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
-import hydra
-from omegaconf import DictConfig, OmegaConf
+os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-from siammask.tracking import Tracker, latest_checkpoint, load_tracker, open_frames
-from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, track_video
+import hydra  # noqa: E402
+import numpy as np  # noqa: E402
+from omegaconf import DictConfig, OmegaConf  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from siammask.config import user_errors  # noqa: E402
+from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames  # noqa: E402
+from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video  # noqa: E402
 
 log = logging.getLogger(__name__)
 
 
+def read_first_masks(path: str, image_hw: tuple[int, int]) -> np.ndarray:
+    """(T, H, W) uint8 0/1 from a mask image: a palette PNG's ids 1..T (DAVIS style) or any non-zero pixel."""
+    file = Path(path).expanduser()
+    if not file.is_file():
+        raise FileNotFoundError(f"mask {str(file)!r} does not exist")
+    try:
+        with Image.open(file) as image:
+            palette = image.mode == "P"
+            labels = np.asarray(image if palette else image.convert("L"))
+    except OSError as error:
+        raise ValueError(f"cannot read mask {str(file)!r}: {error}") from error
+    if labels.shape != tuple(image_hw):
+        raise ValueError(f"mask {str(file)!r} is {labels.shape[1]}x{labels.shape[0]}, the first frame is "
+                         f"{image_hw[1]}x{image_hw[0]}")
+    ids = [i for i in np.unique(labels).tolist() if i != 0]
+    if not ids:
+        raise ValueError(f"mask {str(file)!r} has no non-zero pixel: nothing to track")
+    if not palette:
+        return (labels > 0).astype(np.uint8)[None]
+    return np.stack([(labels == i).astype(np.uint8) for i in ids])
+
+
 def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     """Validate the inputs, load the tracker (unless one is given, e.g. by tests), track, write the outputs."""
+    max_frames = check_max_frames(cfg.max_frames)
     frames = open_frames(cfg.input)
-    boxes_xyxy = boxes_from_xywh(OmegaConf.to_container(cfg.bbox) if OmegaConf.is_config(cfg.bbox) else cfg.bbox,
-                                 frames.frame_hw, str(frames.path))
+    if cfg.bbox is None and cfg.mask is None:
+        raise ValueError("give the targets on the first frame: bbox=[x,y,w,h] (or a list of boxes) and/or "
+                         "mask=<mask PNG>")
+    boxes_xyxy = None if cfg.bbox is None else boxes_from_xywh(
+        OmegaConf.to_container(cfg.bbox) if OmegaConf.is_config(cfg.bbox) else cfg.bbox, frames.frame_hw,
+        str(frames.path))
+    masks = None if cfg.mask is None else read_first_masks(cfg.mask, frames.frame_hw)
     if tracker is None:
-        ckpt_path = cfg.ckpt_path or latest_checkpoint(cfg.ckpt_runs_dir)
+        ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
         log.info("tracking with checkpoint %s", ckpt_path)
         tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device)
-    return track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=cfg.max_frames,
-                       overlay=cfg.overlay, progress=cfg.progress)
+    return track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=max_frames,
+                       overlay=cfg.overlay, progress=cfg.progress, masks=masks)
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="track")
+@user_errors
 def main(cfg: DictConfig) -> None:
     outputs = run(cfg)
     log.info("%d frames tracked: %s, %s, %s", outputs.num_frames, outputs.results_json, outputs.masks_dir,

@@ -40,11 +40,12 @@ from .lmdb_store import (SUMMARY_NAME, TRACK_FIELDS, ChunkMeta, StoreError, Stor
                          record_key)
 from .readers import READERS, DatasetReader, LayoutError
 from .readers.base import (BAD_ANNOTATION, BAD_IMAGE, BOX_OUTSIDE, EMPTY_MASK, MISSING_IMAGE, NO_OBJECTS,
-                           SMALL_MASK, UNEXPECTED, ZERO_AREA, ChunkJob, ObjectAnnotation, Scan, Skip,
+                           SMALL_MASK, TRUNCATED_IMAGE, UNEXPECTED, ZERO_AREA, ChunkJob, ObjectAnnotation, Scan, Skip,
                            SkipFrame)
 
 SPLITS = ("train", "val")
 SUMMARY_LINES = 20  # failures printed; the JSON summary lists all
+JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # start / end of image markers (ITU T.81, B.1.1.3)
 
 
 @dataclass
@@ -76,10 +77,19 @@ def read_image(path: str) -> np.ndarray:
     """HWC uint8 BGR pixels as stored (EXIF orientation ignored, as annotations were made on them)."""
     if not os.path.isfile(path):
         raise SkipFrame(Skip(MISSING_IMAGE, path, "image file not found"))
-    image = cv2.imread(path, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
+    data = np.fromfile(path, dtype=np.uint8)
+    if _truncated_jpeg(data.tobytes()):
+        # libjpeg decodes the part it has (grey below) and only warns "Premature end of JPEG file".
+        raise SkipFrame(Skip(TRUNCATED_IMAGE, path, "the JPEG ends before its end-of-image marker (truncated)"))
+    image = cv2.imdecode(data, cv2.IMREAD_COLOR | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise SkipFrame(Skip(BAD_IMAGE, path, "OpenCV cannot decode the image"))
     return image
+
+
+def _truncated_jpeg(data: bytes) -> bool:
+    """A JPEG stream whose end-of-image marker is missing; trailing zero padding (some cameras) is allowed."""
+    return data.startswith(JPEG_SOI) and not data.rstrip(b"\0").endswith(JPEG_EOI)
 
 
 def crop_object(image_bgr: np.ndarray, pad_bgr: Sequence[float], obj: ObjectAnnotation, cfg: PrepareConfig,

@@ -110,13 +110,21 @@ class LmdbDataModule(PairDataModule):
             datasets = {name: {"path": path, "num_use": num_use, "frame_range": frame_range}}
             val_datasets = {name: {"path": val_path, "num_use": val_num_use, "frame_range": frame_range}} \
                 if val_path is not None else None
-        super().__init__(sources_from_paths(datasets, "datasets"),
-                         sources_from_paths(val_datasets or {}, "val_datasets") or None, **kwargs)
+        train, train_problems = sources_from_paths(datasets, "datasets")
+        val, val_problems = sources_from_paths(val_datasets or {}, "val_datasets")
+        problems = train_problems + val_problems
+        if problems:  # every unusable store at once, so one round of prepare fixes them all
+            raise StoreError(f"{len(problems)} LMDB store(s) cannot be used: {'; '.join(problems)}. Prepare each with: "
+                             f"python -m siammask.datamodules.prepare <dataset> root=<official dataset folder> "
+                             f"out=<path> (docs/datasets.md), or leave it out with data.<key>.<name>=null")
+        super().__init__(train, val or None, **kwargs)
 
 
-def sources_from_paths(datasets: Mapping[str, Mapping[str, Any] | None], key: str) -> list[SourceSpec]:
-    """``SourceSpec`` per entry (skipping ``None`` ones), each store opened to read its index now."""
-    specs = []
+def sources_from_paths(datasets: Mapping[str, Mapping[str, Any] | None],
+                       key: str) -> tuple[list[SourceSpec], list[str]]:
+    """``SourceSpec`` per entry (skipping ``None`` ones), each store opened to read its index now, and what is
+    wrong with the stores that cannot be opened (``<key>.<name>.path: <reason>``)."""
+    specs, problems = [], []
     for name, entry in datasets.items():
         if entry is None:
             continue
@@ -126,9 +134,8 @@ def sources_from_paths(datasets: Mapping[str, Mapping[str, Any] | None], key: st
         try:
             source = LmdbTrackSource(entry["path"], name=name)
         except StoreError as error:
-            raise StoreError(f"{key}.{name}.path: {error}\nprepare it with: python -m siammask.datamodules.prepare "
-                             f"<dataset> root=<official dataset folder> out={entry['path']} "
-                             f"(docs/datasets.md)") from error
+            problems.append(f"{key}.{name}.path: {error}")
+            continue
         specs.append(SourceSpec(source, num_use=int(entry.get("num_use", -1)),
                                 frame_range=int(entry.get("frame_range", 1))))
-    return specs
+    return specs, problems

@@ -21,6 +21,7 @@ from PIL import Image, UnidentifiedImageError
 # Reasons a frame or an object is left out. Failures are listed one by one in the summary ...
 MISSING_IMAGE = "missing_image"
 BAD_IMAGE = "undecodable_image"
+TRUNCATED_IMAGE = "truncated_image"
 MISSING_ANNOTATION = "missing_annotation"
 BAD_ANNOTATION = "bad_annotation"
 BOX_OUTSIDE = "box_outside_image"

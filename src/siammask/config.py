@@ -1,12 +1,21 @@
-"""Small glue for the Hydra entry points (train.py, eval.py, track.py): resolvers and list instantiation."""
+"""Small glue for the Hydra entry points (train.py, eval.py, track.py, siammask.vot): resolvers, list
+instantiation, and how a user mistake ends a run."""
 
 from __future__ import annotations
 
+import functools
 import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+# What bad input raises where it enters (a path, a box, a config value, a store): the message says what to fix.
+USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, MissingMandatoryValue)
+Result = TypeVar("Result")
 
 
 def register_resolvers() -> None:
@@ -47,3 +56,43 @@ def instantiate_list(cfg: DictConfig | None) -> list[Any]:
     if not cfg:
         return []
     return [instantiate(entry) for entry in cfg.values() if isinstance(entry, DictConfig) and "_target_" in entry]
+
+
+def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], Result]:
+    """Wrap an entry point's task: a user mistake ends the run with its one-line message on stderr and exit
+    code 1 instead of a traceback; ``HYDRA_FULL_ERROR=1`` keeps the full trace (Hydra's own switch).
+
+    The mistake may arrive wrapped by ``hydra.utils.instantiate`` (an exception raised from it): the
+    innermost user error of the chain is the one that names the input.
+    """
+
+    @functools.wraps(task)
+    def run(cfg: DictConfig) -> Result:
+        try:
+            return task(cfg)
+        except Exception as error:  # re-raised unless it is a user mistake
+            mistake = _user_mistake(error)
+            if mistake is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
+                raise
+            message = " ".join(str(mistake).split())  # one line, whatever the raiser's layout
+            print(f"error: {message}", file=sys.stderr)
+            raise SystemExit(1) from None
+
+    return run
+
+
+def _user_mistake(error: BaseException | None) -> BaseException | None:
+    found = None
+    while error is not None:
+        if isinstance(error, USER_ERRORS):
+            found = error
+        error = error.__cause__
+    return found
+
+
+def project_root() -> str:
+    """The folder of train.py and logs/ (``paths.root_dir`` reads ``$PROJECT_ROOT``) for entry points that are
+    not scripts in it (``python -m siammask.vot``): the source checkout this package is installed from
+    (editable install), else the current folder."""
+    checkout = Path(__file__).resolve().parents[2]
+    return str(checkout) if (checkout / "pyproject.toml").is_file() else os.getcwd()

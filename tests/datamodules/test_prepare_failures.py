@@ -10,15 +10,28 @@ from pathlib import Path
 import lmdb
 import numpy as np
 import pytest
-
 import siammask.datamodules.prepare as prepare_module
-from siammask.datamodules.lmdb_store import (PARTIAL_SUFFIX, SUMMARY_NAME, StoreError, is_store, open_env, read_store,
-                                    record_key)
+from siammask.datamodules.lmdb_store import (
+    PARTIAL_SUFFIX,
+    SUMMARY_NAME,
+    StoreError,
+    is_store,
+    open_env,
+    read_store,
+    record_key,
+)
 from siammask.datamodules.prepare import check, main, prepare, resolve_config
 from siammask.datamodules.readers import LayoutError
 from siammask.datamodules.real import LmdbTrackSource
-from test_prepare_layouts import (W, assert_store_frames_match, build_coco, build_custom, build_vid,
-                                  build_ytb_vos, prepared)
+from test_prepare_layouts import (
+    W,
+    assert_store_frames_match,
+    build_coco,
+    build_custom,
+    build_vid,
+    build_ytb_vos,
+    prepared,
+)
 
 
 def run(dataset: str, root: Path, out: Path, **settings) -> dict:
@@ -52,6 +65,21 @@ def test_bad_frames_are_skipped_counted_and_listed_and_the_rest_is_prepared(tmp_
     assert summary["frames"] == 2 * (8 - 3)  # two objects in each of the 5 good frames
     assert json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())["failures"] == summary["failures"]
     assert_store_frames_match(tmp_path / "out")
+
+
+def test_a_truncated_jpeg_is_skipped_counted_and_named(tmp_path, capsys):
+    root = build_vid(tmp_path / "root", videos=1, frames=3)
+    image = root / "Data" / "VID" / "train" / "ILSVRC2015_VID_train_0000" / "ILSVRC2015_train_00000000" / "000001.JPEG"
+    data = image.read_bytes()
+    assert data.startswith(b"\xff\xd8")  # the fixture writes real JPEGs
+    image.write_bytes(data[: len(data) // 2])  # libjpeg alone would decode it, only warning without a name
+    summary = run("vid", root, tmp_path / "out")
+    assert failures(summary) == [("truncated_image", "000001.JPEG")]
+    assert summary["failures_by_reason"] == {"truncated_image": 1}
+    assert summary["frames"] == 2 * 2  # two objects in each of the two intact frames
+    saved = json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())
+    assert saved["failures_by_reason"] == {"truncated_image": 1} and "000001.JPEG" in saved["failures"][0]["file"]
+    assert "truncated_image" in capsys.readouterr().out
 
 
 def test_missing_mask_png_and_zero_area_mask_are_listed(tmp_path, capsys):

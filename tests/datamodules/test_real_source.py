@@ -12,13 +12,12 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from torch.utils.data import DataLoader
-
 from siammask.datamodules.lmdb_store import StoreError, record_key
 from siammask.datamodules.real import LmdbDataModule, LmdbTrackSource
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import TrackSource
 from test_prepare_layouts import BUILDERS, assert_object_at, colour_of, prepared
+from torch.utils.data import DataLoader
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 DATASETS = sorted(BUILDERS)
@@ -158,6 +157,18 @@ def test_missing_store_error_names_the_config_key_and_the_prepare_command(tmp_pa
     pattern = r"(?s)datasets\.coco\.path: no SiamMask LMDB store .*python -m siammask\.datamodules\.prepare <dataset>"
     with pytest.raises(StoreError, match=pattern):
         LmdbDataModule(path=str(tmp_path / "missing"), name="coco")
+
+
+def test_every_missing_store_of_a_mixture_is_named_in_one_error(tmp_path, stores):
+    with pytest.raises(StoreError) as error:
+        LmdbDataModule({"ytb_vos": {"path": str(tmp_path / "ytb")}, "coco": {"path": str(stores["coco"])},
+                        "vid": {"path": str(tmp_path / "vid")}},
+                       val_datasets={"vid": {"path": str(tmp_path / "vid_val")}}, batch_size=2, num_workers=0)
+    message = str(error.value)
+    assert message.startswith("3 LMDB store(s) cannot be used") and "\n" not in message
+    for key, folder in (("datasets.ytb_vos", "ytb"), ("datasets.vid", "vid"), ("val_datasets.vid", "vid_val")):
+        assert f"{key}.path: no SiamMask LMDB store at {tmp_path / folder}" in message
+    assert "datasets.coco" not in message  # the store that exists is not blamed
 
 
 def test_path_and_datasets_together_or_neither_are_refused(stores):

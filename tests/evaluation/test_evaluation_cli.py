@@ -93,6 +93,9 @@ def test_default_run_evaluates_the_newest_training_with_both_protocols_and_the_s
     os.utime(old, (1e9, 1e9))
     newest = tmp_path / "logs" / "train" / "runs" / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt"
     write_tiny_checkpoint(newest)
+    for run in (old, newest):  # both `make train` runs: no command-line override saved by Hydra
+        (run.parents[1] / ".hydra").mkdir()
+        (run.parents[1] / ".hydra" / "overrides.yaml").write_text("[]\n")
     run_eval("benchmark.num_videos=1", "benchmark.num_frames=6", "benchmark.generator.image_size=[96,72]",
              env={"PROJECT_ROOT": str(tmp_path)})
     (run_dir,) = (tmp_path / "logs" / "eval" / "runs").iterdir()

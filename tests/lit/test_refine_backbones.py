@@ -2,8 +2,8 @@
 
 import pytest
 import torch
-
 from model_fixtures import light_model_kwargs, make_batch
+
 from siammask.lit import ThreeBranchModule
 from siammask.models import TimmBackbone
 

@@ -3,8 +3,16 @@ from functools import partial
 import pytest
 import torch
 
+from siammask.models import (
+    Adjust,
+    PaperResNet50,
+    Refine,
+    TimmBackbone,
+    XCorrHead,
+    build_siammask,
+    depthwise_xcorr,
+)
 from siammask.models.network import refine_skip_indices
-from siammask.models import Adjust, PaperResNet50, Refine, TimmBackbone, XCorrHead, build_siammask, depthwise_xcorr
 from siammask.models.windows import gather_windows, window_offset
 
 

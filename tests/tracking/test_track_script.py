@@ -9,14 +9,17 @@ import subprocess
 import sys
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from PIL import Image
 from tracking_helpers import BAG, BAG_BOX_XYWH, TENNIS, TENNIS_BOX_XYWH, tiny_network
 
 from siammask.tracking import Tracker, TrackerConfig, latest_checkpoint, load_tracker
+from siammask.tracking.video import H264Writer
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,10 +69,17 @@ def test_track_writes_json_masks_and_overlay_for_a_folder(tmp_path: Path) -> Non
     assert records[0]["bbox_xywh"] == TENNIS_BOX_XYWH and records[0]["score"] == 1.0
     assert set(records[1]) == {"frame", "target", "bbox_xywh", "rotated_box", "polygon", "score"}
     assert np.asarray(records[2]["rotated_box"]).shape == (4, 2)
-    assert sorted(p.name for p in outputs.masks_dir.iterdir()) == ["00001.png", "00002.png", "00003.png"]
+    assert sorted(p.name for p in outputs.masks_dir.iterdir()) == ["00000.png", "00001.png", "00002.png",
+                                                                    "00003.png"]
     mask = cv2.imread(str(outputs.masks_dir / "00001.png"), cv2.IMREAD_UNCHANGED)
     assert mask.shape == (480, 854) and set(np.unique(mask)) <= {0, 255}
+    first = cv2.imread(str(outputs.masks_dir / "00000.png"), cv2.IMREAD_UNCHANGED) > 0  # the given box, filled
+    x, y, w, h = (int(v) for v in TENNIS_BOX_XYWH)
+    assert first.sum() == w * h and first[y:y + h, x:x + w].all()
     assert outputs.overlay_video.exists() and read_video_frames(outputs.overlay_video) == 4
+    with av.open(str(outputs.overlay_video)) as container:  # H.264 in 4:2:0, as browsers play it
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
 
 
 def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Path) -> None:
@@ -78,8 +88,8 @@ def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Pat
     outputs = load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
     records = json.loads(outputs.results_json.read_text())
     assert [(r["frame"], r["target"]) for r in records] == [(f, t) for f in range(3) for t in range(2)]
-    assert sorted(p.name for p in outputs.masks_dir.iterdir()) == ["00001_0.png", "00001_1.png", "00002_0.png",
-                                                                    "00002_1.png"]
+    assert sorted(p.name for p in outputs.masks_dir.iterdir()) == [f"{f:05d}_{t}.png" for f in range(3)
+                                                                    for t in range(2)]
     assert outputs.overlay_video is None
 
 
@@ -95,15 +105,30 @@ def test_track_rejects_bad_boxes_before_any_work(tmp_path: Path, bbox: str, mess
     assert not (tmp_path / "out").exists()
 
 
-def test_latest_checkpoint_is_the_newest_last_ckpt(tmp_path: Path) -> None:
+def fake_run(runs_dir: Path, name: str, overrides: str = "[]\n", mtime: float = 1_000) -> Path:
+    """A train.py run folder: Hydra's saved overrides and a (empty) last.ckpt written at ``mtime``."""
+    path = runs_dir / name / "checkpoints" / "last.ckpt"
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"")
+    os.utime(path, (mtime, mtime))
+    (runs_dir / name / ".hydra").mkdir()
+    (runs_dir / name / ".hydra" / "overrides.yaml").write_text(overrides)
+    return path
+
+
+def test_latest_checkpoint_is_the_newest_make_train_run_never_a_run_with_overrides(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="make train"):
         latest_checkpoint(tmp_path)
-    for name, mtime in (("2024-01-02_00-00-00", 2_000), ("2024-01-01_00-00-00", 3_000)):
-        path = tmp_path / name / "checkpoints" / "last.ckpt"
-        path.parent.mkdir(parents=True)
-        path.write_bytes(b"")
-        os.utime(path, (mtime, mtime))
-    assert latest_checkpoint(tmp_path) == tmp_path / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt"
+    fake_run(tmp_path, "2024-01-02_00-00-00", mtime=2_000)
+    newest = fake_run(tmp_path, "2024-01-01_00-00-00", mtime=3_000)
+    fake_run(tmp_path, "2024-01-03_00-00-00", overrides="- ++trainer.max_steps=2\n", mtime=4_000)  # a quick test
+    assert latest_checkpoint(tmp_path) == newest
+
+
+def test_without_a_make_train_run_the_search_is_refused_saying_what_was_left_out(tmp_path: Path) -> None:
+    fake_run(tmp_path, "2024-01-03_00-00-00", overrides="- model/backbone=resnet18\n")
+    with pytest.raises(FileNotFoundError, match=r"1 run\(s\) with command-line overrides are not taken.*ckpt_path="):
+        latest_checkpoint(tmp_path)
 
 
 def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path: Path) -> None:
@@ -121,7 +146,7 @@ def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path:
 
 @pytest.mark.slow
 def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_path: Path) -> None:
-    save_tiny_checkpoint(tmp_path / "runs" / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt")
+    save_tiny_checkpoint(fake_run(tmp_path / "runs", "2024-01-01_00-00-00"))
     command = [sys.executable, str(ROOT / "track.py"), f"input={BAG}", f"bbox={BAG_BOX_XYWH}", "max_frames=3",
                f"ckpt_runs_dir={tmp_path / 'runs'}", f"output_dir={tmp_path / 'out'}", f"hydra.run.dir={tmp_path}",
                "tracker=vot", "progress=false"]
@@ -130,3 +155,68 @@ def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_pa
     records = json.loads((tmp_path / "out" / "results.json").read_text())
     assert [r["frame"] for r in records] == [0, 1, 2]
     assert read_video_frames(tmp_path / "out" / "overlay.mp4") == 3
+    assert "ckpt_path not given: using the newest `make train` run's checkpoint" in completed.stderr
+    assert str(tmp_path / "runs" / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt") in completed.stderr
+
+
+def test_track_script_finds_the_project_folders_when_started_elsewhere(tmp_path: Path) -> None:
+    command = [sys.executable, str(ROOT / "track.py"), "input=x", "--cfg", "job", "--resolve", "-p", "ckpt_runs_dir"]
+    env = {k: v for k, v in os.environ.items() if k != "PROJECT_ROOT"}
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, env=env,
+                               check=False)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.strip().splitlines()[-1] == str(ROOT / "logs" / "train" / "runs")
+
+
+@pytest.mark.parametrize("override, message", [
+    ("max_frames=0", "error: max_frames must be a positive number of frames or null"),
+    ("bbox=[[1,2,3]]", "error: bbox must be [x, y, w, h]"),
+])
+def test_track_script_user_mistakes_end_in_one_line_without_traceback(tmp_path: Path, override: str,
+                                                                       message: str) -> None:
+    command = [sys.executable, str(ROOT / "track.py"), f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", override,
+               f"hydra.run.dir={tmp_path}", f"output_dir={tmp_path / 'out'}"]
+    completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [completed.stderr.strip()] and "Traceback" not in completed.stderr
+    assert completed.stderr.startswith(message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_a_box_reaching_past_the_image_is_clipped_with_a_warning(tmp_path: Path, caplog) -> None:
+    cfg = track_config(f"input={TENNIS}", "bbox=[800,400,100,100]", f"output_dir={tmp_path}", "max_frames=2",
+                       "overlay=false")
+    with caplog.at_level("WARNING"):
+        load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
+    records = json.loads((tmp_path / "results.json").read_text())
+    assert records[0]["bbox_xywh"] == [800.0, 400.0, 54.0, 80.0]  # the 854x480 frame's corner
+    assert "reaches past the 854x480 image" in caplog.text and "clipped to xywh=[800.0, 400.0, 54.0, 80.0]" in caplog.text
+
+
+def test_a_first_frame_mask_starts_the_targets_and_is_frame_0s_mask(tmp_path: Path) -> None:
+    labels = np.zeros((480, 854), dtype=np.uint8)
+    labels[120:300, 320:450], labels[50:90, 30:100] = 1, 2
+    png = Image.fromarray(labels, mode="P")
+    png.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0])
+    png.save(tmp_path / "first.png")
+    cfg = track_config(f"input={TENNIS}", f"mask={tmp_path / 'first.png'}", f"output_dir={tmp_path / 'out'}",
+                       "max_frames=2", "overlay=false")
+    outputs = load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
+    records = json.loads(outputs.results_json.read_text())
+    assert [r["bbox_xywh"] for r in records[:2]] == [[320.0, 120.0, 130.0, 180.0], [30.0, 50.0, 70.0, 40.0]]
+    for target, label in ((0, 1), (1, 2)):
+        saved = cv2.imread(str(outputs.masks_dir / f"00000_{target}.png"), cv2.IMREAD_UNCHANGED)
+        assert np.array_equal(saved > 0, labels == label)
+
+
+def test_the_overlay_is_h264_with_even_sides_for_odd_sized_frames(tmp_path: Path) -> None:
+    writer = H264Writer(tmp_path / "o.mp4", 29.97, (53, 71))
+    for value in (0, 120, 240):
+        writer.write(np.full((53, 71, 3), value, dtype=np.uint8))
+    writer.close()
+    with av.open(str(tmp_path / "o.mp4")) as container:
+        stream = container.streams.video[0]
+        decoded = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+        assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
+    assert (stream.width, stream.height) == (72, 54) and len(decoded) == 3
+    assert abs(int(decoded[2][10, 10, 0]) - 240) <= 3  # the frames' content, not a blank video

@@ -83,18 +83,21 @@ def _checked_create(name: str, out_indices: Sequence[int], output_stride: int, p
         return _create_timm_model(name, out_indices, output_stride, pretrained, checkpoint_path)
     except (AssertionError, TypeError, IndexError) as error:
         detail = f"{type(error).__name__}: {error}".rstrip(": ")
-        if output_stride != 32:
-            try:
-                _create_timm_model(name, out_indices, 32, pretrained=False, checkpoint_path=None)
-            except Exception:  # noqa: BLE001 - the model fails without output_stride too: report the first error
-                pass
-            else:
-                raise ValueError(
-                    f"backbone {name!r} cannot be used: timm cannot dilate it to output_stride={output_stride} "
-                    f"({detail}), and SiamMask needs stride-{SIAMESE_STRIDE} features; pick a CNN such as "
-                    f"convnext_nano, resnet18 or efficientnet_b0") from error
+        if output_stride != 32 and _builds_undilated(name, out_indices):
+            raise ValueError(
+                f"backbone {name!r} cannot be used: timm cannot dilate it to output_stride={output_stride} "
+                f"({detail}), and SiamMask needs stride-{SIAMESE_STRIDE} features; pick a CNN such as "
+                f"convnext_nano, resnet18 or efficientnet_b0") from error
         raise ValueError(f"backbone {name!r} with out_indices={list(out_indices)} cannot be built by timm's "
                          f"features_only ({detail})") from error
+
+
+def _builds_undilated(name: str, out_indices: Sequence[int]) -> bool:
+    try:
+        _create_timm_model(name, out_indices, 32, pretrained=False, checkpoint_path=None)
+    except (AssertionError, TypeError, IndexError, RuntimeError, ValueError):
+        return False
+    return True
 
 
 def _create_timm_model(name: str, out_indices: Sequence[int], output_stride: int, pretrained: bool,

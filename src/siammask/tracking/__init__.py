@@ -2,8 +2,8 @@
 
 from siammask.tracking.config import BOX_MODES, TrackerConfig
 from siammask.tracking.io import FrameSource, open_frames, read_image_rgb
-from siammask.tracking.loading import latest_checkpoint, load_tracker
+from siammask.tracking.loading import default_checkpoint, latest_checkpoint, load_tracker
 from siammask.tracking.tracker import StageTimes, Tracker, TrackResult
 
 __all__ = ["BOX_MODES", "FrameSource", "StageTimes", "TrackResult", "Tracker", "TrackerConfig",
-           "latest_checkpoint", "load_tracker", "open_frames", "read_image_rgb"]
+           "default_checkpoint", "latest_checkpoint", "load_tracker", "open_frames", "read_image_rgb"]

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Mapping
 from pathlib import Path
+
+import yaml
 
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.tracker import Tracker
@@ -12,13 +15,33 @@ DEFAULT_RUNS_DIR = "logs/train/runs"  # where train.py's default Hydra run direc
 
 
 def latest_checkpoint(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
-    """The most recently written ``<run>/checkpoints/last.ckpt`` under ``runs_dir``."""
+    """``checkpoints/last.ckpt`` of the newest ``make train`` run under ``runs_dir``: a run of the default task,
+    i.e. whose ``.hydra/overrides.yaml`` lists no command-line override, so a quick test run
+    (``++trainer.max_steps=2``) or an experiment on another backbone is never taken by accident."""
     runs_dir = Path(runs_dir).expanduser()
     candidates = list(runs_dir.glob("*/checkpoints/last.ckpt"))
-    if not candidates:
-        raise FileNotFoundError(f"no <run>/checkpoints/last.ckpt under {str(runs_dir)!r}: train one with "
-                                f"`make train`, or pass ckpt_path=<file>")
-    return max(candidates, key=lambda p: p.stat().st_mtime)
+    default = [c for c in candidates if _is_default_run(c.parent.parent)]
+    if not default:
+        others = f" ({len(candidates)} run(s) with command-line overrides are not taken)" if candidates else ""
+        raise FileNotFoundError(f"no checkpoint of a `make train` run under {str(runs_dir)!r}{others}: train one "
+                                f"with `make train`, or pass ckpt_path=<file>")
+    return max(default, key=lambda p: p.stat().st_mtime)
+
+
+def default_checkpoint(runs_dir: str | Path = DEFAULT_RUNS_DIR) -> Path:
+    """:func:`latest_checkpoint`, announced on stderr: an entry point that picks a model by itself says which."""
+    path = latest_checkpoint(runs_dir)
+    print(f"ckpt_path not given: using the newest `make train` run's checkpoint\n    {path}\n"
+          f"  (pass ckpt_path=<file> to choose another)", file=sys.stderr, flush=True)
+    return path
+
+
+def _is_default_run(run_dir: Path) -> bool:
+    overrides = run_dir / ".hydra" / "overrides.yaml"
+    try:
+        return overrides.is_file() and not yaml.safe_load(overrides.read_text())
+    except yaml.YAMLError:
+        return False
 
 
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu") -> Tracker:

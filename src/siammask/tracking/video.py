@@ -5,23 +5,31 @@ Outputs in ``output_dir``:
   "rotated_box" (4 points), "polygon" (points), "score"}`` in image pixels (edge coordinates); frame 0
   holds the given boxes with score 1.
 - ``masks/<frame>.png`` (one target) or ``masks/<frame>_<target>.png`` (several), 0/255, frames and
-  targets numbered from 0, frames zero-padded to 5 digits; none for frame 0 (only a box is given).
-- ``overlay.mp4`` (mp4v; ``overlay.avi`` with MJPG where mp4v is unavailable): masks tinted and
-  rotated boxes drawn in one colour per target.
+  targets numbered from 0, frames zero-padded to 5 digits; one for every frame: frame 0's is the given
+  mask, or the given box filled (pixels whose centre lies inside it).
+- ``overlay.mp4``: H.264 (yuv420p, even width and height, ``faststart``) written by PyAV's bundled
+  FFmpeg, so browsers play it; masks tinted and rotated boxes drawn in one colour per target.
+
+A box that reaches past the image is clipped to it, with a warning (VOT ground truth does that at image
+edges too; the tracker itself accepts such boxes); a box entirely outside is refused.
 """
 
 from __future__ import annotations
 
 import json
-from itertools import islice
+import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
+from itertools import islice
 from pathlib import Path
 
+import av
 import cv2
 import numpy as np
 from tqdm import tqdm
 
+from siammask.evaluation.region import polygon_from_box_xyxy, polygon_mask
 from siammask.geometry import check_box_xyxy, xywh_to_xyxy, xyxy_to_xywh
 from siammask.tracking.io import FrameSource
 from siammask.tracking.tracker import Tracker, TrackResult
@@ -30,9 +38,11 @@ from siammask.tracking.tracker import Tracker, TrackResult
 PALETTE_BGR = ((0, 200, 255), (255, 80, 0), (80, 255, 0), (255, 0, 200), (0, 80, 255), (200, 255, 255))
 MASK_TINT = 0.5  # weight of the target colour inside its mask
 LINE_THICKNESS = 2
-# Writers tried in order: (fourcc, file suffix). opencv-python-headless ships FFmpeg with mp4v; MJPG is a fallback.
-VIDEO_WRITERS = (("mp4v", ".mp4"), ("MJPG", ".avi"))
 DEFAULT_FPS = 25.0  # overlay frame rate when the input (a folder of images) has none
+# H.264 as browsers play it: 4:2:0 chroma (needs even sides), moov atom first for streaming. CRF 23 is
+# x264's default quality; "veryfast" keeps encoding small next to tracking.
+H264_OPTIONS = {"crf": "23", "preset": "veryfast"}
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -44,33 +54,58 @@ class TrackingOutputs:
 
 
 def boxes_from_xywh(bbox_xywh: Sequence, image_hw: tuple[int, int], source: str) -> np.ndarray:
-    """``[x, y, w, h]`` or a list of them (image pixels) -> (T, 4) xyxy, each checked against the first frame."""
+    """``[x, y, w, h]`` or a list of them (image pixels) -> (T, 4) xyxy, each checked against the first frame.
+
+    A box partly outside the image is clipped to it with a warning; one entirely outside is refused.
+    """
     boxes = np.asarray(bbox_xywh, dtype=np.float64)
     boxes = boxes[None] if boxes.ndim == 1 else boxes
     if boxes.ndim != 2 or boxes.shape[1] != 4 or len(boxes) == 0:
         raise ValueError(f"bbox must be [x, y, w, h] or a list of such boxes, got {bbox_xywh!r}")
-    return np.stack([check_box_xyxy(xywh_to_xyxy(b), image_hw, what=f"bbox {i} (xywh={b.tolist()}) of {source}")
-                     for i, b in enumerate(boxes)])
+    h, w = image_hw
+    checked = []
+    for i, b in enumerate(boxes):
+        box = check_box_xyxy(xywh_to_xyxy(b), image_hw, what=f"bbox {i} (xywh={b.tolist()}) of {source}")
+        clipped = np.clip(box, 0, [w, h, w, h])
+        if not np.array_equal(clipped, box):
+            log.warning("bbox %d xywh=%s reaches past the %dx%d image of %s: clipped to xywh=%s", i, b.tolist(),
+                        w, h, source, xyxy_to_xywh(clipped).tolist())
+        checked.append(clipped)
+    return np.stack(checked)
 
 
-def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray, output_dir: str | Path,
-                max_frames: int | None = None, overlay: bool = True, progress: bool = True) -> TrackingOutputs:
-    """Initialise on the first frame with ``boxes_xyxy`` and track to the end (or ``max_frames``)."""
+def check_max_frames(max_frames: int | None) -> int | None:
+    """``None`` (the whole video) or a positive whole number of frames."""
+    if max_frames is None:
+        return None
+    if isinstance(max_frames, bool) or not isinstance(max_frames, int) or max_frames < 1:
+        raise ValueError(f"max_frames must be a positive number of frames or null (the whole video), "
+                         f"got {max_frames!r}")
+    return max_frames
+
+
+def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | None, output_dir: str | Path,
+                max_frames: int | None = None, overlay: bool = True, progress: bool = True,
+                masks: np.ndarray | None = None) -> TrackingOutputs:
+    """Initialise on the first frame with ``boxes_xyxy`` (T, 4) and/or ``masks`` (T, H, W) and track to the end
+    (or ``max_frames``)."""
+    max_frames = check_max_frames(max_frames)
     output_dir = Path(output_dir)
     masks_dir = output_dir / "masks"
     masks_dir.mkdir(parents=True, exist_ok=True)
     total = len(frames) if max_frames is None else min(len(frames), max_frames)
-    several = len(boxes_xyxy) > 1
     records: list[dict] = []
-    writer, video_path = None, None
+    writer = H264Writer(output_dir / "overlay.mp4", frames.fps or DEFAULT_FPS, frames.frame_hw) if overlay else None
     done = 0
-    if overlay:
-        writer, video_path = _open_writer(output_dir / "overlay", frames.fps or DEFAULT_FPS, frames.frame_hw)
     try:
         chosen = frames if max_frames is None else islice(frames, max_frames)
         for index, frame in enumerate(tqdm(chosen, total=total, desc=f"tracking {frames.path.name}",
                                            disable=not progress, unit="frame")):
-            results = tracker.init(frame, boxes_xyxy) if index == 0 else tracker.track(frame)
+            if index == 0:
+                results = [_with_mask(r, frame.shape[:2]) for r in tracker.init(frame, boxes_xyxy, masks)]
+            else:
+                results = tracker.track(frame)
+            several = len(results) > 1
             for target, result in enumerate(results):
                 records.append(_record(index, target, result))
                 if result.mask is not None:
@@ -81,10 +116,18 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray, o
             done = index + 1
     finally:
         if writer is not None:
-            writer.release()
+            writer.close()
     results_json = output_dir / "results.json"
     results_json.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # one entry a line
-    return TrackingOutputs(results_json, masks_dir, video_path, done)
+    return TrackingOutputs(results_json, masks_dir, writer.path if writer is not None else None, done)
+
+
+def _with_mask(result: TrackResult, image_hw: tuple[int, int]) -> TrackResult:
+    """Frame 0's result with a mask: the given one, else the given box filled."""
+    if result.mask is not None:
+        return result
+    mask = polygon_mask(polygon_from_box_xyxy(result.box_xyxy), image_hw)
+    return TrackResult(result.box_xyxy, result.rotated_box, result.polygon, mask, result.score)
 
 
 def draw_overlay(image_bgr: np.ndarray, results: Sequence[TrackResult]) -> np.ndarray:
@@ -109,11 +152,25 @@ def _record(frame: int, target: int, result: TrackResult) -> dict:
             "score": round(result.score, 5)}
 
 
-def _open_writer(stem: Path, fps: float, frame_hw: tuple[int, int]) -> tuple[cv2.VideoWriter, Path]:
-    for fourcc, suffix in VIDEO_WRITERS:
-        path = stem.with_suffix(suffix)
-        writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*fourcc), fps, (frame_hw[1], frame_hw[0]))
-        if writer.isOpened():
-            return writer, path
-        writer.release()
-    raise RuntimeError(f"OpenCV can write none of {[f for f, _ in VIDEO_WRITERS]} videos here; pass overlay=false")
+class H264Writer:
+    """BGR HxWx3 uint8 frames -> an H.264 MP4 browsers play; odd sides are padded by one edge pixel."""
+
+    def __init__(self, path: Path, fps: float, frame_hw: tuple[int, int]) -> None:
+        self.path = path
+        self.height, self.width = (side + side % 2 for side in frame_hw)
+        self._container = av.open(str(path), mode="w", options={"movflags": "+faststart"})
+        self._stream = self._container.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001),
+                                                  options=H264_OPTIONS)
+        self._stream.width, self._stream.height = self.width, self.height
+        self._stream.pix_fmt = "yuv420p"
+
+    def write(self, image_bgr: np.ndarray) -> None:
+        h, w = image_bgr.shape[:2]
+        if (h, w) != (self.height, self.width):
+            image_bgr = cv2.copyMakeBorder(image_bgr, 0, self.height - h, 0, self.width - w, cv2.BORDER_REPLICATE)
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(image_bgr), format="bgr24")
+        self._container.mux(self._stream.encode(frame))
+
+    def close(self) -> None:
+        self._container.mux(self._stream.encode(None))  # flush the encoder's delayed frames
+        self._container.close()
