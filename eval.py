@@ -16,17 +16,22 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
+from siammask.config import user_errors  # noqa: E402
 from siammask.evaluation import Entry, run_benchmark, write_report  # noqa: E402
 
 
 def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:
     """The trained tracker (and the static-box baseline if the benchmark asks for it), or saved results."""
     if cfg.results_dir:
-        return [Entry("results", Path(cfg.results_dir))], {"results_dir": str(cfg.results_dir)}
+        results_dir = Path(cfg.results_dir).expanduser()
+        if not results_dir.is_dir():
+            raise FileNotFoundError(f"results_dir {str(results_dir)!r} is not a folder: give the folder of saved "
+                                    f"results (e.g. <eval run>/results/siammask)")
+        return [Entry("results", results_dir)], {"results_dir": str(results_dir)}
     from siammask.evaluation.baselines import StaticBoxTracker
-    from siammask.tracking import Tracker, latest_checkpoint, load_tracker
+    from siammask.tracking import Tracker, default_checkpoint, load_tracker
 
-    ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else latest_checkpoint(cfg.ckpt_runs_dir)
+    ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else default_checkpoint(cfg.ckpt_runs_dir)
     base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
 
     def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
@@ -45,10 +50,17 @@ def evaluate(cfg: DictConfig) -> dict:
     results = run_benchmark(cfg.benchmark, entries, videos, progress=cfg.progress)
     doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
     print(table)
+    main_results = results[entries[0].name]
+    if not any(result.per_sequence for result in main_results.values()):  # a table of dashes is no result
+        failures = {f"{p}/{name}": why for p, result in main_results.items() for name, why in result.failures.items()}
+        first, why = next(iter(failures.items()), ("-", "the benchmark lists no sequence"))
+        raise ValueError(f"no sequence could be scored ({len(failures)} failures; the first, {first}: {why}); all are "
+                         f"listed in {out_dir / 'metrics.json'}")
     return doc
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
+@user_errors
 def main(cfg: DictConfig) -> None:
     evaluate(cfg)
 

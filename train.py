@@ -16,7 +16,7 @@ import hydra  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from siammask.config import instantiate_list, register_resolvers  # noqa: E402
+from siammask.config import instantiate_list, register_resolvers, user_errors  # noqa: E402
 
 register_resolvers()
 
@@ -33,6 +33,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
+@user_errors
 def main(cfg: DictConfig) -> float | None:
     metrics = train(cfg)
     name = cfg.get("optimized_metric")

@@ -31,9 +31,9 @@ import cv2
 import numpy as np
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
-from tqdm import tqdm
 
 from siammask.geometry import CropWindow, mean_colour
+from siammask.progress import Progress
 
 from .lmdb_store import (SUMMARY_NAME, TRACK_FIELDS, ChunkMeta, StoreError, StoreIndex, StoreWriter,
                          check_output, chunk_key, decode_record, encode_record, open_env, read_store,
@@ -45,6 +45,7 @@ from .readers.base import (BAD_ANNOTATION, BAD_IMAGE, BOX_OUTSIDE, EMPTY_MASK, M
 
 SPLITS = ("train", "val")
 SUMMARY_LINES = 20  # failures printed; the JSON summary lists all
+PROGRESS_EVERY_S = 30.0  # a progress line this often when the output is not a terminal (a log file)
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # start / end of image markers (ITU T.81, B.1.1.3)
 
 
@@ -253,8 +254,8 @@ def prepare(dataset: str, cfg: PrepareConfig) -> dict[str, Any]:
     resumed = len(keys) - len(todo)
     workers = cfg.workers or os.cpu_count() or 1
     try:
-        with tqdm(total=len(keys), initial=resumed, desc=f"prepare {dataset}/{cfg.split}", unit="chunk",
-                  dynamic_ncols=True, disable=None) as progress:
+        with Progress(len(keys), f"prepare {dataset}/{cfg.split}", "chunks", initial=resumed,
+                      every_s=PROGRESS_EVERY_S) as progress:
             for key, meta, records in _results(todo, reader, cfg, workers):
                 writer.add_chunk(key, meta, records)
                 progress.update()

@@ -107,3 +107,20 @@ def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
     run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
               "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)
     assert read_steps(tmp_path) == 2
+
+
+def test_every_missing_store_of_the_paper_recipe_is_named_in_one_line_without_traceback(tmp_path):
+    result = run_train("experiment=siammask_base", f"paths.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}",
+                       check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    line = result.stderr.strip().splitlines()[-1]  # after Lightning's "Seed set to" line
+    assert line.startswith("error: 5 LMDB store(s) cannot be used")
+    for key in ("datasets.ytb_vos", "datasets.vid", "datasets.coco", "datasets.det", "val_datasets.vid"):
+        assert f"{key}.path: no SiamMask LMDB store" in line
+
+
+def test_hydra_full_error_shows_the_traceback_of_a_user_mistake(tmp_path, monkeypatch):
+    monkeypatch.setenv("HYDRA_FULL_ERROR", "1")
+    result = run_train("model.backbone.name=hrnet_w18_small", f"hydra.run.dir={tmp_path}", check=False)
+    assert result.returncode == 1 and "Traceback" in result.stderr
+    assert "backbone 'hrnet_w18_small' cannot be used: timm cannot dilate it to output_stride=8" in result.stderr

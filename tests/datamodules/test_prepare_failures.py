@@ -79,7 +79,9 @@ def test_a_truncated_jpeg_is_skipped_counted_and_named(tmp_path, capsys):
     assert summary["frames"] == 2 * 2  # two objects in each of the two intact frames
     saved = json.loads((tmp_path / "out" / SUMMARY_NAME).read_text())
     assert saved["failures_by_reason"] == {"truncated_image": 1} and "000001.JPEG" in saved["failures"][0]["file"]
-    assert "truncated_image" in capsys.readouterr().out
+    printed = capsys.readouterr()
+    assert "truncated_image" in printed.out
+    assert "prepare vid/train: 1/1 chunks" in printed.err  # a progress line, as in a log file (no terminal)
 
 
 def test_missing_mask_png_and_zero_area_mask_are_listed(tmp_path, capsys):

@@ -17,14 +17,17 @@ from siammask.evaluation.results import read_label_map, read_vot_trajectory, vot
 VOT_PARAMS = {"burnin": 10, "skip": 5, "eao_interval": [1, 8]}
 
 
-def test_vot_protocol_scores_good_sequences_and_lists_broken_ones(tmp_path):
+def test_vot_protocol_scores_good_sequences_and_lists_broken_ones(tmp_path, capsys):
     root = make_vot_release(tmp_path / "data", {"good": 8, "nogt": 8, "broken": 8})
     (root / "nogt" / "groundtruth.txt").unlink()
     (root / "broken" / "color" / "00000004.png").write_bytes(b"garbage")
     dataset = vot_dataset(root)
     seq = dataset.load("good")
     entry = Entry("oracle", tmp_path / "results", lambda: BoxOracle(seq.gt_polygons, fail_at={3}))
-    result = evaluate_protocol("vot", dataset, entry, VOT_PARAMS, progress=False)
+    result = evaluate_protocol("vot", dataset, entry, VOT_PARAMS, progress=True)
+    lines = capsys.readouterr().err.splitlines()  # not a terminal: one progress line per sequence
+    assert len(lines) == 3 and lines[-1].startswith("oracle vot: 3/3 sequences")
+    assert sum("(good)" in line for line in lines) == 1 and sum("(broken failed)" in line for line in lines) == 1
     assert list(result.per_sequence) == ["good"]
     assert set(result.failures) == {"nogt", "broken"}
     assert "groundtruth.txt" in result.failures["nogt"] and "00000004.png" in result.failures["broken"]

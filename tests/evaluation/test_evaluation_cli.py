@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -18,10 +19,11 @@ ROOT = Path(__file__).resolve().parents[2]
 BENCHMARKS = sorted(p.stem for p in (ROOT / "conf" / "benchmark").glob("*.yaml"))
 
 
-def run_eval(*overrides: str, env: dict | None = None) -> subprocess.CompletedProcess:
+def run_eval(*overrides: str, env: dict | None = None, expect: int = 0) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, str(ROOT / "eval.py"), "progress=false", *overrides], cwd=ROOT,
-                            capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})})
-    assert result.returncode == 0, result.stderr[-3000:]
+                            capture_output=True, text=True, timeout=300, env={**os.environ, **(env or {})},
+                            check=False)
+    assert result.returncode == expect, result.stderr[-3000:]
     return result
 
 
@@ -53,6 +55,19 @@ def test_scoring_saved_vot_results_writes_metrics_table_plot_and_lists_the_bad_f
     assert "car_001.txt has 5 lines but the sequence has 12 frames" in metrics["vot"]["failures"]["car"]
     assert "| results | 1.000 | 1.000 | 0.000 | 0 |" in result.stdout and "car_001.txt" in result.stdout
     assert (out / "metrics.md").read_text() in result.stdout and (out / "eao_curve.png").is_file()
+
+
+@pytest.mark.parametrize("results, message", [
+    ("missing", r"error: results_dir '.*missing' is not a folder"),
+    ("empty", r"error: no sequence could be scored \(2 failures; the first, vot/ball: .*ball_001.txt"),
+])
+def test_results_that_score_nothing_end_in_one_line_and_exit_1(tmp_path, results, message):
+    root = make_vot_release(tmp_path / "VOT2018", {"ball": 6, "car": 6})
+    (tmp_path / "empty").mkdir()
+    result = run_eval("benchmark=vot2018", f"benchmark.root={root}", f"results_dir={tmp_path / results}",
+                      f"hydra.run.dir={tmp_path / 'run'}", "benchmark.vot.eao_interval=[2,6]", expect=1)
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+    assert re.match(message, result.stderr)
 
 
 def test_scoring_saved_davis_pngs_end_to_end(tmp_path):

@@ -17,7 +17,6 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm.auto import tqdm
 
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
@@ -27,6 +26,7 @@ from siammask.evaluation.results import (label_map_path, otb_result_path, read_l
                                          write_vot_trajectory)
 from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
+from siammask.progress import Progress
 
 PROTOCOLS = ("vot", "otb", "davis", "ytvos")
 PARAMETERS = {"vot": ("burnin", "skip", "eao_interval"), "otb": (), "davis": ("bound_th",), "ytvos": ()}
@@ -130,16 +130,19 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
     out = _protocol_dir(entry, protocol)
     runner: TrackerLike | None = None if entry.make_tracker is None else entry.make_tracker()
     per_sequence, failures, scores = {}, {}, []
-    bar = tqdm(dataset.names, desc=f"{entry.name} {protocol}", unit="seq", disable=not progress)
-    for name in bar:
-        bar.set_postfix_str(name)
-        try:
-            row, score = _SEQUENCE_SCORERS[protocol](dataset.load(name), out, params, runner)
-        except INPUT_ERRORS as err:
-            failures[name] = str(err)
-            continue
-        per_sequence[name] = row
-        scores.append(score)
+    # every sequence is a line in a log file (every_s=0): sequences are few and each takes a while
+    with Progress(len(dataset.names), f"{entry.name} {protocol}", "sequences", enabled=progress,
+                  every_s=0.0) as bar:
+        for name in dataset.names:
+            try:
+                row, score = _SEQUENCE_SCORERS[protocol](dataset.load(name), out, params, runner)
+            except INPUT_ERRORS as err:
+                failures[name] = str(err)
+                bar.update(note=f"{name} failed")
+                continue
+            per_sequence[name] = row
+            scores.append(score)
+            bar.update(note=name)
     summary, curves = _summarise(protocol, scores, params)
     return ProtocolResult(summary, per_sequence, failures, curves)
 
