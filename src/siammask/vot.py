@@ -1,0 +1,138 @@
+"""The tracker process the VOT toolkit runs: SiamMask behind the TraX protocol (``vot-trax``).
+
+    .venv/bin/python -m siammask.vot ckpt_path=<model.ckpt> [tracker=vot] [device=cpu]
+
+The toolkit starts this command (``protocol = trax`` in its ``trackers.ini``), sends the first frame with
+one or more objects, then one frame at a time, and reads a region per object back. Objects may be given
+as rectangles, polygons (initialised with the area-preserving axis-aligned box, as the release and pysot
+do on VOT) or masks; each is answered in the form it was given: a rectangle as the tracked box, a polygon
+as the tracker's polygon (``tracker.box_mode``, the rotated box by default), a mask as the tracked mask.
+Images arrive as file paths or in memory. Options are ``key=value`` overrides of ``conf/vot.yaml``.
+
+Nothing but TraX messages may go to stdout (the toolkit reads the protocol there), so messages go to stderr.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Sequence
+
+import numpy as np
+from omegaconf import DictConfig
+
+from siammask.config import project_root, user_errors
+from siammask.evaluation.region import init_box_from_polygon, polygon_mask
+from siammask.geometry import mask_to_box_xyxy
+from siammask.tracking import Tracker, TrackResult, default_checkpoint, load_tracker, read_image_rgb
+
+
+def _image_rgb(images: dict) -> np.ndarray:
+    """The colour channel of a TraX request as HxWx3 uint8 RGB (a file path or an image in memory)."""
+    from trax import Image
+
+    image = images["color"]
+    if image.type() == Image.PATH:
+        return read_image_rgb(image.path())
+    array = np.asarray(image.array())
+    return np.repeat(array[..., None], 3, axis=2) if array.ndim == 2 else array  # memory images are RGB
+
+
+def _targets(objects: Sequence, image_hw: tuple[int, int]) -> tuple[list[str], np.ndarray, np.ndarray | None]:
+    """Region kinds, boxes (T, 4) xyxy and, when every object is a mask, masks (T, H, W) of TraX objects."""
+    from trax import Region
+
+    kinds, boxes, masks = [], [], []
+    for index, (region, _properties) in enumerate(objects):
+        kind = region.type
+        if kind == Region.RECTANGLE:
+            x, y, w, h = region.bounds()
+            boxes.append([x, y, x + w, y + h])
+        elif kind == Region.POLYGON:
+            boxes.append(init_box_from_polygon(np.array(list(region), dtype=np.float64)))
+        elif kind == Region.MASK:
+            mask = _full_mask(region.array(normalize=True), image_hw)
+            if not mask.any():
+                raise ValueError(f"object {index}: the initial mask is empty")
+            masks.append(mask)
+            boxes.append(mask_to_box_xyxy(mask))
+        else:
+            raise ValueError(f"object {index}: unsupported initial region {kind!r} (rectangle, polygon or mask)")
+        kinds.append(kind)
+    all_masks = len(masks) == len(kinds)
+    return kinds, np.asarray(boxes, dtype=np.float64), np.stack(masks) if all_masks else None
+
+
+def _full_mask(mask: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
+    """A TraX mask (anchored at the image's top-left corner, possibly smaller or larger) on the whole image."""
+    full = np.zeros(image_hw, dtype=np.uint8)
+    h, w = min(mask.shape[0], image_hw[0]), min(mask.shape[1], image_hw[1])
+    full[:h, :w] = mask[:h, :w] > 0
+    return full
+
+
+def _region(kind: str, result: TrackResult, image_hw: tuple[int, int]):
+    """The reply for one object, in the form its initial region had."""
+    from trax import Mask, Polygon, Rectangle, Region
+
+    if kind == Region.RECTANGLE:
+        x0, y0, x1, y1 = (float(v) for v in result.box_xyxy)
+        return Rectangle.create(x0, y0, x1 - x0, y1 - y0)
+    if kind == Region.POLYGON:
+        return Polygon.create([(float(x), float(y)) for x, y in np.asarray(result.polygon).reshape(-1, 2)])
+    mask = result.mask if result.mask is not None else polygon_mask(result.polygon, image_hw)
+    ys, xs = np.nonzero(mask)
+    if xs.size == 0:
+        return Mask.create(np.zeros((1, 1), dtype=np.uint8))
+    x0, y0 = int(xs.min()), int(ys.min())
+    return Mask.create(np.ascontiguousarray(mask[y0:ys.max() + 1, x0:xs.max() + 1].astype(np.uint8)), x0, y0)
+
+
+def serve(tracker: Tracker) -> None:
+    """Answer TraX requests until the client quits: initialise on ``initialize``, track on ``frame``."""
+    from trax import Image, Region, Server, TraxStatus
+
+    formats = [Region.RECTANGLE, Region.POLYGON, Region.MASK]
+    kinds: list[str] = []
+    with Server(formats, [Image.PATH, Image.MEMORY], tracker_name="SiamMask", multiobject=True) as server:
+        while True:
+            request = server.wait()
+            if request.type in (TraxStatus.QUIT, TraxStatus.ERROR):
+                break
+            image = _image_rgb(request.image)
+            if request.type == TraxStatus.INITIALIZE:
+                kinds, boxes, masks = _targets(request.objects, image.shape[:2])
+                results = tracker.init(image, boxes, masks)
+            elif request.objects:
+                raise ValueError("objects sent with a frame (re-initialisation mid-session) are not supported: "
+                                 "start a new session with initialize")
+            else:
+                results = tracker.track(image)
+            server.status([(_region(kind, result, image.shape[:2]), {"confidence": f"{result.score:.5f}"})
+                           for kind, result in zip(kinds, results)])
+
+
+@user_errors
+def run(cfg: DictConfig) -> None:
+    ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
+    serve(load_tracker(ckpt_path, cfg.tracker, cfg.device))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Compose ``conf/vot.yaml`` with ``key=value`` overrides (Hydra's compose: no run folder, no log files)."""
+    from hydra import compose, initialize_config_module
+    from hydra.errors import HydraException
+
+    os.environ.setdefault("PROJECT_ROOT", project_root())
+    overrides = list(sys.argv[1:] if argv is None else argv)
+    try:
+        with initialize_config_module("siammask.conf", version_base="1.3"):
+            cfg = compose("vot", overrides=overrides)
+    except HydraException as error:  # a wrong key or group name: one line, as the other entry points
+        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
+        raise SystemExit(1) from None
+    run(cfg)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,102 @@
+"""The VOT toolkit's view of our tracker: a TraX client (vot-trax, what the toolkit uses) drives
+``python -m siammask.vot`` through a session on synthetic frames."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+trax = pytest.importorskip("trax")
+from trax.client import Client  # noqa: E402
+from trax.image import FileImage  # noqa: E402
+from trax.region import Mask, Polygon, Rectangle, Region  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "tracking"))
+from test_track_script import save_tiny_checkpoint  # noqa: E402
+
+H, W = 120, 160
+
+
+def synthetic_frames(folder: Path, count: int = 4) -> list[Path]:
+    """A bright 30x20 rectangle moving right by 3 px a frame on a dark, textured background."""
+    rng = np.random.default_rng(0)
+    paths = []
+    for index in range(count):
+        image = rng.integers(0, 50, (H, W, 3), dtype=np.uint8)
+        image[40:60, 50 + 3 * index:80 + 3 * index] = (230, 200, 40)
+        paths.append(folder / f"{index:08d}.png")
+        cv2.imwrite(str(paths[-1]), image)
+    return paths
+
+
+def start_tracker(*overrides: str) -> tuple[subprocess.Popen, Client, list[str]]:
+    """As the toolkit does: the tracker on pipes, its stderr on the same pipe as the protocol; what is not
+    protocol goes to the returned log."""
+    process = subprocess.Popen([sys.executable, "-m", "siammask.vot", *overrides],
+                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               env={**os.environ, "TRAX": "1"})
+    log: list[str] = []
+    return process, Client(stream=(process.stdin.fileno(), process.stdout.fileno()), timeout=60,
+                           log=log.append), log
+
+
+def test_a_trax_session_answers_rectangle_polygon_and_mask_objects_each_in_its_own_form(tmp_path):
+    # the newest `make train` run's checkpoint, found and announced on stderr, which shares the protocol's pipe
+    run = tmp_path / "runs" / "2024-01-01_00-00-00"
+    save_tiny_checkpoint(run / "checkpoints" / "last.ckpt")
+    (run / ".hydra").mkdir()
+    (run / ".hydra" / "overrides.yaml").write_text("[]\n")
+    frames = synthetic_frames(tmp_path)
+    process, client, _ = start_tracker(f"ckpt_runs_dir={tmp_path / 'runs'}", "tracker=vot")
+    try:
+        assert client.tracker_name == "SiamMask"
+        assert set(client.region_formats) >= {Region.RECTANGLE, Region.POLYGON, Region.MASK}
+        mask = np.zeros((H, W), dtype=np.uint8)
+        mask[40:60, 50:80] = 1
+        corners = [(50.0, 40.0), (80.0, 40.0), (80.0, 60.0), (50.0, 60.0)]
+        objects = [(Rectangle.create(50, 40, 30, 20), {}), (Polygon.create(corners), {}),
+                   (Mask.create(mask[40:60, 50:80].copy(), 50, 40), {})]
+        first, _ = client.initialize({"color": FileImage.create(str(frames[0]))}, objects, {})
+        assert [region.type for region, _ in first] == [Region.RECTANGLE, Region.POLYGON, Region.MASK]
+        assert first[0][0].bounds() == pytest.approx((50, 40, 30, 20))  # frame 0: the given regions
+        assert first[2][0].offset() == (50, 40) and first[2][0].size() == (30, 20)
+        for path in frames[1:]:
+            answer, _ = client.frame({"color": FileImage.create(str(path))}, {}, [])
+            (rect, rect_props), (polygon, _), (region, _) = answer
+            assert (rect.type, polygon.type, region.type) == (Region.RECTANGLE, Region.POLYGON, Region.MASK)
+            x, y, w, h = rect.bounds()
+            assert np.isfinite([x, y, w, h]).all() and w > 0 and h > 0
+            assert 0.0 <= float(rect_props["confidence"]) <= 1.0
+            assert polygon.size() == 4 and np.isfinite(np.array(list(polygon))).all()
+            full = region.array(normalize=True)
+            assert full.shape[0] <= H and full.shape[1] <= W and set(np.unique(full)) <= {0, 1}
+        client.quit()
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+
+def test_a_missing_checkpoint_ends_the_tracker_with_one_line(tmp_path, capsys):
+    from siammask.vot import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main([f"ckpt_path={tmp_path / 'none.ckpt'}"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and len(err.strip().splitlines()) == 1
+    assert err.startswith("error: checkpoint") and "none.ckpt" in err
+
+
+def test_a_wrong_option_ends_the_tracker_with_one_line(capsys):
+    from siammask.vot import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["no_such_option=1"])
+    err = capsys.readouterr().err
+    assert exit_info.value.code == 1 and len(err.strip().splitlines()) == 1 and "no_such_option" in err
