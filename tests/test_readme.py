@@ -1,0 +1,76 @@
+"""README.md's commands run as written: every command line of its bash blocks uses the project's venv or make,
+and every train.py / eval.py / track.py command composes with Hydra (``--cfg job`` without a process each).
+
+Rule for placeholders: ``<...>`` (e.g. ``<run>``, ``<base.ckpt>``) and ``x,y,w,h`` stand for values the user
+fills in; they are replaced by a dummy value, since composing checks keys and groups, not files.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+
+from siammask.config import register_resolvers
+
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+ENTRY_CONFIGS = {"train.py": "train", "eval.py": "eval", "track.py": "track"}
+WHAT_IT_RUNS = {"train.py": "model", "eval.py": "benchmark", "track.py": "tracker"}  # a group each config composes
+MAKE_TARGETS = {"train": "train.py", "eval": "eval.py", "track": "track.py"}
+COMMAND_PREFIXES = (".venv/bin/python ", "make ")
+
+
+def bash_lines(text: str) -> list[str]:
+    """Command lines of the ```bash blocks, comments stripped."""
+    lines = []
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+        for line in block.splitlines():
+            command = line.split("  #")[0].split(" # ")[0].strip()
+            if command and not command.startswith("#"):
+                lines.append(command)
+    return lines
+
+
+def hydra_commands(text: str) -> list[tuple[str, list[str]]]:
+    """(script, overrides) of each train.py / eval.py / track.py command, with placeholders filled in."""
+    commands = []
+    for line in bash_lines(text):
+        filled = re.sub(r"<[^<>]+>", "placeholder", line).replace("x,y,w,h", "1,2,3,4")
+        words = shlex.split(filled)
+        if words[0] == "make" and len(words) > 1 and words[1] in MAKE_TARGETS:
+            args = [w.removeprefix("ARGS=") for w in words[2:]]
+            commands.append((MAKE_TARGETS[words[1]], shlex.split(" ".join(args))))
+        elif len(words) > 1 and words[1] in ENTRY_CONFIGS:
+            commands.append((words[1], words[2:]))
+    return commands
+
+
+def single_run(overrides: list[str]) -> list[str]:
+    """A sweep (``-m a=1,2``) composes as its first run."""
+    if "-m" not in overrides:
+        return overrides
+    return [o if "=" not in o or "[" in o else o.split("=")[0] + "=" + o.split("=", 1)[1].split(",")[0]
+            for o in overrides if o != "-m"]
+
+
+def test_every_readme_command_uses_the_venv_or_make():
+    bare = [line for line in bash_lines(README.read_text()) if not line.startswith(COMMAND_PREFIXES)]
+    assert bare == []
+
+
+def test_the_readme_holds_the_commands_this_test_checks():
+    scripts = {script for script, _ in hydra_commands(README.read_text())}
+    assert scripts == set(ENTRY_CONFIGS) and len(hydra_commands(README.read_text())) >= 25
+
+
+@pytest.mark.parametrize("script, overrides", hydra_commands(README.read_text()),
+                         ids=lambda value: value if isinstance(value, str) else " ".join(value)[:60])
+def test_readme_command_composes(script, overrides):
+    register_resolvers()
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose(ENTRY_CONFIGS[script], overrides=single_run(overrides))
+    assert WHAT_IT_RUNS[script] in cfg
