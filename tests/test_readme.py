@@ -27,7 +27,7 @@ COMMAND_PREFIXES = (".venv/bin/python ", "make ")
 def bash_lines(text: str) -> list[str]:
     """Command lines of the ```bash blocks, comments stripped."""
     lines = []
-    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.S):
+    for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
         for line in block.splitlines():
             command = line.split("  #")[0].split(" # ")[0].strip()
             if command and not command.startswith("#"):

@@ -11,16 +11,25 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
+from model_fixtures import light_model_kwargs
 
 trax = pytest.importorskip("trax")
-from trax.client import Client  # noqa: E402
-from trax.image import FileImage  # noqa: E402
-from trax.region import Mask, Polygon, Rectangle, Region  # noqa: E402
-
-sys.path.insert(0, str(Path(__file__).resolve().parent / "tracking"))
-from test_track_script import save_tiny_checkpoint  # noqa: E402
+from trax.client import Client
+from trax.image import FileImage
+from trax.region import Mask, Polygon, Rectangle, Region
 
 H, W = 120, 160
+
+
+def save_tiny_checkpoint(path: Path) -> None:
+    """A random-init narrow network in the project's checkpoint layout (hyper-parameters + weights)."""
+    from siammask.lit import ThreeBranchModule
+
+    torch.manual_seed(0)
+    module = ThreeBranchModule(**light_model_kwargs())
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict()}, path)
 
 
 def synthetic_frames(folder: Path, count: int = 4) -> list[Path]:
