@@ -55,6 +55,7 @@ def start_tracker(*overrides: str) -> tuple[subprocess.Popen, Client, list[str]]
                            log=log.append), log
 
 
+@pytest.mark.slow
 def test_a_trax_session_answers_rectangle_polygon_and_mask_objects_each_in_its_own_form(tmp_path):
     # the newest `make train` run's checkpoint, found and announced on stderr, which shares the protocol's pipe
     run = tmp_path / "runs" / "2024-01-01_00-00-00"

@@ -159,6 +159,7 @@ def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_pa
     assert str(tmp_path / "runs" / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt") in completed.stderr
 
 
+@pytest.mark.slow
 def test_track_script_finds_the_project_folders_when_started_elsewhere(tmp_path: Path) -> None:
     command = [sys.executable, str(ROOT / "track.py"), "input=x", "--cfg", "job", "--resolve", "-p", "ckpt_runs_dir"]
     env = {k: v for k, v in os.environ.items() if k != "PROJECT_ROOT"}
@@ -168,6 +169,7 @@ def test_track_script_finds_the_project_folders_when_started_elsewhere(tmp_path:
     assert completed.stdout.strip().splitlines()[-1] == str(ROOT / "logs" / "train" / "runs")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("override, message", [
     ("max_frames=0", "error: max_frames must be a positive number of frames or null"),
     ("bbox=[[1,2,3]]", "error: bbox must be [x, y, w, h]"),
@@ -180,6 +182,13 @@ def test_track_script_user_mistakes_end_in_one_line_without_traceback(tmp_path: 
     assert completed.returncode == 1
     assert completed.stderr.strip().splitlines() == [completed.stderr.strip()] and "Traceback" not in completed.stderr
     assert completed.stderr.startswith(message)
+    assert not (tmp_path / "out").exists()
+
+
+def test_without_a_box_or_a_mask_track_says_what_to_give(tmp_path: Path) -> None:
+    cfg = track_config(f"input={TENNIS}", f"output_dir={tmp_path / 'out'}")
+    with pytest.raises(ValueError, match=r"give the targets on the first frame: bbox=\[x,y,w,h\].*mask="):
+        load_track_script().run(cfg, tracker=None)
     assert not (tmp_path / "out").exists()
 
 
