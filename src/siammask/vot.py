@@ -14,6 +14,7 @@ Nothing but TraX messages may go to stdout (the toolkit reads the protocol there
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import sys
 from collections.abc import Sequence
@@ -125,6 +126,10 @@ def main(argv: Sequence[str] | None = None) -> None:
 
     os.environ.setdefault("PROJECT_ROOT", project_root())
     overrides = list(sys.argv[1:] if argv is None else argv)
+    if importlib.util.find_spec("trax") is None:
+        print("error: the TraX protocol library is missing: install it with "
+              "`.venv/bin/python -m pip install vot-trax` (it is in the dev extra)", file=sys.stderr)
+        raise SystemExit(1)
     try:
         with initialize_config_module("siammask.conf", version_base="1.3"):
             cfg = compose("vot", overrides=overrides)
