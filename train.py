@@ -24,8 +24,8 @@ register_resolvers()
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit once; returns the final logged metrics (read by sweepers through ``optimized_metric``)."""
     pl.seed_everything(cfg.seed, workers=True)
+    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)  # first: it checks its weights files
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_list(cfg.get("callbacks")),
                                                   logger=instantiate_list(cfg.get("logger")) or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

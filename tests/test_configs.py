@@ -14,6 +14,10 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
 
 
+# Choices that refuse to resolve without model.backbone.checkpoint_path (tests/test_paper_recipe.py checks that).
+NEEDS_IMAGENET_WEIGHTS = {"paper_resnet50_imagenet", "siammask_base", "siammask_two_branch"}
+
+
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
@@ -28,7 +32,8 @@ def compose_train(overrides: list[str]):
 def test_every_option_of_every_group_composes(group):
     assert options(group), f"conf/{group} is empty"
     for choice in options(group):
-        cfg = compose_train([f"{group}={choice}"])
+        weights = ["model.backbone.checkpoint_path=/data/resnet.model"] if choice in NEEDS_IMAGENET_WEIGHTS else []
+        cfg = compose_train([f"{group}={choice}", *weights])
         OmegaConf.resolve(cfg.model)  # interpolations inside the model resolve
         assert cfg.model._target_.startswith("siammask.lit.")
 
