@@ -66,7 +66,7 @@ def test_wrong_keys_and_groups_fail_at_composition(override):
 
 def test_sharp_experiment_demands_a_base_checkpoint():
     cfg = compose_train(["experiment=siammask_sharp", "model.neck.out_channels=16", "model.head.hidden_channels=16"])
-    assert list(cfg.model.train_only) == ["refine"]
+    assert list(cfg.model.train_only) == ["refine", "mask_head.conv_kernel", "mask_head.conv_search"]
     with pytest.raises(InstantiationException, match="model.init_from=<base checkpoint>"):
         instantiate(cfg.model)
 
