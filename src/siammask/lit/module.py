@@ -25,6 +25,7 @@ from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
+BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or skip the batch (release)
 
 
 class SiamMaskModule(pl.LightningModule):
@@ -38,14 +39,15 @@ class SiamMaskModule(pl.LightningModule):
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                  anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
                  exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
-                 init_from: str | None = None, mask_positions_per_pair: int | None = None) -> None:
+                 init_from: str | None = None, mask_positions_per_pair: int | None = None,
+                 bad_loss: str = "stop", max_loss: float | None = None) -> None:
         super().__init__()
         # Plain containers only, so the checkpoint loads with weights_only=True and rebuilds the network.
         self.save_hyperparameters(_plain(dict(
             backbone=backbone, neck=neck, head=head, refine=refine or None, loss=loss, optimizer=optimizer,
             scheduler=scheduler, anchors=anchors, targets=targets, exemplar_size=exemplar_size,
             search_size=search_size, train_only=train_only, init_from=init_from,
-            mask_positions_per_pair=mask_positions_per_pair)), logger=False)
+            mask_positions_per_pair=mask_positions_per_pair, bad_loss=bad_loss, max_loss=max_loss)), logger=False)
         head, refine = self.hparams.head, self.hparams.refine
         self.anchor_spec = AnchorSpec(**(anchors or {}))
         self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)
@@ -56,6 +58,9 @@ class SiamMaskModule(pl.LightningModule):
         self.exemplar_size = exemplar_size
         self.search_size = search_size
         self.mask_positions_per_pair = mask_positions_per_pair
+        if bad_loss not in BAD_LOSS_POLICIES:
+            raise ValueError(f"model.bad_loss={bad_loss!r}: choose one of {BAD_LOSS_POLICIES}")
+        self.bad_loss, self.max_loss = bad_loss, max_loss
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
@@ -78,13 +83,13 @@ class SiamMaskModule(pl.LightningModule):
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> SearchOutput:
         return self.network(self.network.embed_template(template), search)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "val")
 
-    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor | None:
         output = self(batch["template"], batch["search"])
         losses, mask_positions = self.score_losses(output, batch)
         trained = mask_positions & batch["has_mask"].view(-1, 1, 1)
@@ -94,16 +99,28 @@ class SiamMaskModule(pl.LightningModule):
         labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
         losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
         total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"non-finite {stage} loss at step {self.global_step}: "
-                                     f"{ {k: float(v) for k, v in losses.items()} }")
         size = batch["search"].shape[0]
+        if self._bad_loss(total):
+            detail = (f"{stage} loss {float(total)} at step {self.global_step}: "
+                      f"{({k: float(v) for k, v in losses.items()})}")
+            if self.bad_loss == "stop":
+                raise FloatingPointError(f"non-finite or too large {detail} (model.bad_loss=skip skips such "
+                                         f"batches, as the release does)")
+            self.log(f"{stage}/skipped_batches", 1.0, on_step=False, on_epoch=True, reduce_fx="sum", batch_size=size)
+            return None  # Lightning's skip: no backward, no optimiser step for this batch
         self.log(f"{stage}/loss", total, prog_bar=True, batch_size=size)
         for name, value in losses.items():
             self.log(f"{stage}/loss_{name}", value, batch_size=size)
         for name, value in self._batch_ious(output, batch).items():
             self.log(f"{stage}/{name}", value, prog_bar=stage == "train", batch_size=size)
         return total
+
+    def _bad_loss(self, total: torch.Tensor) -> bool:
+        """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process so that all skip together."""
+        bad = not bool(torch.isfinite(total)) or (self.max_loss is not None and float(total) > self.max_loss)
+        if self._trainer is not None and self.bad_loss == "skip":
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        return bad
 
     def _mask_windows(self, masks: torch.Tensor, b: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
                       score_size: int) -> torch.Tensor:
