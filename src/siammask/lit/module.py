@@ -7,6 +7,7 @@ branch, metrics, optimisation, freezing) is shared here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -117,7 +118,8 @@ class SiamMaskModule(pl.LightningModule):
 
     def _bad_loss(self, total: torch.Tensor) -> bool:
         """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process so that all skip together."""
-        bad = not bool(torch.isfinite(total)) or (self.max_loss is not None and float(total) > self.max_loss)
+        value = float(total.detach())
+        bad = not math.isfinite(value) or (self.max_loss is not None and value > self.max_loss)
         if self._trainer is not None and self.bad_loss == "skip":
             bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         return bad
