@@ -2,6 +2,7 @@
 siammask_sharp and tools/train_siammask*.py): weights, trainable parameters, schedules, data and checkpointing.
 Only the model is built (no dataset is opened)."""
 
+from itertools import pairwise
 from pathlib import Path
 
 import pytest
@@ -135,7 +136,7 @@ def test_sharp_schedule_optimiser_and_refine_init_are_the_release_ones(base_chec
     assert {k: module.loss_weights[k] for k in ("score", "box", "mask")} == {"score": 0.0, "box": 0.0, "mask": 36.0}
     lrs = learning_rates(cfg, 1000)
     assert lrs[0] == pytest.approx(0.01) and lrs[-1] == pytest.approx(0.0025, 1e-2)  # release: log 0.01 -> 0.0025
-    assert all(a >= b for a, b in zip(lrs, lrs[1:]))  # no warm-up
+    assert all(a >= b for a, b in pairwise(lrs))  # no warm-up
     # kaiming_uniform_(a=1): bound sqrt(3 / fan_in), sqrt(3) times PyTorch's default 1 / sqrt(fan_in)
     weight = module.network.refine.v2[0].weight
     fan_in = weight[0].numel()
