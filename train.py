@@ -1,7 +1,7 @@
 """Train SiamMask: compose the Hydra config, instantiate data, model, callbacks, loggers, trainer; fit.
 
     python train.py                                   # quick CPU run on synthetic videos
-    python train.py experiment=siammask_base          # the paper recipe (real data, GPUs)
+    python train.py experiment=siammask_base model.backbone.checkpoint_path=resnet.model   # the paper recipe (GPUs)
     python train.py -m model/backbone=resnet18,resnet50 model.optimizer.lr=0.005,0.01
 """
 

@@ -47,9 +47,12 @@ class TrackingValidation(pl.Callback):
             selection_metric(self.benchmark)  # a benchmark without ground truth fails now, not after an epoch
             if results_dir is None:
                 raise ValueError("tracking validation on a benchmark writes result files: give results_dir")
-            generator = self.benchmark.get("generator")
-            videos = {k: v for k, v in dict(generator).items() if k != "_target_"} if generator else None
-        self.videos = SyntheticVideos(**dict(videos or {}))
+            generator = self.benchmark.get("generator")  # synthetic benchmarks: instantiated by Hydra or a mapping
+            if isinstance(generator, SyntheticVideos):
+                videos = generator
+            elif generator:
+                videos = {k: v for k, v in dict(generator).items() if k != "_target_"}
+        self.videos = videos if isinstance(videos, SyntheticVideos) else SyntheticVideos(**dict(videos or {}))
         self.results_dir = Path(results_dir) if results_dir else None
         self.num_videos = num_videos
         self.bound_th = bound_th
