@@ -30,8 +30,8 @@ class TrackingValidation(pl.Callback):
     with ``benchmark``, ``val/track_<protocol>_<metric>`` and ``val/track_score`` from the whole benchmark (result
     files under ``results_dir/epoch_<n>``).
 
-    Runs on rank 0 only, at the end of every ``every_n_epochs``-th training epoch, with the network in
-    eval mode; the network's mode is restored afterwards.
+    Tracks on rank 0 only (the other processes wait for its numbers), at the end of every ``every_n_epochs``-th
+    training epoch, with the network in eval mode; the network's mode is restored afterwards.
     """
 
     def __init__(self, every_n_epochs: int = 1, tracker: Mapping[str, Any] | None = None,
@@ -58,11 +58,13 @@ class TrackingValidation(pl.Callback):
         self.bound_th = bound_th
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs or not trainer.is_global_zero:
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        metrics = self.evaluate(pl_module, trainer.current_epoch)
+        # Rank 0 tracks; every rank logs its numbers, so that ModelCheckpoint finds the monitored key on all of them.
+        metrics = self.evaluate(pl_module, trainer.current_epoch) if trainer.is_global_zero else None
+        metrics = trainer.strategy.broadcast(metrics, src=0)
         for name, value in metrics.items():
-            pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value, rank_zero_only=True)
+            pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value)
 
     def evaluate(self, pl_module: pl.LightningModule, epoch: int = 0) -> dict[str, float]:
         with eval_mode(pl_module.network) as network:
