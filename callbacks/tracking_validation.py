@@ -64,7 +64,7 @@ class TrackingValidation(pl.Callback):
         metrics = self.evaluate(pl_module, trainer.current_epoch) if trainer.is_global_zero else None
         metrics = trainer.strategy.broadcast(metrics, src=0)
         for name, value in metrics.items():
-            pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value)
+            pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value, sync_dist=True)  # equal on all
 
     def evaluate(self, pl_module: pl.LightningModule, epoch: int = 0) -> dict[str, float]:
         with eval_mode(pl_module.network) as network:

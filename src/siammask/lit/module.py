@@ -26,7 +26,7 @@ from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
-BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or skip the batch (release)
+BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
 
 
 class SiamMaskModule(pl.LightningModule):
@@ -62,6 +62,7 @@ class SiamMaskModule(pl.LightningModule):
         if bad_loss not in BAD_LOSS_POLICIES:
             raise ValueError(f"model.bad_loss={bad_loss!r}: choose one of {BAD_LOSS_POLICIES}")
         self.bad_loss, self.max_loss = bad_loss, max_loss
+        self._skip_update = False  # a training batch since the last optimiser step had a bad loss (bad_loss=skip)
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
@@ -101,20 +102,35 @@ class SiamMaskModule(pl.LightningModule):
         losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
         total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
         size = batch["search"].shape[0]
-        if self._bad_loss(total):
-            detail = (f"{stage} loss {float(total)} at step {self.global_step}: "
-                      f"{({k: float(v) for k, v in losses.items()})}")
-            if self.bad_loss == "stop":
-                raise FloatingPointError(f"non-finite or too large {detail} (model.bad_loss=skip skips such "
-                                         f"batches, as the release does)")
-            self.log(f"{stage}/skipped_batches", 1.0, on_step=False, on_epoch=True, reduce_fx="sum", batch_size=size)
-            return None  # Lightning's skip: no backward, no optimiser step for this batch
+        bad = self._bad_loss(total)
+        if bad and self.bad_loss == "stop":
+            raise FloatingPointError(f"non-finite or too large {stage} loss {float(total)} at step {self.global_step}: "
+                                     f"{({k: float(v) for k, v in losses.items()})} (model.bad_loss=skip skips such "
+                                     f"batches, as the release does)")
+        if stage == "train" and bad:
+            self._skip_update = True  # until the next optimiser step: accumulated gradients include this batch's
+        if bad:
+            self.log(f"{stage}/skipped_batches", 1.0, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True,
+                     batch_size=size)
+            return total if stage == "train" else None  # backward still runs (DDP); optimizer_step drops the update
         self.log(f"{stage}/loss", total, prog_bar=True, batch_size=size)
         for name, value in losses.items():
             self.log(f"{stage}/loss_{name}", value, batch_size=size)
         for name, value in self._batch_ious(output, batch).items():
             self.log(f"{stage}/{name}", value, prog_bar=stage == "train", batch_size=size)
         return total
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        """With ``bad_loss=skip``, no update from a batch whose loss was bad, as the release (its ``optimizer.step``
+        only for a finite loss <= 1e4). The closure (forward, backward, DDP's gradient reduction) runs on every
+        process all the same: Lightning forbids skipping ``training_step`` under DDP."""
+        if self.bad_loss != "skip":
+            return super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        result = optimizer_closure()
+        if not self._skip_update:
+            optimizer.step(closure=lambda: result)  # precision plugin, clipping and hooks as usual
+        self._skip_update = False
+        return None
 
     def _bad_loss(self, total: torch.Tensor) -> bool:
         """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process so that all skip together."""
