@@ -225,7 +225,7 @@ class PairSampler(Dataset):
                         int(rng.integers(0, 2**31)))
 
     def _epoch_table(self, epoch: int) -> np.ndarray:
-        """Global track (or video, ``pick="video"``) id of every sample of ``epoch``, as the release's ``pick`` list."""
+        """Global track (``pick="video"``: video) id of every sample of ``epoch``, as the release's ``pick`` list."""
         if self._table is not None and self._table[0] == epoch:
             return self._table[1]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, _TABLE_STREAM]))

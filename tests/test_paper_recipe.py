@@ -88,7 +88,8 @@ def test_base_trains_the_heads_then_layer2_and_layer3_from_epoch_10_as_the_relea
     assert optimizer.param_groups[1]["lr"] == pytest.approx(0.1 * 0.005)  # release: features at lr x 0.1
     # release config.json lr: warm-up 0.001 -> 0.005 over 5 of 20 epochs (step), then log 0.005 -> 0.0025
     lrs = learning_rates(cfg, 2000)
-    assert lrs[0] == pytest.approx(0.001) and lrs[500] == pytest.approx(0.005) and lrs[-1] == pytest.approx(0.0025, 1e-3)
+    assert lrs[0] == pytest.approx(0.001) and lrs[500] == pytest.approx(0.005)
+    assert lrs[-1] == pytest.approx(0.0025, 1e-3)
 
 
 def test_two_branch_trains_score_and_mask_heads_on_a_frozen_backbone(imagenet_weights):
@@ -123,8 +124,8 @@ def test_sharp_trains_refine_and_the_mask_correlation_on_143_crops_with_3x3_resp
     mask = torch.zeros(2, 143, 143, dtype=torch.uint8)
     mask[:, 40:104, 40:104], search[:, :, 40:104, 40:104] = 1, 200
     batch = {"template": search[:, :, 8:135, 8:135].clone(), "search": search, "search_mask": mask,
-             "search_bbox": torch.tensor([[40.0, 40.0, 104.0, 104.0]] * 2), "has_mask": torch.ones(2, dtype=torch.bool),
-             "is_negative": torch.zeros(2, dtype=torch.bool)}
+             "search_bbox": torch.tensor([[40.0, 40.0, 104.0, 104.0]] * 2),
+             "has_mask": torch.ones(2, dtype=torch.bool), "is_negative": torch.zeros(2, dtype=torch.bool)}
     module.training_step(batch, 0).backward()
     with_grad = {".".join(n.split(".")[:2]) for n, p in module.network.named_parameters() if p.grad is not None}
     assert with_grad == trainable_parts(module)

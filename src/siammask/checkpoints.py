@@ -94,7 +94,8 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
         raise ValueError(f"no tensor of {str(path)!r} matches this backbone (read as a backbone's or a whole "
                          f"network's state dict)")
     problems = {
-        "missing in the file": sorted(k for k in own.keys() - picked.keys() if not k.endswith("num_batches_tracked")),
+        "missing in the file": sorted(k for k in own.keys() - picked.keys()
+                                      if not k.endswith("num_batches_tracked")),
         "not in the backbone": sorted(picked.keys() - own.keys()),
         "of another shape": [f"{k} {tuple(picked[k].shape)} in the file, {tuple(own[k].shape)} here"
                              for k in sorted(own.keys() & picked.keys()) if own[k].shape != picked[k].shape],
@@ -103,7 +104,8 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
     if problems:
         detail = "; ".join(f"{what} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
                            for what, keys in problems.items())
-        raise ValueError(f"{str(path)!r} does not fit this backbone, these tensors would stay random or be dropped: "
-                         f"{detail}. (For the paper ResNet-50: a torchvision / timm ResNet-50 has 1x1 projection shortcuts in "
-                         f"layer2 and layer3 where the release has 3x3; use the release's ImageNet resnet.model)")
+        raise ValueError(f"{str(path)!r} does not fit this backbone, these tensors would stay random or be "
+                         f"dropped: {detail}. (For the paper ResNet-50: a torchvision / timm ResNet-50 has 1x1 "
+                         f"projection shortcuts in layer2 and layer3 where the release has 3x3; use the release's "
+                         f"ImageNet resnet.model)")
     backbone.load_state_dict(picked, strict=False)  # strict apart from the num_batches_tracked counters

@@ -113,7 +113,8 @@ def test_paper_backbone_refuses_a_torchvision_layout_naming_the_shortcuts_that_w
     with pytest.raises(ValueError) as error:
         PaperResNet50(checkpoint_path=str(tmp_path / "torchvision.pth"))
     message = str(error.value)
-    assert "of another shape (2): layer2.0.downsample.0.weight (512, 256, 1, 1) in the file, (512, 256, 3, 3)" in message
+    assert ("of another shape (2): layer2.0.downsample.0.weight (512, 256, 1, 1) in the file, (512, 256, 3, 3)"
+            in message)
     assert "layer3.0.downsample.0.weight (1024, 512, 1, 1) in the file" in message
     assert "layer4" not in message.split("(For")[0] and "fc.weight" not in message  # unused stages are no error
 

@@ -104,9 +104,9 @@ class SiamMaskModule(pl.LightningModule):
         size = batch["search"].shape[0]
         bad = self._bad_loss(total)
         if bad and self.bad_loss == "stop":
-            raise FloatingPointError(f"non-finite or too large {stage} loss {float(total)} at step {self.global_step}: "
-                                     f"{({k: float(v) for k, v in losses.items()})} (model.bad_loss=skip skips such "
-                                     f"batches, as the release does)")
+            raise FloatingPointError(f"non-finite or too large {stage} loss {float(total)} at step "
+                                     f"{self.global_step}: {({k: float(v) for k, v in losses.items()})} "
+                                     f"(model.bad_loss=skip skips such batches, as the release does)")
         if stage == "train" and bad:
             self._skip_update = True  # until the next optimiser step: accumulated gradients include this batch's
         if bad:
@@ -133,7 +133,7 @@ class SiamMaskModule(pl.LightningModule):
         return None
 
     def _bad_loss(self, total: torch.Tensor) -> bool:
-        """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process so that all skip together."""
+        """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process: all skip together."""
         value = float(total.detach())
         bad = not math.isfinite(value) or (self.max_loss is not None and value > self.max_loss)
         if self._trainer is not None and self.bad_loss == "skip":
