@@ -1,7 +1,7 @@
 """Train SiamMask: compose the Hydra config, instantiate data, model, callbacks, loggers, trainer; fit.
 
     python train.py                                   # quick CPU run on synthetic videos
-    python train.py experiment=siammask_base          # the paper recipe (real data, GPUs)
+    python train.py experiment=siammask_base model.backbone.checkpoint_path=resnet.model   # the paper recipe (GPUs)
     python train.py -m model/backbone=resnet18,resnet50 model.optimizer.lr=0.005,0.01
 """
 
@@ -24,8 +24,8 @@ register_resolvers()
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit once; returns the final logged metrics (read by sweepers through ``optimized_metric``)."""
     pl.seed_everything(cfg.seed, workers=True)
+    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)  # first: it checks its weights files
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
-    model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_list(cfg.get("callbacks")),
                                                   logger=instantiate_list(cfg.get("logger")) or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))

@@ -1,11 +1,14 @@
 """Validation by tracking: the number that matters for SiamMask is how well the model tracks and segments
-whole videos, not its per-pair loss. Every few epochs this callback runs the project's tracker on held-out
-synthetic videos (DAVIS-style, first-frame masks) and logs J, F and J&F.
+whole videos, not its per-pair loss. Every few epochs this callback runs the project's tracker either on
+held-out synthetic videos (DAVIS-style, first-frame masks; logs J, F and J&F) or on a whole benchmark
+(``benchmark``: any ``conf/benchmark`` config, e.g. a VOT2018 folder; logs every summary number and
+``val/track_score``, the number the release selects epochs by, for ``ModelCheckpoint`` to monitor).
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -16,38 +19,62 @@ from siammask.datamodules.synthetic import SyntheticVideos
 from siammask.evaluation.datasets import synthetic_datasets
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis
 from siammask.evaluation.runners import run_vos
+from siammask.evaluation.selection import score_tracker, selection_metric, selection_score
 from siammask.tracking import Tracker, TrackerConfig
+
+SCORE_KEY = "val/track_score"  # the benchmark's selection metric (siammask.evaluation.selection)
 
 
 class TrackingValidation(pl.Callback):
-    """Logs ``val/track_J``, ``val/track_F``, ``val/track_JF`` from tracking ``num_videos`` synthetic videos.
+    """Logs ``val/track_J``, ``val/track_F``, ``val/track_JF`` from tracking ``num_videos`` synthetic videos, or,
+    with ``benchmark``, ``val/track_<protocol>_<metric>`` and ``val/track_score`` from the whole benchmark (result
+    files under ``results_dir/epoch_<n>``).
 
-    Runs on rank 0 only, at the end of every ``every_n_epochs``-th training epoch, with the network in
-    eval mode; the network's mode is restored afterwards.
+    Tracks on rank 0 only (the other processes wait for its numbers), at the end of every ``every_n_epochs``-th
+    training epoch, with the network in eval mode; the network's mode is restored afterwards.
     """
 
     def __init__(self, every_n_epochs: int = 1, tracker: Mapping[str, Any] | None = None,
-                 videos: Mapping[str, Any] | None = None, num_videos: int = 4, bound_th: float = 0.008) -> None:
+                 videos: Mapping[str, Any] | None = None, num_videos: int = 4, bound_th: float = 0.008,
+                 benchmark: Mapping[str, Any] | None = None, results_dir: str | None = None) -> None:
         super().__init__()
         if every_n_epochs < 1:
             raise ValueError(f"every_n_epochs must be >= 1, got {every_n_epochs}")
         self.every_n_epochs = every_n_epochs
         self.tracker_config = TrackerConfig.from_mapping(dict(tracker or {}))
-        self.videos = SyntheticVideos(**dict(videos or {}))
+        self.benchmark = dict(benchmark) if benchmark else None
+        if self.benchmark is not None:
+            selection_metric(self.benchmark)  # a benchmark without ground truth fails now, not after an epoch
+            if results_dir is None:
+                raise ValueError("tracking validation on a benchmark writes result files: give results_dir")
+            generator = self.benchmark.get("generator")  # synthetic benchmarks: instantiated by Hydra or a mapping
+            if isinstance(generator, SyntheticVideos):
+                videos = generator
+            elif generator:
+                videos = {k: v for k, v in dict(generator).items() if k != "_target_"}
+        self.videos = videos if isinstance(videos, SyntheticVideos) else SyntheticVideos(**dict(videos or {}))
+        self.results_dir = Path(results_dir) if results_dir else None
         self.num_videos = num_videos
         self.bound_th = bound_th
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if (trainer.current_epoch + 1) % self.every_n_epochs or not trainer.is_global_zero:
+        if (trainer.current_epoch + 1) % self.every_n_epochs:
             return
-        metrics = self.evaluate(pl_module)
+        # Rank 0 tracks; every rank logs its numbers, so that ModelCheckpoint finds the monitored key on all of them.
+        metrics = self.evaluate(pl_module, trainer.current_epoch) if trainer.is_global_zero else None
+        metrics = trainer.strategy.broadcast(metrics, src=0)
         for name, value in metrics.items():
-            pl_module.log(f"val/track_{name}", value, rank_zero_only=True)
+            pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value, sync_dist=True)  # equal on all
 
-    def evaluate(self, pl_module: pl.LightningModule) -> dict[str, float]:
+    def evaluate(self, pl_module: pl.LightningModule, epoch: int = 0) -> dict[str, float]:
         with eval_mode(pl_module.network) as network:
-            tracker = Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec)
+            def make_tracker() -> Tracker:
+                return Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec)
+
+            if self.benchmark is not None:
+                return self._benchmark_metrics(make_tracker, epoch)
             _, mask_dataset = synthetic_datasets(self.videos, self.num_videos)
+            tracker = make_tracker()
             per_object = []
             for name in mask_dataset.names:
                 sequence = mask_dataset.load(name)
@@ -57,3 +84,10 @@ class TrackingValidation(pl.Callback):
                 per_object += scores.values()
         summary = summarise_davis(per_object)
         return {"J": summary["J_mean"], "F": summary["F_mean"], "JF": summary["JF_mean"]}
+
+    def _benchmark_metrics(self, make_tracker: Any, epoch: int) -> dict[str, float]:
+        results = score_tracker(self.benchmark, make_tracker, self.results_dir / f"epoch_{epoch:03d}", self.videos)
+        metrics = {f"{protocol}_{key}": float(value) for protocol, result in results.items()
+                   for key, value in result.summary.items() if isinstance(value, (int, float))}
+        metrics[SCORE_KEY] = selection_score(self.benchmark, results)
+        return metrics

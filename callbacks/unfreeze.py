@@ -10,18 +10,24 @@ from pytorch_lightning.callbacks import BaseFinetuning
 
 
 class UnfreezeBackboneStages(BaseFinetuning):
-    """Freezes ``network.backbone`` before training; at ``unfreeze_at_epoch`` unfreezes the named stages.
+    """Freezes ``network.backbone`` before training; from ``unfreeze_at_epoch`` on, the named stages train.
 
     Unfrozen stages join the optimiser as a new parameter group whose base lr is the model's base lr
     times ``lr_multiplier``; the project's schedule then scales it like every other group.
+
+    The state follows the epoch, not the history of the run: every epoch at or after ``unfreeze_at_epoch``
+    unfreezes the stages (a run resumed at any later epoch trains them too; its restored optimiser already holds
+    their group, so none is added twice). ``train_bn=False`` keeps their BatchNorm statistics frozen, as the
+    release does (its MultiStageFeature switches to train mode only the stages trainable when training starts).
     """
 
     def __init__(self, unfreeze_at_epoch: int = 10, stages: Sequence[str] = ("layer2", "layer3"),
-                 lr_multiplier: float = 0.1) -> None:
+                 lr_multiplier: float = 0.1, train_bn: bool = False) -> None:
         super().__init__()
         self.unfreeze_at_epoch = unfreeze_at_epoch
         self.stages = tuple(stages)
         self.lr_multiplier = lr_multiplier
+        self.train_bn = train_bn
 
     def _stage_modules(self, pl_module: pl.LightningModule) -> list[torch.nn.Module]:
         backbone = pl_module.network.backbone
@@ -38,14 +44,17 @@ class UnfreezeBackboneStages(BaseFinetuning):
 
     def finetune_function(self, pl_module: pl.LightningModule, current_epoch: int,
                           optimizer: torch.optim.Optimizer) -> None:
-        if current_epoch != self.unfreeze_at_epoch:
+        if current_epoch < self.unfreeze_at_epoch:
             return
         modules = self._stage_modules(pl_module)
-        base_lr = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
         for module in modules:
             module.requires_grad_(True)
-        params = [p for m in modules for p in m.parameters()]
-        params = self.filter_on_optimizer(optimizer, params)
+            for bn in module.modules():
+                if isinstance(bn, torch.nn.modules.batchnorm._BatchNorm):
+                    bn.train(self.train_bn)
+        present = {id(p) for group in optimizer.param_groups for p in group["params"]}
+        params = [p for m in modules for p in m.parameters() if id(p) not in present]
         if params:
-            group = {"params": params, "lr": base_lr * self.lr_multiplier, "initial_lr": base_lr * self.lr_multiplier}
-            optimizer.add_param_group(group)
+            base_lr = optimizer.param_groups[0].get("initial_lr", optimizer.param_groups[0]["lr"])
+            lr = base_lr * self.lr_multiplier
+            optimizer.add_param_group({"params": params, "lr": lr, "initial_lr": lr})

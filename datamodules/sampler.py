@@ -4,7 +4,9 @@ Follows the official SiamMask training data path (foolwood/SiamMask ``datasets/s
 pysot ``datasets/dataset.py`` / ``augmentation.py``):
 
 * each source contributes ``num_use`` tracks per epoch (its tracks shuffled, repeated if needed), and
-  the union is shuffled;
+  the union is shuffled; with ``pick="video"`` (the release's SubDataSet) ``num_use`` counts videos (images for
+  COCO / DET) and each sample takes one track of its video at random, so a crowded image counts once, not once
+  per object;
 * positive pair: template frame uniform over the track, search frame uniform within ``frame_range``
   of it; negative pair (rate ``negative_rate``): the search frame shows an object of another video;
 * each crop is centred on its own frame's object: the exemplar is the context square
@@ -37,6 +39,7 @@ from siammask.geometry import (CropWindow, box_through_affine, check_box_xyxy, c
 
 _TABLE_STREAM, _SAMPLE_STREAM = 0, 1  # keep the epoch table and per-sample streams independent
 _MAX_NEGATIVE_DRAWS = 100
+PICKS = ("track", "video")  # what an epoch's table lists (PairSampler ``pick``)
 
 
 @dataclass(frozen=True)
@@ -117,7 +120,8 @@ class PairSampler(Dataset):
     Defaults are the release's. ``photometric``: a :class:`PhotometricAugmentation`, its keyword arguments
     (default: release values) or None for none. ``augment=False`` switches off crop jitter, flip and
     photometric augmentation (negatives stay). ``samples_per_epoch`` (release ``num``) defaults to the
-    sum of the sources' ``num_use``.
+    sum of the sources' ``num_use``. ``pick``: what an epoch's table lists and ``num_use`` counts, ``"track"``
+    (uniform over tracks) or ``"video"`` (a video, then one of its tracks: the release).
     """
 
     def __init__(self, sources: Sequence[SourceSpec | Mapping], *, seed: int = 0, augment: bool = True,
@@ -126,7 +130,7 @@ class PairSampler(Dataset):
                  search_jitter: CropJitter | Mapping = CropJitter(64.0, 0.18),
                  negative_rate: float = 0.2, flip: float = 0.0,
                  photometric: PhotometricAugmentation | Mapping | None = MappingProxyType({}),
-                 samples_per_epoch: int | None = None):
+                 samples_per_epoch: int | None = None, pick: str = "track"):
         self.specs = [s if isinstance(s, SourceSpec) else SourceSpec(**dict(s)) for s in sources]
         if not self.specs:
             raise ValueError("PairSampler needs at least one source")
@@ -134,7 +138,10 @@ class PairSampler(Dataset):
             raise ValueError(f"seed must be >= 0, got {seed}")
         if not 0.0 <= negative_rate <= 1.0 or not 0.0 <= flip <= 1.0:
             raise ValueError(f"negative_rate={negative_rate} and flip={flip} must be probabilities in [0, 1]")
+        if pick not in PICKS:
+            raise ValueError(f"pick={pick!r}: choose one of {PICKS}")
         self.seed = seed
+        self.pick = pick
         self.augment = augment
         self.template_size = template_size
         self.search_size = search_size
@@ -149,8 +156,12 @@ class PairSampler(Dataset):
         for spec, n in zip(self.specs, self._num_tracks):
             if n < 1:
                 raise ValueError(f"source {spec.source.name!r} has no tracks")
-        self._num_use = np.array([n if s.num_use == -1 else s.num_use for s, n in zip(self.specs, self._num_tracks)])
-        self._offsets = np.concatenate([[0], np.cumsum(self._num_tracks)])
+        # Per source, tracks grouped by video (track ids in video order, and where each video's run starts).
+        self._video_tracks = [_tracks_by_video(spec.source) for spec in self.specs] if pick == "video" else None
+        self._num_units = self._num_tracks if self._video_tracks is None else np.array(
+            [len(starts) - 1 for _, starts in self._video_tracks], dtype=np.int64)
+        self._num_use = np.array([n if s.num_use == -1 else s.num_use for s, n in zip(self.specs, self._num_units)])
+        self._offsets = np.concatenate([[0], np.cumsum(self._num_units)])
         self._length = int(samples_per_epoch if samples_per_epoch is not None else self._num_use.sum())
         if self._length < 1:
             raise ValueError(f"samples_per_epoch must be >= 1, got {samples_per_epoch}")
@@ -191,10 +202,11 @@ class PairSampler(Dataset):
         if not 0 <= index < self._length:
             raise IndexError(f"sample index {index} out of range for {self._length} samples per epoch")
         epoch = self.epoch if epoch is None else epoch
-        global_track = int(self._epoch_table(epoch)[index])
-        source = int(np.searchsorted(self._offsets, global_track, side="right") - 1)
-        track = global_track - int(self._offsets[source])
+        global_unit = int(self._epoch_table(epoch)[index])
+        source = int(np.searchsorted(self._offsets, global_unit, side="right") - 1)
+        unit = global_unit - int(self._offsets[source])
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, _SAMPLE_STREAM, index]))
+        track = unit if self._video_tracks is None else self._track_of_video(source, unit, rng)
 
         is_negative = bool(rng.random() < self.negative_rate)
         length = self.specs[source].source.track_length(track)
@@ -213,14 +225,14 @@ class PairSampler(Dataset):
                         int(rng.integers(0, 2**31)))
 
     def _epoch_table(self, epoch: int) -> np.ndarray:
-        """Global track id of every sample of ``epoch``, as the release's ``pick`` list."""
+        """Global track (``pick="video"``: video) id of every sample of ``epoch``, as the release's ``pick`` list."""
         if self._table is not None and self._table[0] == epoch:
             return self._table[1]
         rng = np.random.default_rng(np.random.SeedSequence([self.seed, epoch, _TABLE_STREAM]))
         table: list[np.ndarray] = []
         while sum(len(t) for t in table) < self._length:
             picks = []
-            for offset, n, use in zip(self._offsets[:-1], self._num_tracks, self._num_use):
+            for offset, n, use in zip(self._offsets[:-1], self._num_units, self._num_use):
                 repeats = -(-use // n)
                 picks.append(offset + np.concatenate([rng.permutation(n) for _ in range(repeats)])[:use])
             table.append(rng.permutation(np.concatenate(picks)))
@@ -228,16 +240,25 @@ class PairSampler(Dataset):
         return self._table[1]
 
     def _negative_search(self, source: int, track: int, rng: np.random.Generator) -> FrameRef:
-        """A random frame of a track from another (source, video); source chosen uniformly as in the release."""
+        """A random frame of a track from another (source, video); source chosen uniformly as in the release, then
+        a track (``pick="track"``) or a video and one of its tracks (``pick="video"``)."""
         video = self.specs[source].source.video_of(track)
         for _ in range(_MAX_NEGATIVE_DRAWS):
             other = int(rng.integers(len(self.specs)))
-            other_track = int(rng.integers(self._num_tracks[other]))
+            if self._video_tracks is None:
+                other_track = int(rng.integers(self._num_tracks[other]))
+            else:
+                other_track = self._track_of_video(other, int(rng.integers(self._num_units[other])), rng)
             other_source = self.specs[other].source
             if other != source or other_source.video_of(other_track) != video:
                 return FrameRef(other, other_track, int(rng.integers(other_source.track_length(other_track))))
         raise RuntimeError(f"no track from another video found in {_MAX_NEGATIVE_DRAWS} draws "
                            f"(template from source {self.specs[source].source.name!r}, video {video})")
+
+    def _track_of_video(self, source: int, video: int, rng: np.random.Generator) -> int:
+        """One track of the ``video``-th video of ``source`` (videos numbered in ``video_of`` order), uniformly."""
+        order, starts = self._video_tracks[source]
+        return int(order[starts[video] + rng.integers(starts[video + 1] - starts[video])])
 
     def _pose(self, jitter: CropJitter, rng: np.random.Generator) -> CropPose:
         if not self.augment:
@@ -287,6 +308,15 @@ class PairSampler(Dataset):
             "has_mask": torch.tensor(has_mask),
             "is_negative": torch.tensor(plan.is_negative),
         }
+
+
+def _tracks_by_video(source: TrackSource) -> tuple[np.ndarray, np.ndarray]:
+    """Track ids ordered by video, and the start of each video's run in that order (length: videos + 1)."""
+    videos = np.array([source.video_of(t) for t in range(source.num_tracks())])
+    _, video_index = np.unique(videos, return_inverse=True)
+    order = np.argsort(video_index, kind="stable")
+    starts = np.concatenate([[0], np.cumsum(np.bincount(video_index))])
+    return order, starts
 
 
 def checked_frame(frame: Frame, what: str) -> Frame:

@@ -30,7 +30,8 @@ def release_model_config(names: Iterable[str], overrides: list[str]):
     register_resolvers()
     with initialize_config_dir(str(CONF), version_base="1.3"):
         cfg = compose("train", overrides=[f"experiment={'siammask_sharp' if sharp else 'siammask_base'}",
-                                          "model.init_from=null", "model.train_only=null", *overrides])
+                                          "model.init_from=null", "model.train_only=null",
+                                          "model.backbone.checkpoint_path=null", *overrides])  # all weights: the file
     return cfg.model
 
 

@@ -14,6 +14,10 @@ CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
 
 
+# Choices that refuse to resolve without model.backbone.checkpoint_path (tests/test_paper_recipe.py checks that).
+NEEDS_IMAGENET_WEIGHTS = {"paper_resnet50_imagenet", "siammask_base", "siammask_two_branch"}
+
+
 def options(group: str) -> list[str]:
     return sorted(p.stem for p in (CONF / group).glob("*.yaml"))
 
@@ -28,7 +32,8 @@ def compose_train(overrides: list[str]):
 def test_every_option_of_every_group_composes(group):
     assert options(group), f"conf/{group} is empty"
     for choice in options(group):
-        cfg = compose_train([f"{group}={choice}"])
+        weights = ["model.backbone.checkpoint_path=/data/resnet.model"] if choice in NEEDS_IMAGENET_WEIGHTS else []
+        cfg = compose_train([f"{group}={choice}", *weights])
         OmegaConf.resolve(cfg.model)  # interpolations inside the model resolve
         assert cfg.model._target_.startswith("siammask.lit.")
 
@@ -61,7 +66,7 @@ def test_wrong_keys_and_groups_fail_at_composition(override):
 
 def test_sharp_experiment_demands_a_base_checkpoint():
     cfg = compose_train(["experiment=siammask_sharp", "model.neck.out_channels=16", "model.head.hidden_channels=16"])
-    assert list(cfg.model.train_only) == ["refine"]
+    assert list(cfg.model.train_only) == ["refine", "mask_head.conv_kernel", "mask_head.conv_search"]
     with pytest.raises(InstantiationException, match="model.init_from=<base checkpoint>"):
         instantiate(cfg.model)
 

@@ -79,7 +79,8 @@ def test_default_checkpoint_holds_the_weight_average_that_eval_loads(tmp_path):
 
 @pytest.mark.parametrize("override, message", [("model.no_such_key=1", "no_such_key"),
                                                ("model/backbone=nope", "nope"),
-                                               ("model.backbone.name=not_a_timm_model", "unknown timm backbone")])
+                                               ("model.backbone.name=not_a_timm_model", "unknown timm backbone"),
+                                               ("experiment=siammask_base", "download the release file resnet.model")])
 def test_bad_configuration_fails_before_training_with_a_clear_message(tmp_path, override, message):
     result = run_train(override, f"hydra.run.dir={tmp_path}", check=False)
     assert result.returncode != 0

@@ -76,15 +76,36 @@ def _parts(keys: Iterable[str]) -> str:
 
 
 def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Load the backbone part of ``path`` (a backbone's own state dict, or a whole network's under any naming
-    :func:`network_state` knows) into ``backbone``, failing if no tensor matches."""
+    """Load every tensor of ``backbone`` from ``path``: a backbone's own state dict (e.g. the release's ImageNet
+    ``resnet.model``, whose conv5 ``layer4`` and ``fc`` this backbone does not have) or a whole network's under any
+    naming :func:`network_state` knows (only its ``backbone.*`` part is read).
+
+    Strict, because a tensor left at its random initialisation trains silently worse: every backbone tensor must
+    be in the file with its shape (BatchNorm's ``num_batches_tracked`` counters excepted, older files lack them),
+    and a file tensor inside one of the backbone's modules must exist in it; otherwise the error lists them.
+    """
     own = backbone.state_dict()
-    picked: dict[str, torch.Tensor] = {}
-    for key, value in network_state(read_state_dict(path)).items():
-        name = key.removeprefix("backbone.")
-        if name in own and own[name].shape == value.shape:
-            picked[name] = value
+    state = network_state(read_state_dict(path))
+    if any(key.startswith("backbone.") for key in state):
+        state = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
+    modules = {name for name, _ in backbone.named_children()}
+    picked = {k: v for k, v in state.items() if k.split(".")[0] in modules}
     if not picked:
         raise ValueError(f"no tensor of {str(path)!r} matches this backbone (read as a backbone's or a whole "
                          f"network's state dict)")
-    backbone.load_state_dict(picked, strict=False)
+    problems = {
+        "missing in the file": sorted(k for k in own.keys() - picked.keys()
+                                      if not k.endswith("num_batches_tracked")),
+        "not in the backbone": sorted(picked.keys() - own.keys()),
+        "of another shape": [f"{k} {tuple(picked[k].shape)} in the file, {tuple(own[k].shape)} here"
+                             for k in sorted(own.keys() & picked.keys()) if own[k].shape != picked[k].shape],
+    }
+    problems = {what: keys for what, keys in problems.items() if keys}
+    if problems:
+        detail = "; ".join(f"{what} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
+                           for what, keys in problems.items())
+        raise ValueError(f"{str(path)!r} does not fit this backbone, these tensors would stay random or be "
+                         f"dropped: {detail}. (For the paper ResNet-50: a torchvision / timm ResNet-50 has 1x1 "
+                         f"projection shortcuts in layer2 and layer3 where the release has 3x3; use the release's "
+                         f"ImageNet resnet.model)")
+    backbone.load_state_dict(picked, strict=False)  # strict apart from the num_batches_tracked counters

@@ -20,8 +20,10 @@ Result = TypeVar("Result")
 
 def register_resolvers() -> None:
     """``${wandb_offline:}`` is true unless W&B credentials exist, so logging never blocks on a login.
-    ``${fast_precision:<accelerator>}`` is bf16 mixed precision where the hardware runs bf16 natively."""
-    for name, resolver in (("wandb_offline", _wandb_offline), ("fast_precision", fast_precision)):
+    ``${fast_precision:<accelerator>}`` is bf16 mixed precision where the hardware runs bf16 natively.
+    ``${required:<message>}`` marks a value the user must give: reading it fails with the message."""
+    for name, resolver in (("wandb_offline", _wandb_offline), ("fast_precision", fast_precision),
+                           ("required", required)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
 
@@ -40,6 +42,11 @@ def fast_precision(accelerator: str = "cpu") -> str:
         probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
         return "bf16-mixed" if any(probe is not None and probe() for probe in probes) else "32-true"
     return "32-true"
+
+
+def required(message: str) -> None:
+    """A mandatory value (OmegaConf's ``???`` with a message saying where the value comes from)."""
+    raise ValueError(message)
 
 
 def _wandb_offline() -> bool:

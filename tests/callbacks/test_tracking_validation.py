@@ -1,11 +1,20 @@
 import math
+from pathlib import Path
 
 import pytest
-import torch
+import pytorch_lightning as pl
+from hydra import compose, initialize_config_dir
+from model_fixtures import light_model_kwargs, make_batch
+from omegaconf import OmegaConf
+from pytorch_lightning.callbacks import ModelCheckpoint
+from torch.utils.data import DataLoader
 
-from siammask.callbacks.tracking_validation import TrackingValidation
-from model_fixtures import light_model_kwargs
+from siammask.callbacks.tracking_validation import SCORE_KEY, TrackingValidation
+from siammask.config import register_resolvers
 from siammask.lit import ThreeBranchModule
+
+CONF = Path(__file__).resolve().parents[2] / "conf"
+register_resolvers()
 
 VIDEOS = {"num_videos": 2, "num_frames": 4, "image_size": [96, 80], "num_targets": 2, "seed": 3}
 
@@ -24,3 +33,46 @@ def test_tracking_validation_scores_videos_and_restores_training_mode():
 def test_tracking_validation_rejects_a_zero_period():
     with pytest.raises(ValueError, match="every_n_epochs"):
         TrackingValidation(every_n_epochs=0, videos=VIDEOS)
+
+
+def tiny_synthetic_benchmark() -> tuple[dict, dict]:
+    """conf/benchmark/synthetic.yaml at a size that tracks in seconds."""
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["benchmark=synthetic", "benchmark.num_videos=1", "benchmark.num_frames=6",
+                                          "benchmark.generator.image_size=[96,80]"])
+    return OmegaConf.to_container(cfg.benchmark, resolve=True), OmegaConf.to_container(cfg.tracker, resolve=True)
+
+
+def test_tracking_validation_on_a_benchmark_logs_its_summaries_and_the_selection_score(tmp_path):
+    benchmark, tracker = tiny_synthetic_benchmark()
+    module = ThreeBranchModule(**light_model_kwargs())
+    callback = TrackingValidation(benchmark=benchmark, tracker=tracker, results_dir=str(tmp_path))
+    metrics = callback.evaluate(module, epoch=3)
+    assert metrics[SCORE_KEY] == metrics["vot_eao"]  # the first protocol's headline metric (VOT EAO)
+    assert {"vot_accuracy", "vot_lost", "davis_J_mean", "davis_F_mean"} <= set(metrics)
+    assert sorted(p.name for p in (tmp_path / "epoch_003" / "vot").iterdir()) == ["video000_target1",
+                                                                                  "video000_target2"]
+
+
+def test_model_checkpoint_keeps_the_epoch_that_tracks_best(tmp_path, monkeypatch):
+    benchmark, tracker = tiny_synthetic_benchmark()
+    scores = iter([0.2, 0.5, 0.3])  # what the benchmark says after epochs 0, 1, 2
+    monkeypatch.setattr("siammask.callbacks.tracking_validation.selection_score", lambda *args: next(scores))
+    callbacks = [TrackingValidation(benchmark=benchmark, tracker=tracker, results_dir=str(tmp_path / "tracks")),
+                 ModelCheckpoint(dirpath=tmp_path, filename="best_tracking_epoch_{epoch:03d}", monitor=SCORE_KEY,
+                                 mode="max", save_top_k=1, auto_insert_metric_name=False)]
+    trainer = pl.Trainer(max_epochs=3, accelerator="cpu", logger=False, enable_progress_bar=False,
+                         enable_model_summary=False, callbacks=callbacks, limit_val_batches=0)
+    module = ThreeBranchModule(**light_model_kwargs(), search_size=175)
+    trainer.fit(module, DataLoader([make_batch(2, search_size=175)], batch_size=None))
+    assert [p.name for p in tmp_path.glob("*.ckpt")] == ["best_tracking_epoch_001.ckpt"]
+    assert float(callbacks[1].best_model_score) == 0.5
+
+
+def test_tracking_benchmark_callbacks_compose_from_the_train_command_line():
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose("train", overrides=["callbacks=[default,tracking_benchmark]", "benchmark=vot2018",
+                                          "benchmark.root=/data/VOT2018"])
+    assert cfg.callbacks.tracking_benchmark.benchmark.root == "/data/VOT2018"
+    assert cfg.callbacks.tracking_benchmark.tracker.penalty_k == cfg.tracker.penalty_k
+    assert cfg.callbacks.best_tracking_checkpoint.monitor == SCORE_KEY

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import albumentations as A
 import numpy as np
 import pytest
 
-from siammask.datamodules.augment import ColourOffset, PhotometricAugmentation
+from siammask.datamodules.augment import ColourOffset, PhotometricAugmentation, ReleaseCrossBlur
 
 
 def textured(size: int, seed: int) -> np.ndarray:
@@ -81,3 +83,28 @@ def test_same_generator_state_gives_the_same_augmentation():
 def test_probabilities_outside_0_1_are_refused(kwargs):
     with pytest.raises(ValueError, match="not in"):
         PhotometricAugmentation(**kwargs)
+
+
+def test_release_blur_tries_18_percent_and_blurs_about_3_percent_of_search_crops_with_small_crosses():
+    blur = ReleaseCrossBlur(p=1.0)
+    A.Compose([blur]).set_random_seed(0)
+    kernels = [blur.get_params()["kernel"] for _ in range(4000)]
+    applied = [k for k in kernels if k is not None]
+    assert 0.13 < len(applied) / len(kernels) < 0.18  # P(side >= 3) / 2 = 0.154
+    sides = Counter(k.shape[0] for k in applied)
+    assert set(sides) <= {3, 5, 7, 9} and sides[3] > 3 * sides[5] > 0
+    for kernel in applied:
+        assert np.isclose(kernel.sum(), 1.0)
+        centre = kernel.shape[0] // 2
+        off_cross = np.delete(np.delete(kernel, centre, axis=0), centre, axis=1)
+        assert not off_cross.any()  # a cross: one vertical and one horizontal line
+    augment = PhotometricAugmentation(gray=0.0, colour=0.0, search_blur=0.18, blur_kernel="release")
+    template, search = textured(16, 1), textured(32, 2)
+    rng = np.random.default_rng(5)
+    changed = sum(not np.array_equal(augment(template, search, rng)[1], search) for _ in range(1500))
+    assert 15 <= changed <= 75  # 0.18 * 0.154 = 2.8 % of 1500 = 42
+
+
+def test_unknown_blur_kernel_is_refused():
+    with pytest.raises(ValueError, match="blur_kernel='box'"):
+        PhotometricAugmentation(blur_kernel="box")

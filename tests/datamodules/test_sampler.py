@@ -262,3 +262,37 @@ def test_index_out_of_range_raises_index_error():
     sampler = PairSampler([SourceSpec(RectangleVideos())])
     with pytest.raises(IndexError):
         sampler[len(sampler)]
+
+
+class CrowdedImage(RectangleVideos):
+    """Two 'images' as COCO has them: video 0 with one object, video 1 with nine."""
+
+    def __init__(self):
+        super().__init__(num_videos=2, length=1, name="crowded")
+
+    def num_tracks(self) -> int:
+        return 10
+
+    def video_of(self, track: int) -> int:
+        return 0 if track == 0 else 1
+
+
+def test_pick_video_draws_a_video_then_one_of_its_tracks_as_the_release():
+    sampler = PairSampler([SourceSpec(CrowdedImage(), frame_range=1)], pick="video", negative_rate=0.0,
+                          samples_per_epoch=2000, seed=31)
+    assert PairSampler([SourceSpec(CrowdedImage(), frame_range=1)], pick="video", negative_rate=0.0).__len__() == 2
+    tracks = Counter(sampler.plan(i).template.track for i in range(len(sampler)))
+    assert tracks[0] == 1000  # the lone object's image is half the epoch (uniform over tracks: a tenth)
+    assert set(tracks) == set(range(10)) and all(60 < tracks[t] < 170 for t in range(1, 10))  # 1000 / 9 each
+    by_track = PairSampler([SourceSpec(CrowdedImage(), frame_range=1)], negative_rate=0.0, samples_per_epoch=2000,
+                           seed=31)
+    assert Counter(by_track.plan(i).template.track for i in range(2000))[0] == 200
+
+
+def test_pick_video_negatives_come_from_another_video_and_bad_picks_are_refused():
+    source = RectangleVideos(num_videos=4, tracks_per_video=3, length=5)
+    sampler = PairSampler([SourceSpec(source)], pick="video", negative_rate=1.0, seed=32)
+    for plan in map(sampler.plan, range(len(sampler))):
+        assert source.video_of(plan.search.track) != source.video_of(plan.template.track)
+    with pytest.raises(ValueError, match="pick='image'"):
+        PairSampler([SourceSpec(source)], pick="image")

@@ -99,3 +99,31 @@ def test_paper_backbone_refuses_a_file_without_backbone_tensors(tmp_path):
     torch.save({"rpn_model.cls.head.3.bias": torch.zeros(10)}, tmp_path / "head_only.pth")
     with pytest.raises(ValueError, match="no tensor of .*head_only.pth.* matches this backbone"):
         PaperResNet50(checkpoint_path=str(tmp_path / "head_only.pth"))
+
+
+def test_paper_backbone_refuses_a_torchvision_layout_naming_the_shortcuts_that_would_stay_random(tmp_path):
+    # torchvision's ResNet-50 names its tensors as the release does, but projects with 1x1 shortcuts everywhere
+    # and has conv5 (layer4) and fc, which this backbone does not use.
+    state = PaperResNet50().state_dict()
+    state["layer2.0.downsample.0.weight"] = torch.zeros(512, 256, 1, 1)
+    state["layer3.0.downsample.0.weight"] = torch.zeros(1024, 512, 1, 1)
+    state["layer4.0.conv1.weight"] = torch.zeros(512, 1024, 1, 1)
+    state["fc.weight"] = torch.zeros(1000, 2048)
+    torch.save(state, tmp_path / "torchvision.pth")
+    with pytest.raises(ValueError) as error:
+        PaperResNet50(checkpoint_path=str(tmp_path / "torchvision.pth"))
+    message = str(error.value)
+    assert ("of another shape (2): layer2.0.downsample.0.weight (512, 256, 1, 1) in the file, (512, 256, 3, 3)"
+            in message)
+    assert "layer3.0.downsample.0.weight (1024, 512, 1, 1) in the file" in message
+    assert "layer4" not in message.split("(For")[0] and "fc.weight" not in message  # unused stages are no error
+
+
+def test_paper_backbone_refuses_a_file_missing_tensors_and_accepts_one_without_bn_counters(tmp_path):
+    state = {k: v for k, v in PaperResNet50().state_dict().items() if not k.endswith("num_batches_tracked")}
+    torch.save(state, tmp_path / "no_counters.pth")  # old PyTorch files (the release's era) lack the counters
+    PaperResNet50(checkpoint_path=str(tmp_path / "no_counters.pth"))
+    del state["layer1.0.conv1.weight"], state["bn1.running_var"]
+    torch.save(state, tmp_path / "partial.pth")
+    with pytest.raises(ValueError, match=r"missing in the file \(2\): bn1.running_var, layer1.0.conv1.weight"):
+        PaperResNet50(checkpoint_path=str(tmp_path / "partial.pth"))

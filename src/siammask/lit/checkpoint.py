@@ -30,11 +30,22 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
     if not hparams or "backbone" not in hparams:
         raise ValueError(f"{str(path)!r} is not a checkpoint of this project (no network hyper-parameters inside)")
     anchors = AnchorSpec(**(hparams.get("anchors") or {}))
-    network = build_network(hparams["backbone"], hparams["neck"], hparams["head"], hparams.get("refine"),
-                            anchors.num_anchors)
+    network = build_network(without_weight_files(hparams["backbone"]), hparams["neck"], hparams["head"],
+                            hparams.get("refine"), anchors.num_anchors)
     state = {k.removeprefix("network."): v for k, v in checkpoint["state_dict"].items() if k.startswith("network.")}
     network.load_state_dict(state)
     return network.eval().to(map_location), anchors
+
+
+def without_weight_files(backbone: Mapping[str, Any]) -> dict[str, Any]:
+    """The backbone config without its starting weights (e.g. the ImageNet ``resnet.model`` of a paper run): the
+    checkpoint holds all weights, so rebuilding it must not need the original file or the hub."""
+    plain = dict(backbone)
+    if plain.get("checkpoint_path"):
+        plain["checkpoint_path"] = None
+    if plain.get("pretrained"):
+        plain["pretrained"] = False
+    return plain
 
 
 def convert_weights(model_cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str | Path,

@@ -7,6 +7,7 @@ branch, metrics, optimisation, freezing) is shared here.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -25,6 +26,7 @@ from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
+BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
 
 
 class SiamMaskModule(pl.LightningModule):
@@ -38,14 +40,15 @@ class SiamMaskModule(pl.LightningModule):
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                  anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
                  exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
-                 init_from: str | None = None, mask_positions_per_pair: int | None = None) -> None:
+                 init_from: str | None = None, mask_positions_per_pair: int | None = None,
+                 bad_loss: str = "stop", max_loss: float | None = None) -> None:
         super().__init__()
         # Plain containers only, so the checkpoint loads with weights_only=True and rebuilds the network.
         self.save_hyperparameters(_plain(dict(
             backbone=backbone, neck=neck, head=head, refine=refine or None, loss=loss, optimizer=optimizer,
             scheduler=scheduler, anchors=anchors, targets=targets, exemplar_size=exemplar_size,
             search_size=search_size, train_only=train_only, init_from=init_from,
-            mask_positions_per_pair=mask_positions_per_pair)), logger=False)
+            mask_positions_per_pair=mask_positions_per_pair, bad_loss=bad_loss, max_loss=max_loss)), logger=False)
         head, refine = self.hparams.head, self.hparams.refine
         self.anchor_spec = AnchorSpec(**(anchors or {}))
         self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)
@@ -56,6 +59,10 @@ class SiamMaskModule(pl.LightningModule):
         self.exemplar_size = exemplar_size
         self.search_size = search_size
         self.mask_positions_per_pair = mask_positions_per_pair
+        if bad_loss not in BAD_LOSS_POLICIES:
+            raise ValueError(f"model.bad_loss={bad_loss!r}: choose one of {BAD_LOSS_POLICIES}")
+        self.bad_loss, self.max_loss = bad_loss, max_loss
+        self._skip_update = False  # a training batch since the last optimiser step had a bad loss (bad_loss=skip)
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
@@ -78,13 +85,13 @@ class SiamMaskModule(pl.LightningModule):
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> SearchOutput:
         return self.network(self.network.embed_template(template), search)
 
-    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def training_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "train")
 
-    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor:
+    def validation_step(self, batch: Batch, batch_idx: int) -> torch.Tensor | None:
         return self._step(batch, "val")
 
-    def _step(self, batch: Batch, stage: str) -> torch.Tensor:
+    def _step(self, batch: Batch, stage: str) -> torch.Tensor | None:
         output = self(batch["template"], batch["search"])
         losses, mask_positions = self.score_losses(output, batch)
         trained = mask_positions & batch["has_mask"].view(-1, 1, 1)
@@ -94,16 +101,44 @@ class SiamMaskModule(pl.LightningModule):
         labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
         losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
         total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
-        if not torch.isfinite(total):
-            raise FloatingPointError(f"non-finite {stage} loss at step {self.global_step}: "
-                                     f"{ {k: float(v) for k, v in losses.items()} }")
         size = batch["search"].shape[0]
+        bad = self._bad_loss(total)
+        if bad and self.bad_loss == "stop":
+            raise FloatingPointError(f"non-finite or too large {stage} loss {float(total)} at step "
+                                     f"{self.global_step}: {({k: float(v) for k, v in losses.items()})} "
+                                     f"(model.bad_loss=skip skips such batches, as the release does)")
+        if stage == "train" and bad:
+            self._skip_update = True  # until the next optimiser step: accumulated gradients include this batch's
+        if bad:
+            self.log(f"{stage}/skipped_batches", 1.0, on_step=False, on_epoch=True, reduce_fx="sum", sync_dist=True,
+                     batch_size=size)
+            return total if stage == "train" else None  # backward still runs (DDP); optimizer_step drops the update
         self.log(f"{stage}/loss", total, prog_bar=True, batch_size=size)
         for name, value in losses.items():
             self.log(f"{stage}/loss_{name}", value, batch_size=size)
         for name, value in self._batch_ious(output, batch).items():
             self.log(f"{stage}/{name}", value, prog_bar=stage == "train", batch_size=size)
         return total
+
+    def optimizer_step(self, epoch: int, batch_idx: int, optimizer: Any, optimizer_closure: Any = None) -> None:
+        """With ``bad_loss=skip``, no update from a batch whose loss was bad, as the release (its ``optimizer.step``
+        only for a finite loss <= 1e4). The closure (forward, backward, DDP's gradient reduction) runs on every
+        process all the same: Lightning forbids skipping ``training_step`` under DDP."""
+        if self.bad_loss != "skip":
+            return super().optimizer_step(epoch, batch_idx, optimizer, optimizer_closure)
+        result = optimizer_closure()
+        if not self._skip_update:
+            optimizer.step(closure=lambda: result)  # precision plugin, clipping and hooks as usual
+        self._skip_update = False
+        return None
+
+    def _bad_loss(self, total: torch.Tensor) -> bool:
+        """NaN, inf or above ``max_loss`` (release: > 1e4), decided alike on every process: all skip together."""
+        value = float(total.detach())
+        bad = not math.isfinite(value) or (self.max_loss is not None and value > self.max_loss)
+        if self._trainer is not None and self.bad_loss == "skip":
+            bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
+        return bad
 
     def _mask_windows(self, masks: torch.Tensor, b: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
                       score_size: int) -> torch.Tensor:

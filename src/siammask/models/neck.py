@@ -13,17 +13,29 @@ class Adjust(nn.Module):
     context (15x15 -> 7x7 in the release; 16x16 -> 8x8 for timm ResNets whose stem is padded).
     """
 
-    def __init__(self, in_channels: int, out_channels: int = 256, template_border: int = 4) -> None:
+    def __init__(self, in_channels: int, out_channels: int = 256, template_border: int = 4,
+                 search_crop_below: int | None = None) -> None:
         super().__init__()
         self.out_channels = out_channels
         self.template_border = template_border
+        self.search_crop_below = search_crop_below
         self.downsample = nn.Sequential(nn.Conv2d(in_channels, out_channels, 1, bias=False),
                                         nn.BatchNorm2d(out_channels))
 
     def forward(self, feature: torch.Tensor) -> torch.Tensor:
-        return self.downsample(feature)
+        """Search features; narrower than ``search_crop_below`` cells they lose the template's border too.
+
+        The release crops every feature map narrower than 20 cells, so its sharp stage's 143-pixel search crops
+        (17 cells) become 9x9 and give 3x3 responses, while 255-pixel tracking crops (31 cells) stay whole.
+        """
+        out = self.downsample(feature)
+        if self.search_crop_below is not None and out.shape[-1] < self.search_crop_below:
+            return self._crop(out)
+        return out
 
     def template(self, feature: torch.Tensor) -> torch.Tensor:
+        return self._crop(self.downsample(feature))
+
+    def _crop(self, out: torch.Tensor) -> torch.Tensor:
         b = self.template_border
-        out = self.downsample(feature)
         return out[:, :, b:out.shape[2] - b, b:out.shape[3] - b] if b > 0 else out

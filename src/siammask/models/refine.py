@@ -33,11 +33,15 @@ def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int) -> nn.Sequ
 
 class Refine(nn.Module):
     """``skip_channels`` / ``skip_reductions``: the backbone maps feeding the levels at strides (2, 4, 8), each at
-    that stride or coarser by a whole factor (upsampled); widths default to the release's."""
+    that stride or coarser by a whole factor (upsampled); widths default to the release's.
+
+    ``kaiming_a``: None keeps PyTorch's initialisation (``kaiming_uniform_`` with a = sqrt(5)); the release
+    draws the convolution weights with a = 1 (experiments/siammask_sharp/custom.py, Refine).
+    """
 
     def __init__(self, skip_channels: Sequence[int], corr_channels: int,
                  skip_reductions: Sequence[int] = LEVEL_STRIDES, level_channels: Sequence[int] = (4, 16, 32),
-                 hidden_channels: Sequence[int] = (16, 64, 128)) -> None:
+                 hidden_channels: Sequence[int] = (16, 64, 128), kaiming_a: float | None = None) -> None:
         super().__init__()
         if len(skip_channels) != 3 or len(skip_reductions) != 3:
             raise ValueError(f"refine needs one skip map per stride {LEVEL_STRIDES}; got {len(skip_channels)} "
@@ -59,6 +63,10 @@ class Refine(nn.Module):
         self.post0 = nn.Conv2d(c2, c1, 3, padding=1)
         self.post1 = nn.Conv2d(c1, c0, 3, padding=1)
         self.post2 = nn.Conv2d(c0, 1, 3, padding=1)
+        if kaiming_a is not None:  # the release re-draws its convolutions (not the deconvolution, not biases)
+            for module in self.modules():
+                if isinstance(module, nn.Conv2d):
+                    nn.init.kaiming_uniform_(module.weight, a=kaiming_a)
 
     def forward(self, skips: Sequence[torch.Tensor], corr_vectors: torch.Tensor, batch_index: torch.Tensor,
                 rows: torch.Tensor, cols: torch.Tensor, score_size: int, stride: int = 8) -> torch.Tensor:

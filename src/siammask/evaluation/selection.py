@@ -1,0 +1,50 @@
+"""Choosing the training epoch that tracks best, as the release does (foolwood/SiamMask README: test every epoch's
+snapshot on VOT2018 with ``test_all.sh``, keep the best, e.g. ``checkpoint_e12.pth`` for the base model).
+
+The per-pair training loss says little about tracking; the selection score is the benchmark's headline metric.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from siammask.evaluation.benchmark import Entry, ProtocolResult, run_benchmark
+
+# Headline metric of each protocol: VOT EAO, OTB success AUC, DAVIS J&F mean (YouTube-VOS has no public truth).
+MAIN_METRICS = {"vot": "eao", "otb": "success_auc", "davis": "JF_mean"}
+EPOCH_PATTERN = "epoch_*.ckpt"  # conf/callbacks/epoch_checkpoints.yaml
+
+
+def selection_metric(benchmark: Mapping[str, Any]) -> tuple[str, str]:
+    """(protocol, metric) that ranks checkpoints on ``benchmark``: its first protocol with ground truth."""
+    for protocol in benchmark["protocols"]:
+        if protocol in MAIN_METRICS:
+            return protocol, MAIN_METRICS[protocol]
+    raise ValueError(f"benchmark {benchmark['name']!r} has no protocol with ground truth to select by "
+                     f"(protocols {list(benchmark['protocols'])}; known: {sorted(MAIN_METRICS)})")
+
+
+def selection_score(benchmark: Mapping[str, Any], results: Mapping[str, ProtocolResult]) -> float:
+    protocol, metric = selection_metric(benchmark)
+    return float(results[protocol].summary[metric])
+
+
+def score_tracker(benchmark: Mapping[str, Any], make_tracker: Callable[[], Any], results_dir: Path,
+                  synthetic_videos: Any = None, progress: bool = False) -> dict[str, ProtocolResult]:
+    """Every protocol of ``benchmark`` for one tracker, its result files written under ``results_dir``."""
+    entry = Entry("siammask", Path(results_dir), make_tracker)
+    return run_benchmark(benchmark, [entry], synthetic_videos, progress=progress)["siammask"]
+
+
+def epoch_checkpoints(run_dir: str | Path) -> list[Path]:
+    """A training run's per-epoch checkpoints (``<run>/checkpoints/epoch_*.ckpt``, or ``epoch_*.ckpt`` in
+    ``run_dir`` itself), in epoch order."""
+    run_dir = Path(run_dir).expanduser()
+    found = sorted((run_dir / "checkpoints").glob(EPOCH_PATTERN)) or sorted(run_dir.glob(EPOCH_PATTERN))
+    if not found:
+        raise FileNotFoundError(f"no {EPOCH_PATTERN} in {str(run_dir)!r} or its checkpoints/ folder: train with "
+                                f"per-epoch checkpoints (the paper experiments keep them, "
+                                f"conf/callbacks/epoch_checkpoints.yaml)")
+    return found
