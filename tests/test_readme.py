@@ -18,17 +18,17 @@ from siammask.config import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
-ENTRY_CONFIGS = {"train.py": "train", "eval.py": "eval", "track.py": "track"}
-WHAT_IT_RUNS = {"train.py": "model", "eval.py": "benchmark", "track.py": "tracker"}  # a group each config composes
+ENTRY_CONFIGS = {"train.py": "train", "eval.py": "eval", "track.py": "track", "select_checkpoint.py": "select_checkpoint"}
+WHAT_IT_RUNS = {"train.py": "model", "eval.py": "benchmark", "track.py": "tracker", "select_checkpoint.py": "benchmark"}  # a group each config composes
 MAKE_TARGETS = {"train": "train.py", "eval": "eval.py", "track": "track.py"}
 COMMAND_PREFIXES = (".venv/bin/python ", "make ")
 
 
 def bash_lines(text: str) -> list[str]:
-    """Command lines of the ```bash blocks, comments stripped."""
+    """Command lines of the ```bash blocks, comments stripped, backslash continuations joined."""
     lines = []
     for block in re.findall(r"```bash\n(.*?)```", text, flags=re.DOTALL):
-        for line in block.splitlines():
+        for line in re.sub(r"\\\n\s*", " ", block).splitlines():
             command = line.split("  #")[0].split(" # ")[0].strip()
             if command and not command.startswith("#"):
                 lines.append(command)
