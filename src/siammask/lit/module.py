@@ -56,6 +56,10 @@ class SiamMaskModule(pl.LightningModule):
         self.exemplar_size = exemplar_size
         self.search_size = search_size
         self.mask_positions_per_pair = mask_positions_per_pair
+        if self.network.refine is not None:
+            # Refine decodes masks from the mask head's correlation feature (SiamMask.masks_at), so the head's own
+            # 63x63 decoder takes no part in the loss: a trainable parameter without a gradient stops DDP.
+            self.network.mask_head.head.requires_grad_(False)
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
