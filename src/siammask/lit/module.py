@@ -56,10 +56,6 @@ class SiamMaskModule(pl.LightningModule):
         self.exemplar_size = exemplar_size
         self.search_size = search_size
         self.mask_positions_per_pair = mask_positions_per_pair
-        if self.network.refine is not None:
-            # Refine decodes masks from the mask head's correlation feature (SiamMask.masks_at), so the head's own
-            # 63x63 decoder takes no part in the loss: a trainable parameter without a gradient stops DDP.
-            self.network.mask_head.head.requires_grad_(False)
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             self._load_initial_weights(init_from)
@@ -68,6 +64,10 @@ class SiamMaskModule(pl.LightningModule):
                 raise ValueError(f"model.train_only={list(train_only)} freezes the rest of a network that has no "
                                  f"trained weights: pass model.init_from=<base checkpoint>")
             self._freeze_all_but(train_only)
+        if self.network.refine is not None:
+            # Refine decodes masks from the mask head's correlation feature (SiamMask.masks_at), so the head's own
+            # 63x63 decoder takes no part in the loss: a trainable parameter without a gradient stops DDP.
+            self.network.mask_head.head.requires_grad_(False)
 
     # ----- the parts a variant defines -----
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
