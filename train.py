@@ -14,9 +14,12 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
-from siammask.config import instantiate_list, register_resolvers  # noqa: E402
+from siammask.callbacks.run_config import LogRunConfig  # noqa: E402
+from siammask.config import instantiate_list, register_resolvers, run_record  # noqa: E402
+from siammask.lit.loggers import start_loggers  # noqa: E402
 
 register_resolvers()
 
@@ -26,8 +29,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
-    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=instantiate_list(cfg.get("callbacks")),
-                                                  logger=instantiate_list(cfg.get("logger")) or False)
+    loggers = instantiate_list(cfg.get("logger"))
+    start_loggers(loggers)  # a logger that cannot start stops the run here, before any step
+    record = run_record(cfg, HydraConfig.get().overrides.task, Path(__file__).resolve().parent)
+    callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
+    trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     return {name: float(value) for name, value in trainer.callback_metrics.items()}
 

@@ -1,12 +1,15 @@
 """train.py end to end through its command line, as a user runs it (small batches, a few steps)."""
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from siammask.lit.checkpoint import load_network
 
@@ -14,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["data.batch_size=4", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]
 
 
-def run_train(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_train(*overrides: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+                            timeout=600, env={**os.environ, **(env or {})})
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -107,3 +110,51 @@ def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
     run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
               "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)
     assert read_steps(tmp_path) == 2
+
+
+def wandb_offline_run(run_dir: Path) -> tuple[dict, dict]:
+    """The run record (name, group, tags) and config of an offline W&B run, read from its run-*.wandb file
+    (LevelDB-style log of protobuf records: 7-byte file header, then 7-byte chunk headers in 32 KiB blocks)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = next(run_dir.glob("wandb/offline-run-*/run-*.wandb")).read_bytes()
+    pos, block, chunks, run, config = 7, 32768, b"", {}, {}
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        chunks += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(chunks)
+            chunks = b""
+            items = record.config.update if record.HasField("config") else record.run.config.update
+            config.update({item.key: json.loads(item.value_json) for item in items})
+            if record.HasField("run"):
+                run = {"name": record.run.display_name, "group": record.run.run_group, "tags": list(record.run.tags)}
+    return run, config
+
+
+def test_every_logger_receives_the_configuration_overrides_and_git_state(tmp_path):
+    run_train("logger=many", "model/backbone=resnet18_light", "++trainer.max_steps=1", f"hydra.run.dir={tmp_path}",
+              *FAST, env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""})
+    run, config = wandb_offline_run(tmp_path)
+    assert run["name"] == "backbone=resnet18_light,max_steps=1,batch_size=4,log_every_n_steps=1,refresh_rate=0"
+    assert run["tags"] == ["quick", "synthetic"] and run["group"] == ""
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    for params in (config, yaml.safe_load((tmp_path / "csv" / "hparams.yaml").read_text()),
+                   yaml.safe_load((tmp_path / "tensorboard" / "hparams.yaml").read_text())):
+        assert params["model/backbone/name"] == "resnet18" and params["model/backbone/out_indices"] == [0, 1, 2]
+        assert params["model/_target_"] == "siammask.lit.ThreeBranchModule" and params["data/batch_size"] == 4
+        assert params["overrides"].startswith("logger=many model/backbone=resnet18_light ++trainer.max_steps=1")
+        assert params["git/commit"] == commit and isinstance(params["git/dirty"], bool)
+
+
+def test_an_unwritable_wandb_folder_stops_train_py_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    result = run_train("logger=wandb", f"logger.wandb.save_dir={tmp_path / 'a_file'}", f"hydra.run.dir={tmp_path}",
+                       *FAST, check=False, env={"WANDB_MODE": "offline"})
+    assert result.returncode != 0 and "W&B cannot write its run files" in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
