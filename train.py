@@ -20,12 +20,14 @@ from omegaconf import DictConfig  # noqa: E402
 from siammask.callbacks.run_config import LogRunConfig  # noqa: E402
 from siammask.config import instantiate_list, register_resolvers, run_record  # noqa: E402
 from siammask.lit.loggers import start_loggers  # noqa: E402
+from siammask.sweeps import objective, write_result  # noqa: E402
 
 register_resolvers()
 
 
-def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit once; returns the final logged metrics (read by sweepers through ``optimized_metric``)."""
+def train(cfg: DictConfig) -> dict[str, float] | None:
+    """Fit once; returns the final logged metrics, also written to <run dir>/result.json for sweep summaries
+    (rank 0; None on the other ranks of a subprocess-launched DDP run, which re-run this script)."""
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)
@@ -35,14 +37,18 @@ def train(cfg: DictConfig) -> dict[str, float]:
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    return {name: float(value) for name, value in trainer.callback_metrics.items()}
+    if not trainer.is_global_zero:
+        return None
+    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    write_result(cfg.paths.output_dir, metrics, cfg.get("optimized_metric"))
+    return metrics
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="train")
 def main(cfg: DictConfig) -> float | None:
+    """Returns ``optimized_metric``'s final value: what an Optuna sweep (hparams_search=optuna) optimises."""
     metrics = train(cfg)
-    name = cfg.get("optimized_metric")
-    return metrics.get(name) if name else None
+    return objective(metrics, cfg.get("optimized_metric")) if metrics is not None else None
 
 
 if __name__ == "__main__":

@@ -158,3 +158,28 @@ def test_an_unwritable_wandb_folder_stops_train_py_before_training(tmp_path):
                        *FAST, check=False, env={"WANDB_MODE": "offline"})
     assert result.returncode != 0 and "W&B cannot write its run files" in result.stderr
     assert not (tmp_path / "checkpoints").exists()
+
+
+TINY_TRACKING = ["callbacks.tracking_validation.num_videos=1", "callbacks.tracking_validation.videos.num_frames=4",
+                 "callbacks.tracking_validation.videos.image_size=[96,72]"]
+
+
+def test_optuna_sweep_optimises_tracking_j_and_reports_its_best_trial(tmp_path):
+    result = run_train("-m", "hparams_search=optuna", "++hydra.sweeper.n_trials=2", "model/backbone=resnet18_light",
+                       "++trainer.max_steps=1", "data.batch_size=2", f"hydra.sweep.dir={tmp_path}", *TINY_TRACKING,
+                       *FAST[1:])
+    values = {job: json.loads((tmp_path / job / "result.json").read_text())["value"] for job in ("0", "1")}
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(values.values()))
+    best_job = max(values, key=values.get)
+    assert f"Best run: **{best_job}**" in result.stdout and "Objective: `val/track_J` (maximize)" in result.stdout
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "summary.png").is_file()
+
+
+def test_a_missing_objective_names_the_logged_metrics_after_saving_the_run(tmp_path):
+    result = run_train("optimized_metric=val/track_X", "++trainer.max_steps=1", "model/backbone=resnet18_light",
+                       f"hydra.run.dir={tmp_path}", *FAST, check=False)
+    assert result.returncode != 0
+    assert "optimized_metric='val/track_X' is not among this run's metrics" in result.stderr
+    assert "'train/loss'" in result.stderr
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the work done is kept
