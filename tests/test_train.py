@@ -183,3 +183,12 @@ def test_a_missing_objective_names_the_logged_metrics_after_saving_the_run(tmp_p
     assert "optimized_metric='val/track_X' is not among this run's metrics" in result.stderr
     assert "'train/loss'" in result.stderr
     assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the work done is kept
+
+
+def test_submitit_local_launcher_runs_every_job_of_a_multirun(tmp_path):
+    result = run_train("-m", "hydra/launcher=submitit_local", "seed=1,2", "++trainer.max_steps=1", "data.batch_size=2",
+                       "model/backbone=resnet18_light", f"hydra.sweep.dir={tmp_path}", *FAST[1:])
+    assert read_steps(tmp_path / "0") == 1 and read_steps(tmp_path / "1") == 1
+    seeds = [yaml.safe_load((tmp_path / job / ".hydra" / "config.yaml").read_text())["seed"] for job in ("0", "1")]
+    assert seeds == [1, 2] and list((tmp_path / ".submitit").iterdir())  # submitit's job folders
+    assert "2 of 2 runs finished" in result.stdout
