@@ -144,8 +144,8 @@ def write_summary(folder: str | Path, direction: str | None = None) -> tuple[Sum
     best = summary.best
     common = [o for o in summary.runs[0].overrides if all(o in r.overrides for r in summary.runs)]
     lines = [f"# Sweep {folder}", "",
-             f"Objective: `{summary.objective}` ({summary.direction}); "
-             f"{sum(r.finished for r in summary.runs)} of {len(summary.runs)} runs finished.",
+             (f"Objective: `{summary.objective}` ({summary.direction}); "
+              f"{sum(r.finished for r in summary.runs)} of {len(summary.runs)} runs finished."),
              f"Overrides of every run: `{' '.join(common)}`", ""]
     if best is not None:
         chosen = ", ".join(f"{k}={_fmt_value(best.params.get(k, ''))}" for k in summary.swept)
