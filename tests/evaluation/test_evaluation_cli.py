@@ -109,7 +109,7 @@ def test_default_run_evaluates_the_newest_training_with_both_protocols_and_the_s
 def test_tracker_sweep_returns_the_objective_and_writes_the_best_preset(tmp_path):
     ckpt = tmp_path / "ckpt" / "model.ckpt"
     write_tiny_checkpoint(ckpt)
-    result = run_eval("-m", "hparams_search=tracker_optuna", "++hydra.sweeper.n_trials=2", f"ckpt_path={ckpt}",
+    result = run_eval("hparams_search=tracker_optuna", "++hydra.sweeper.n_trials=2", f"ckpt_path={ckpt}",  # multirun
                       "benchmark.num_videos=1", "benchmark.num_frames=6", "benchmark.generator.image_size=[96,72]",
                       f"hydra.sweep.dir={tmp_path / 'sweep'}")
     sweep = tmp_path / "sweep"
