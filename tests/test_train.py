@@ -138,14 +138,15 @@ def wandb_offline_run(run_dir: Path) -> tuple[dict, dict]:
 
 
 def test_every_logger_receives_the_configuration_overrides_and_git_state(tmp_path):
-    run_train("logger=many", "model/backbone=resnet18_light", "++trainer.max_steps=1", f"hydra.run.dir={tmp_path}",
+    run_train("-m", "logger=many", "model/backbone=resnet18_light", "++trainer.max_steps=1", f"hydra.sweep.dir={tmp_path}",
               *FAST, env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""})
-    run, config = wandb_offline_run(tmp_path)
+    run_dir = tmp_path / "0"  # a multirun of one job: its W&B run joins the sweep's group
+    run, config = wandb_offline_run(run_dir)
     assert run["name"] == "backbone=resnet18_light,max_steps=1,batch_size=4,log_every_n_steps=1,refresh_rate=0"
-    assert run["tags"] == ["quick", "synthetic"] and run["group"] == ""
+    assert run["tags"] == ["quick", "synthetic"] and run["group"] == f"train-{tmp_path.name}"
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
-    for params in (config, yaml.safe_load((tmp_path / "csv" / "hparams.yaml").read_text()),
-                   yaml.safe_load((tmp_path / "tensorboard" / "hparams.yaml").read_text())):
+    for params in (config, yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text()),
+                   yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text())):
         assert params["model/backbone/name"] == "resnet18" and params["model/backbone/out_indices"] == [0, 1, 2]
         assert params["model/_target_"] == "siammask.lit.ThreeBranchModule" and params["data/batch_size"] == 4
         assert params["overrides"].startswith("logger=many model/backbone=resnet18_light ++trainer.max_steps=1")
