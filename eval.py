@@ -18,6 +18,7 @@ from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from siammask.config import user_errors  # noqa: E402
 from siammask.evaluation import Entry, run_benchmark, write_report  # noqa: E402
+from siammask.sweeps import objective, write_result  # noqa: E402
 
 
 def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:
@@ -59,10 +60,19 @@ def evaluate(cfg: DictConfig) -> dict:
     return doc
 
 
+def summary_metrics(doc: dict, protocols: list[str]) -> dict[str, float]:
+    """The tracker's scalar summary per protocol as ``<protocol>/<key>`` (e.g. davis/J_mean, vot/eao)."""
+    return {f"{protocol}/{key}": float(value) for protocol in protocols for key, value in doc[protocol].items()
+            if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "sequences"}
+
+
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 @user_errors
-def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+def main(cfg: DictConfig) -> float | None:
+    """Returns ``optimized_metric`` (what a tracker sweep, hparams_search=tracker_optuna, optimises)."""
+    metrics = summary_metrics(evaluate(cfg), list(cfg.benchmark.protocols))
+    write_result(cfg.output_dir, metrics, cfg.get("optimized_metric"))
+    return objective(metrics, cfg.get("optimized_metric"))
 
 
 if __name__ == "__main__":

@@ -87,3 +87,10 @@ def test_fast_precision_is_bf16_only_on_cpus_that_run_it_natively(monkeypatch, a
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx, raising=False)
     assert fast_precision("cpu") == expected
     assert compose_train(["experiment=quick"]).trainer.precision == expected
+
+
+def test_slurm_launcher_takes_nodes_and_tasks_from_the_trainer():
+    cfg = compose_train(["hydra/launcher=slurm", "trainer=ddp", "trainer.num_nodes=2", "trainer.devices=8"])
+    launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
+    assert launcher["_target_"].endswith("SlurmLauncher")
+    assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 8, 8)

@@ -1,12 +1,15 @@
 """train.py end to end through its command line, as a user runs it (small batches, a few steps)."""
 
 import csv
+import json
+import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import torch
+import yaml
 
 from siammask.lit.checkpoint import load_network
 
@@ -14,9 +17,9 @@ ROOT = Path(__file__).resolve().parents[1]
 FAST = ["data.batch_size=4", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]
 
 
-def run_train(*overrides: str, check: bool = True) -> subprocess.CompletedProcess:
+def run_train(*overrides: str, check: bool = True, env: dict | None = None) -> subprocess.CompletedProcess:
     result = subprocess.run([sys.executable, "train.py", *overrides], cwd=ROOT, capture_output=True, text=True,
-                            timeout=600)
+                            timeout=600, env={**os.environ, **(env or {})})
     if check:
         assert result.returncode == 0, result.stderr[-3000:]
     return result
@@ -125,3 +128,86 @@ def test_hydra_full_error_shows_the_traceback_of_a_user_mistake(tmp_path, monkey
     result = run_train("model.backbone.name=hrnet_w18_small", f"hydra.run.dir={tmp_path}", check=False)
     assert result.returncode == 1 and "Traceback" in result.stderr
     assert "backbone 'hrnet_w18_small' cannot be used: timm cannot dilate it to output_stride=8" in result.stderr
+
+
+def wandb_offline_run(run_dir: Path) -> tuple[dict, dict]:
+    """The run record (name, group, tags) and config of an offline W&B run, read from its run-*.wandb file
+    (LevelDB-style log of protobuf records: 7-byte file header, then 7-byte chunk headers in 32 KiB blocks)."""
+    from wandb.proto import wandb_internal_pb2
+
+    data = next(run_dir.glob("wandb/offline-run-*/run-*.wandb")).read_bytes()
+    pos, block, chunks, run, config = 7, 32768, b"", {}, {}
+    while pos + 7 <= len(data):
+        if block - pos % block < 7:
+            pos += block - pos % block
+            continue
+        length, kind = int.from_bytes(data[pos + 4:pos + 6], "little"), data[pos + 6]
+        chunks += data[pos + 7:pos + 7 + length]
+        pos += 7 + length
+        if kind in (1, 4):  # a full record, or the last chunk of one
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(chunks)
+            chunks = b""
+            items = record.config.update if record.HasField("config") else record.run.config.update
+            config.update({item.key: json.loads(item.value_json) for item in items})
+            if record.HasField("run"):
+                run = {"name": record.run.display_name, "group": record.run.run_group, "tags": list(record.run.tags)}
+    return run, config
+
+
+def test_every_logger_receives_the_configuration_overrides_and_git_state(tmp_path):
+    run_train("-m", "logger=many", "model/backbone=resnet18_light", "++trainer.max_steps=1", f"hydra.sweep.dir={tmp_path}",
+              *FAST, env={"WANDB_MODE": "offline", "WANDB_API_KEY": ""})
+    run_dir = tmp_path / "0"  # a multirun of one job: its W&B run joins the sweep's group
+    run, config = wandb_offline_run(run_dir)
+    assert run["name"] == "backbone=resnet18_light,max_steps=1,batch_size=4,log_every_n_steps=1,refresh_rate=0"
+    assert run["tags"] == ["quick", "synthetic"] and run["group"] == f"train-{tmp_path.name}"
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.strip()
+    for params in (config, yaml.safe_load((run_dir / "csv" / "hparams.yaml").read_text()),
+                   yaml.safe_load((run_dir / "tensorboard" / "hparams.yaml").read_text())):
+        assert params["model/backbone/name"] == "resnet18" and params["model/backbone/out_indices"] == [0, 1, 2]
+        assert params["model/_target_"] == "siammask.lit.ThreeBranchModule" and params["data/batch_size"] == 4
+        assert params["overrides"].startswith("logger=many model/backbone=resnet18_light ++trainer.max_steps=1")
+        assert params["git/commit"] == commit and isinstance(params["git/dirty"], bool)
+
+
+def test_an_unwritable_wandb_folder_stops_train_py_before_training(tmp_path):
+    (tmp_path / "a_file").write_text("")
+    result = run_train("logger=wandb", f"logger.wandb.save_dir={tmp_path / 'a_file'}", f"hydra.run.dir={tmp_path}",
+                       *FAST, check=False, env={"WANDB_MODE": "offline"})
+    assert result.returncode != 0 and "W&B cannot write its run files" in result.stderr
+    assert not (tmp_path / "checkpoints").exists()
+
+
+TINY_TRACKING = ["callbacks.tracking_validation.num_videos=1", "callbacks.tracking_validation.videos.num_frames=4",
+                 "callbacks.tracking_validation.videos.image_size=[96,72]"]
+
+
+def test_optuna_sweep_optimises_tracking_j_and_reports_its_best_trial(tmp_path):
+    result = run_train("-m", "hparams_search=optuna", "++hydra.sweeper.n_trials=2", "model/backbone=resnet18_light",
+                       "++trainer.max_steps=1", "data.batch_size=2", f"hydra.sweep.dir={tmp_path}", *TINY_TRACKING,
+                       *FAST[1:])
+    values = {job: json.loads((tmp_path / job / "result.json").read_text())["value"] for job in ("0", "1")}
+    best = yaml.safe_load((tmp_path / "optimization_results.yaml").read_text())
+    assert best["best_value"] == pytest.approx(max(values.values()))
+    best_job = max(values, key=values.get)
+    assert f"Best run: **{best_job}**" in result.stdout and "Objective: `val/track_J` (maximize)" in result.stdout
+    assert (tmp_path / "summary.csv").is_file() and (tmp_path / "summary.png").is_file()
+
+
+def test_a_missing_objective_names_the_logged_metrics_after_saving_the_run(tmp_path):
+    result = run_train("optimized_metric=val/track_X", "++trainer.max_steps=1", "model/backbone=resnet18_light",
+                       f"hydra.run.dir={tmp_path}", *FAST, check=False)
+    assert result.returncode != 0
+    assert "optimized_metric='val/track_X' is not among this run's metrics" in result.stderr
+    assert "'train/loss'" in result.stderr
+    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the work done is kept
+
+
+def test_submitit_local_launcher_runs_every_job_of_a_multirun(tmp_path):
+    result = run_train("-m", "hydra/launcher=submitit_local", "seed=1,2", "++trainer.max_steps=1", "data.batch_size=2",
+                       "model/backbone=resnet18_light", f"hydra.sweep.dir={tmp_path}", *FAST[1:])
+    assert read_steps(tmp_path / "0") == 1 and read_steps(tmp_path / "1") == 1
+    seeds = [yaml.safe_load((tmp_path / job / ".hydra" / "config.yaml").read_text())["seed"] for job in ("0", "1")]
+    assert seeds == [1, 2] and list((tmp_path / ".submitit").iterdir())  # submitit's job folders
+    assert "2 of 2 runs finished" in result.stdout

@@ -1,12 +1,14 @@
 """Small glue for the Hydra entry points (train.py, eval.py, track.py, siammask.vot): resolvers, list
-instantiation, and how a user mistake ends a run."""
+instantiation, how a user mistake ends a run, and the record of a run (configuration, overrides, git state)
+that every logger receives."""
 
 from __future__ import annotations
 
 import functools
 import os
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -21,9 +23,12 @@ Result = TypeVar("Result")
 def register_resolvers() -> None:
     """``${wandb_offline:}`` is true unless W&B credentials exist, so logging never blocks on a login.
     ``${fast_precision:<accelerator>}`` is bf16 mixed precision where the hardware runs bf16 natively.
-    ``${required:<message>}`` marks a value the user must give: reading it fails with the message."""
-    for name, resolver in (("wandb_offline", _wandb_offline), ("fast_precision", fast_precision),
-                           ("required", required)):
+    ``${required:<message>}`` marks a value the user must give: reading it fails with the message.
+    ``${run_name:}`` names a run after its command-line overrides; ``${run_group:}`` is one name shared by the
+    jobs of a multirun (null for a single run)."""
+    resolvers = (("wandb_offline", _wandb_offline), ("fast_precision", fast_precision), ("required", required),
+                 ("run_name", _run_name), ("run_group", _run_group))
+    for name, resolver in resolvers:
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, resolver)
 
@@ -103,3 +108,70 @@ def project_root() -> str:
     (editable install), else the current folder."""
     checkout = Path(__file__).resolve().parents[2]
     return str(checkout) if (checkout / "pyproject.toml").is_file() else os.getcwd()
+
+
+# Overrides that say where a run goes, not what it is; left out of run names.
+_NAME_SKIPS = ("hydra.", "hydra/", "paths.", "ckpt_path", "logger")
+
+
+def run_name(overrides: Sequence[str], default: str) -> str:
+    """``model/backbone=resnet18 model.optimizer.lr=0.01`` -> ``backbone=resnet18,lr=0.01``: the last part of
+    each key, so sweeps read well in W&B; ``default`` (the task name) when nothing was overridden."""
+    parts = []
+    for override in overrides:
+        key, sep, value = override.lstrip("+").partition("=")
+        if key.lstrip("~").startswith(_NAME_SKIPS):
+            continue
+        short = key.replace("/", ".").rsplit(".", 1)[-1]
+        parts.append(f"{'~' if key.startswith('~') else ''}{short}{sep}{value}")
+    return ",".join(parts) or default
+
+
+def _run_name() -> str:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return "run"
+    hydra_cfg = HydraConfig.get()
+    return run_name(hydra_cfg.overrides.task, hydra_cfg.job.name)
+
+
+def _run_group() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+        return None
+    hydra_cfg = HydraConfig.get()
+    return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"
+
+
+def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings -> one level with ``/``-joined keys (what logger hparams tables show)."""
+    flat: dict[str, Any] = {}
+    for key, value in tree.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, Mapping) and value:
+            flat.update(flatten(value, f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def git_state(folder: str | Path) -> dict[str, Any]:
+    """Commit of the repository holding ``folder`` and whether tracked files differ from it ("unknown" outside
+    git), so a logged run says which code made it."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=folder, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        return {"git/commit": git("rev-parse", "HEAD"), "git/dirty": bool(git("status", "--porcelain",
+                                                                              "--untracked-files=no"))}
+    except (OSError, subprocess.CalledProcessError):
+        return {"git/commit": "unknown", "git/dirty": None}
+
+
+def run_record(cfg: DictConfig, overrides: Sequence[str], code_dir: str | Path) -> dict[str, Any]:
+    """What every logger gets: the resolved configuration (flattened), the command-line overrides, git state."""
+    config = OmegaConf.to_container(cfg, resolve=True)
+    return {**flatten(config), "overrides": " ".join(overrides), **git_state(code_dir)}

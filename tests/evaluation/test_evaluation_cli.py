@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from evaluation_fakes import make_davis, make_vot_release
 from hydra import compose, initialize_config_dir
 
@@ -120,3 +121,20 @@ def test_default_run_evaluates_the_newest_training_with_both_protocols_and_the_s
     assert set(metrics["davis"]) >= {"J_mean", "F_mean", "JF_mean"} and metrics["davis"]["failures"] == {}
     assert metrics["baselines"]["static_box"]["vot"]["lost"] >= 0
     assert (run_dir / "results" / "siammask" / "davis" / "video000" / "00005.png").is_file()
+
+
+@pytest.mark.slow
+def test_tracker_sweep_returns_the_objective_and_writes_the_best_preset(tmp_path):
+    ckpt = tmp_path / "ckpt" / "model.ckpt"
+    write_tiny_checkpoint(ckpt)
+    result = run_eval("hparams_search=tracker_optuna", "++hydra.sweeper.n_trials=2", f"ckpt_path={ckpt}",  # multirun
+                      "benchmark.num_videos=1", "benchmark.num_frames=6", "benchmark.generator.image_size=[96,72]",
+                      f"hydra.sweep.dir={tmp_path / 'sweep'}")
+    sweep = tmp_path / "sweep"
+    values = {job: json.loads((sweep / job / "result.json").read_text())["value"] for job in ("0", "1")}
+    best_job = max(values, key=values.get)
+    assert f"Best run: **{best_job}**" in result.stdout and "davis/J_mean" in result.stdout
+    preset = yaml.safe_load((sweep / "best_tracker.yaml").read_text())
+    chosen = yaml.safe_load((sweep / best_job / ".hydra" / "config.yaml").read_text())["tracker"]
+    assert preset == chosen and preset["window_influence"] != 0.2  # the trial's value, not the synthetic preset's
+    assert not (sweep / best_job / "results" / "static_box").exists()  # the baseline is not re-run per trial

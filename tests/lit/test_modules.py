@@ -129,3 +129,13 @@ def test_a_smaller_training_search_region_shrinks_the_score_map_by_one_cell_per_
         assert positives[0].any() and not positives[1].any()  # the negative pair has none
         assert torch.isfinite(module.training_step(batch, 0))
     assert sizes[255] - sizes[223] == 4
+
+
+@pytest.mark.parametrize("cls, two_branch", [(ThreeBranchModule, False), (TwoBranchModule, True)])
+def test_every_trainable_parameter_gets_a_gradient_with_refine_at_a_few_rows(cls, two_branch):
+    """What DDP needs without find_unused_parameters: no trainable parameter outside the loss graph."""
+    module = cls(**light_model_kwargs(refine=True, two_branch=two_branch), mask_positions_per_pair=1)
+    logged(module)
+    module.training_step(make_batch(), 0).backward()
+    assert [n for n, p in module.named_parameters() if p.requires_grad and p.grad is None] == []
+    assert not any(p.requires_grad for p in module.network.mask_head.head.parameters())  # refine replaces it

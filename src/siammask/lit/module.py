@@ -71,6 +71,10 @@ class SiamMaskModule(pl.LightningModule):
                 raise ValueError(f"model.train_only={list(train_only)} freezes the rest of a network that has no "
                                  f"trained weights: pass model.init_from=<base checkpoint>")
             self._freeze_all_but(train_only)
+        if self.network.refine is not None:
+            # Refine decodes masks from the mask head's correlation feature (SiamMask.masks_at), so the head's own
+            # 63x63 decoder takes no part in the loss: a trainable parameter without a gradient stops DDP.
+            self.network.mask_head.head.requires_grad_(False)
 
     # ----- the parts a variant defines -----
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
