@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import shutil
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -125,7 +125,7 @@ def _read_boxes(path: Path, stems: set[str], video: str, scan: Scan) -> dict[str
     return boxes
 
 
-def write_custom_video(video_dir: str | Path, frames: Sequence[np.ndarray | Path],
+def write_custom_video(video_dir: str | Path, frames: Iterable[np.ndarray | Path],
                        labels: Mapping[int, np.ndarray] | None = None,
                        boxes_xywh: Mapping[int, Mapping[int, Sequence[float]]] | None = None,
                        jpeg_quality: int = 95) -> Path:
@@ -135,18 +135,22 @@ def write_custom_video(video_dir: str | Path, frames: Sequence[np.ndarray | Path
     """
     video_dir = Path(video_dir)
     video_dir.mkdir(parents=True, exist_ok=True)
-    stems = [f"{index:05d}" for index in range(len(frames))]
-    for stem, frame in zip(stems, frames):
+    for index, frame in enumerate(frames):
         if isinstance(frame, np.ndarray):
-            cv2.imwrite(str(video_dir / f"{stem}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+            cv2.imwrite(str(video_dir / f"{stem(index)}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
                         [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
         else:
-            shutil.copyfile(frame, video_dir / f"{stem}{Path(frame).suffix.lower()}")
+            shutil.copyfile(frame, video_dir / f"{stem(index)}{Path(frame).suffix.lower()}")
     for index, label_map in (labels or {}).items():
-        write_label_map(video_dir / MASK_DIR / f"{stems[index]}.png", label_map)
+        write_label_map(video_dir / MASK_DIR / f"{stem(index)}.png", label_map)
     if boxes_xywh:
         lines = ["# " + ",".join(BOX_FIELDS)]
-        lines += [f"{stems[index]},{obj}," + ",".join(f"{v:g}" for v in xywh)
+        lines += [f"{stem(index)},{obj}," + ",".join(f"{v:g}" for v in xywh)
                   for index, objects in sorted(boxes_xywh.items()) for obj, xywh in sorted(objects.items())]
         (video_dir / BOX_FILE).write_text("\n".join(lines) + "\n")
     return video_dir
+
+
+def stem(index: int) -> str:
+    """File stem of frame ``index`` in written videos: zero-padded, so file-name order is time order."""
+    return f"{index:05d}"
