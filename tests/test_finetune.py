@@ -50,10 +50,10 @@ def default_checkpoint(path: Path, search_size: int) -> Path:
 
 def test_a_mixture_of_custom_and_public_stores_takes_a_weight_per_store(stores):
     train, val = stores
-    cfg = compose_train(["experiment=finetune", "model.init_from=x.ckpt", "data.path=null",
-                         f"data.datasets={{mine: {{path: '{train}', num_use: 30, frame_range: 20}}, "
-                         f"public: {{path: '{val}', num_use: 10, frame_range: 100}}}}", "data.batch_size=4",
-                         "data.min_steps_per_epoch=1"])
+    mixture = (f"data.datasets={{mine: {{path: '{train}', num_use: 30, frame_range: 20}}, "
+               f"public: {{path: '{val}', num_use: 10, frame_range: 100}}}}")
+    cfg = compose_train(["experiment=finetune", "model.init_from=x.ckpt", "data.path=null", mixture,
+                         "data.batch_size=4", "data.min_steps_per_epoch=1"])
     module = instantiate(cfg.data)
     module.setup("fit")
     specs = module.train_dataset.specs
