@@ -9,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-import pytorch_lightning as pl
 import torch
 from custom_videos import write_custom_videos
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from model_fixtures import default_checkpoint
 
 from siammask.datamodules.prepare import prepare, resolve_config
 
@@ -37,15 +37,6 @@ def stores(tmp_path_factory) -> tuple[Path, Path]:
     videos = write_custom_videos(base / "videos", videos=5, frames=3)
     return (prepare_custom(videos, base / "train", val_videos=["video4"]),
             prepare_custom(videos, base / "val", split="val", val_videos=["video4"]))
-
-
-def default_checkpoint(path: Path, search_size: int) -> Path:
-    """A checkpoint of the default architecture (experiment=quick), untrained: what init_from starts from."""
-    cfg = compose_train([f"model.search_size={search_size}"])
-    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
-    trainer.strategy.connect(instantiate(cfg.model))
-    trainer.save_checkpoint(path)
-    return path
 
 
 def test_a_mixture_of_custom_and_public_stores_takes_a_weight_per_store(stores):
