@@ -12,6 +12,7 @@ import pytest
 import torch
 from custom_videos import write_custom_videos
 from hydra import compose, initialize_config_dir
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from model_fixtures import default_checkpoint
 
@@ -76,3 +77,9 @@ def test_finetune_trains_the_heads_from_the_checkpoint_and_validates_on_held_out
     with open(run_dir / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
     assert any(row.get("val/loss") for row in rows)  # pairs of the held-out video, after the first epoch
+
+
+def test_finetune_without_a_checkpoint_stops_naming_model_init_from():
+    cfg = compose_train(["experiment=finetune"])
+    with pytest.raises(InstantiationException, match=r"pass model\.init_from="):
+        instantiate(cfg.model)
