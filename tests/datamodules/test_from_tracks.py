@@ -93,3 +93,17 @@ def test_command_line_refuses_a_non_empty_dest_without_overwrite(tracked, tmp_pa
     assert main([str(out), f"input={frames_dir}", f"dest={dest}"]) == 2
     assert f"{dest} exists and is not empty" in capsys.readouterr().err
     assert main([str(out), f"input={frames_dir}", f"dest={dest}", "overwrite=true"]) == 0
+
+
+def test_a_video_file_input_is_decoded_into_numbered_jpeg_frames(tracked, tmp_path):
+    import cv2
+
+    out, frames_dir, _, _ = tracked
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 10.0, (160, 120))
+    for f in range(5):  # one frame more than tracked: only the tracked ones are written
+        writer.write(cv2.imread(str(frames_dir / f"{f if f < 4 else 3:05d}.jpg")))
+    writer.release()
+    dest = from_tracks(out, video, tmp_path / "mine" / "clip")
+    assert sorted(p.name for p in dest.glob("*.jpg")) == [f"{f:05d}.jpg" for f in range(4)]
+    assert custom_dataset(dest.parent)[1].load("clip").image_hw == (120, 160)
