@@ -109,3 +109,12 @@ def test_train_on_a_prepared_custom_store_runs_every_step_asked(store, tmp_path)
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
     assert checkpoint["global_step"] == steps  # over two epochs of 2 steps
     assert "8 tracks, 24 frames; 32 pairs per epoch, 2 steps per epoch" in result.stdout + result.stderr
+
+
+def test_under_ddp_every_process_gets_min_steps_of_its_own(store):
+    from types import SimpleNamespace
+
+    module = LmdbDataModule(path=str(store), batch_size=4, num_workers=0, min_steps_per_epoch=3)
+    module.trainer = SimpleNamespace(world_size=2, global_rank=1)
+    loader = module.train_dataloader()
+    assert len(module.train_dataset) == 3 * 4 * 2 and len(loader) == 3
