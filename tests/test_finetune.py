@@ -83,3 +83,14 @@ def test_finetune_without_a_checkpoint_stops_naming_model_init_from():
     cfg = compose_train(["experiment=finetune"])
     with pytest.raises(InstantiationException, match=r"pass model\.init_from="):
         instantiate(cfg.model)
+
+
+def test_readme_overrides_for_the_release_weights_give_the_sharp_stage_architecture():
+    release = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
+               "model.search_size=255", "model.mask_positions_per_pair=null",
+               "data.sampler.search_jitter.shift=64"]  # as README "Your own videos"
+    finetune = compose_train(["experiment=finetune", "model.init_from=SiamMask_DAVIS.pth", *release]).model
+    sharp = compose_train(["experiment=siammask_sharp"]).model
+    for key in ("backbone", "neck", "head", "refine", "anchors", "search_size", "exemplar_size",
+                "mask_positions_per_pair"):
+        assert finetune[key] == sharp[key], key
