@@ -17,12 +17,13 @@ import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from siammask.config import user_errors  # noqa: E402
-from siammask.evaluation import Entry, run_benchmark, write_report  # noqa: E402
+from siammask.evaluation import Entry, datasets_for, run_benchmark, write_report  # noqa: E402
 from siammask.sweeps import objective, write_result  # noqa: E402
 
 
 def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:
-    """The trained tracker (and the static-box baseline if the benchmark asks for it), or saved results."""
+    """The trained tracker (then the checkpoint to compare with, and the static-box baseline if the benchmark asks
+    for it), or saved results. Every entry is a row of the same tables and a curve of the same plots."""
     if cfg.results_dir:
         results_dir = Path(cfg.results_dir).expanduser()
         if not results_dir.is_dir():
@@ -32,23 +33,31 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
     from siammask.evaluation.baselines import StaticBoxTracker
     from siammask.tracking import Tracker, default_checkpoint, load_tracker
 
+    def entry(name: str, ckpt: Path) -> Entry:
+        base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
+
+        def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
+            return Tracker(base.network, base.config, base.device, base.anchors)
+
+        return Entry(name, results_root / name, make_tracker)
+
     ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else default_checkpoint(cfg.ckpt_runs_dir)
-    base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
-
-    def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
-        return Tracker(base.network, base.config, base.device, base.anchors)
-
-    entries = [Entry("siammask", results_root / "siammask", make_tracker)]
+    entries = [entry("siammask", ckpt)]
+    source = {"ckpt_path": str(ckpt)}
+    if cfg.get("compare_ckpt_path"):
+        entries.append(entry(cfg.compare_name, Path(cfg.compare_ckpt_path)))
+        source[f"{cfg.compare_name}_ckpt_path"] = str(cfg.compare_ckpt_path)
     if cfg.benchmark.get("static_baseline", False):
         entries.append(Entry("static_box", results_root / "static_box", StaticBoxTracker))
-    return entries, {"ckpt_path": str(ckpt), "tracker": OmegaConf.to_container(cfg.tracker, resolve=True)}
+    return entries, {**source, "tracker": OmegaConf.to_container(cfg.tracker, resolve=True)}
 
 
 def evaluate(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
-    entries, source = tracker_entries(cfg, out_dir / "results")
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
-    results = run_benchmark(cfg.benchmark, entries, videos, progress=cfg.progress)
+    datasets = datasets_for(cfg.benchmark, videos)  # the benchmark's input is checked before any network loads
+    entries, source = tracker_entries(cfg, out_dir / "results")
+    results = run_benchmark(cfg.benchmark, entries, progress=cfg.progress, datasets=datasets)
     doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
     print(table)
     main_results = results[entries[0].name]

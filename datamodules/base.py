@@ -8,10 +8,16 @@ train loader therefore always uses :class:`EpochDistributedSampler` (a ``Distrib
 the trainer's world size and rank, or 1 and 0 without a trainer) which forwards the epoch to the
 dataset; the dataset keeps it in shared memory so persistent workers see it too. Lightning leaves a
 ``DistributedSampler`` in place, so under DDP each rank reads a disjoint slice of every epoch.
+
+Epoch length: the loader drops the last incomplete batch, so an epoch of fewer pairs than one batch per
+process would train nothing. Unless ``sampler.samples_per_epoch`` is given, an epoch therefore holds
+``max(sum of num_use, min_steps_per_epoch x batch_size x processes)`` pairs (tracks are drawn again, as the
+release repeats its ``num_use`` picks); a given ``samples_per_epoch`` too small for one batch is refused.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -22,6 +28,8 @@ from torch.utils.data import DataLoader, DistributedSampler
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 
 VAL_SEED_OFFSET = 1_000_003  # validation pairs use another seed than training pairs
+
+log = logging.getLogger(__name__)
 
 
 class EpochDistributedSampler(DistributedSampler):
@@ -39,17 +47,21 @@ class PairDataModule(pl.LightningDataModule):
     ``sampler``: keyword arguments of :class:`PairSampler` for both splits (sizes, context, jitter,
     negative rate, flip, photometric, samples per epoch); ``val_sampler``: overrides for validation
     (the release validates with no template jitter, a small search shift and no negatives).
-    ``augment=False`` switches all augmentation off in both splits.
+    ``augment=False`` switches all augmentation off in both splits. ``min_steps_per_epoch``: the smallest
+    default epoch, in optimiser steps (see the module docstring).
     """
 
     def __init__(self, train_sources: Sequence[SourceSpec | Mapping], val_sources: Sequence[SourceSpec | Mapping] |
                  None = None, *, batch_size: int = 16, num_workers: int = 1, pin_memory: bool = False,
                  persistent_workers: bool = True, seed: int = 0, augment: bool = True,
                  sampler: Mapping[str, Any] | None = None, val_sampler: Mapping[str, Any] | None = None,
-                 val_batch_size: int | None = None):
+                 val_batch_size: int | None = None, min_steps_per_epoch: int = 100):
         super().__init__()
         if batch_size < 1 or num_workers < 0:
             raise ValueError(f"batch_size must be >= 1 and num_workers >= 0, got {batch_size}, {num_workers}")
+        if min_steps_per_epoch < 1:
+            raise ValueError(f"min_steps_per_epoch must be >= 1, got {min_steps_per_epoch}")
+        self.min_steps_per_epoch = min_steps_per_epoch
         self.train_sources = list(train_sources)
         self.val_sources = list(val_sources) if val_sources else []
         self.batch_size = batch_size
@@ -66,11 +78,31 @@ class PairDataModule(pl.LightningDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         if self.train_dataset is None:
-            self.train_dataset = PairSampler(self.train_sources, seed=self.seed, augment=self.augment,
-                                             **self.sampler_kwargs)
+            self.train_dataset = self._train_sampler()
         if self.val_dataset is None and self.val_sources:
             self.val_dataset = PairSampler(self.val_sources, seed=self.seed + VAL_SEED_OFFSET, augment=self.augment,
                                            **self.val_sampler_kwargs)
+
+    def _train_sampler(self) -> PairSampler:
+        """The training pairs, with an epoch of at least one batch per process (module docstring); logs its size."""
+        world_size, _ = self._world()
+        batch = self.batch_size * world_size
+        dataset = PairSampler(self.train_sources, seed=self.seed, augment=self.augment, **self.sampler_kwargs)
+        given = self.sampler_kwargs.get("samples_per_epoch")
+        if given is not None and len(dataset) < batch:
+            raise ValueError(f"data.sampler.samples_per_epoch={given} is less than one batch "
+                             f"({self.batch_size} pairs x {world_size} processes): every epoch would have zero "
+                             f"steps; raise it or set it to null (default: {self.min_steps_per_epoch} steps)")
+        if given is None and len(dataset) < self.min_steps_per_epoch * batch:
+            dataset = PairSampler(self.train_sources, seed=self.seed, augment=self.augment,
+                                  **{**self.sampler_kwargs, "samples_per_epoch": self.min_steps_per_epoch * batch})
+        sources = [spec.source for spec in dataset.specs]
+        tracks = sum(s.num_tracks() for s in sources)
+        frames = sum(s.track_length(t) for s in sources for t in range(s.num_tracks()))
+        log.info("training data %s: %d tracks, %d frames; %d pairs per epoch, %d steps per epoch "
+                 "(batch %d x %d processes)", ", ".join(str(getattr(s, "name", type(s).__name__)) for s in sources),
+                 tracks, frames, len(dataset), len(dataset) // batch, self.batch_size, world_size)
+        return dataset
 
     def _world(self) -> tuple[int, int]:
         trainer = self.trainer

@@ -22,7 +22,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -67,6 +67,9 @@ class PrepareConfig:
     mask_threshold: float = 0.5  # crop pixel is object where the resampled mask >= this (release COCO: 0.5)
     min_mask_pixels: int = 0  # smaller masks (image pixels) are filtered out; YouTube-VOS: 1000 (release)
     ytb_val_from: int = 3000  # YouTube-VOS: meta.json videos from here on are split=val (release)
+    # custom: video folders held out for validation: split=train leaves them out, split=val takes only them
+    # (empty: every video in either split)
+    val_videos: list[str] = field(default_factory=list)
     frames_per_chunk: int = 64  # frames of one video per unit of parallel work and of resume
     map_size: int = 1 << 40  # LMDB address space (bytes); the file only grows with the data
 

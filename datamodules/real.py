@@ -16,6 +16,7 @@ import lmdb
 
 from .base import PairDataModule
 from .lmdb_store import StoreError, decode_record, open_env, read_store, record_key
+from .readers import READERS
 from .sampler import SourceSpec
 from .sources import Frame
 
@@ -38,6 +39,11 @@ class LmdbTrackSource:
         self._pid: int | None = None
         if self.index.num_tracks == 0:
             raise StoreError(f"{self.path} holds no track")
+        reader = READERS.get(str(self.header["dataset"]))
+        if reader is not None and not reader.still_images and self.index.track_lengths().max() < 2:
+            raise StoreError(f"{self.path}: none of its {self.index.num_tracks} tracks has two frames, so it has "
+                             f"no pair of frames to train on (a {self.header['dataset']} store needs an object "
+                             f"annotated in at least two frames of a video; docs/custom_data.md)")
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -35,3 +35,19 @@ def make_batch(size: int = 2, negative_last: bool = True, search_size: int = 255
         is_negative[-1] = True
     return dict(template=template, search=search, search_bbox=boxes, search_mask=mask,
                 has_mask=~is_negative, is_negative=is_negative)
+
+
+def default_checkpoint(path, search_size: int = 223):
+    """A checkpoint of the default architecture (experiment=quick), untrained: what fine-tuning starts from."""
+    from pathlib import Path
+
+    import pytorch_lightning as pl
+    from hydra import compose, initialize_config_dir
+    from hydra.utils import instantiate
+
+    with initialize_config_dir(config_dir=str(Path(__file__).resolve().parents[1] / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"model.search_size={search_size}"])
+    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
+    trainer.strategy.connect(instantiate(cfg.model))
+    trainer.save_checkpoint(path)
+    return path

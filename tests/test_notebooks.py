@@ -6,7 +6,7 @@ from pathlib import Path
 import matplotlib
 import pytest
 
-from model_fixtures import light_model_kwargs
+from model_fixtures import default_checkpoint, light_model_kwargs
 
 matplotlib.use("Agg")
 ROOT = Path(__file__).resolve().parents[1]
@@ -54,3 +54,16 @@ def test_compare_notebook_reads_every_run_log(tmp_path):
     namespace = run_notebook("compare_runs.ipynb", {"ROOT": tmp_path, "SMOOTH": 2})
     assert sorted(namespace["runs"]) == ["logs/train/runs/a", "logs/train/runs/b"]
     assert namespace["final"]["logs/train/runs/b"]["train/loss"] == pytest.approx(1.5)
+
+
+@pytest.mark.slow
+def test_own_data_notebook_fine_tunes_evaluates_before_and_after_and_tracks(tmp_path):
+    namespace = run_notebook("own_data.ipynb", {
+        "CKPT_PATH": default_checkpoint(tmp_path / "before.ckpt", 127), "OUT": tmp_path / "example",
+        "TENNIS": Path("/work/shared/data/tennis"),  # as tests/tracking: worktrees have no ../shared
+        "CLIPS": 3, "FRAMES_PER_CLIP": 3, "STEPS": 2, "BATCH": 2,
+        "EXTRA": ["model.search_size=127", "data.min_steps_per_epoch=1"]})
+    metrics = namespace["metrics"]
+    for protocol, key in (("vot", "eao"), ("otb", "success_auc"), ("davis", "J_mean")):
+        assert metrics[protocol]["sequences"] == 1 and key in metrics["baselines"]["before"][protocol]
+    assert len(namespace["masks"]) == 2  # frames 1 and 2 of the held-out clip, tracked and written back

@@ -110,6 +110,9 @@ class DatasetReader(ABC):
 
     name: str
     has_masks: bool
+    # Still images (one frame per track, template and search from the same image); video layouts need a
+    # track of two frames to train on (checked when a store is opened for training).
+    still_images: bool = False
     defaults: dict[str, Any] = {}  # prepare settings this dataset changes (with their source cited)
 
     def __init__(self, settings: Any):

@@ -23,6 +23,7 @@ LAYOUT = """<root>/annotations/instances_train2017.json
 class CocoReader(DatasetReader):
     name = "coco"
     has_masks = True
+    still_images = True
 
     def scan(self, root: Path, split: str) -> Scan:
         subset = f"{split}2017"

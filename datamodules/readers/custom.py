@@ -9,15 +9,23 @@
 ```
 A frame's objects are the ids in its mask (boxes.txt, when it has the object, gives its box; else the
 mask's tight box) and, box-only, the ids boxes.txt gives for the frame that its mask does not show.
+
+The reader serves ``prepare custom`` (training stores) and ``eval.py benchmark=custom``
+(:mod:`siammask.evaluation.datasets`); :func:`write_custom_video` writes the layout (worked example,
+``siammask.datamodules.from_tracks``).
 """
 
 from __future__ import annotations
 
+import shutil
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
+import cv2
 import numpy as np
 
+from siammask.evaluation.results import write_label_map
 from siammask.geometry import xywh_to_xyxy
 
 from .base import (BAD_ANNOTATION, EMPTY_VIDEO, MISSING_ANNOTATION, UNANNOTATED, DatasetReader, FrameJob,
@@ -40,6 +48,12 @@ class CustomReader(DatasetReader):
         video_dirs = sorted(p for p in root.iterdir() if p.is_dir())
         if not video_dirs:
             raise LayoutError(f"custom dataset root {root} holds no video folder\nexpected layout: {__doc__}")
+        held_out = set(self.settings.val_videos)
+        unknown = held_out - {p.name for p in video_dirs}
+        if unknown:
+            raise LayoutError(f"val_videos {sorted(unknown)}: no such video folder in {root}")
+        if held_out:
+            video_dirs = [p for p in video_dirs if (p.name in held_out) == (split == "val")]
         scan = Scan(filtered=Counter())
         for video_dir in video_dirs:
             self._scan_video(video_dir, scan)
@@ -58,6 +72,9 @@ class CustomReader(DatasetReader):
             return
         stems = {p.stem for p in images}
         boxes = _read_boxes(box_file, stems, video, scan) if box_file.is_file() else {}
+        for orphan in sorted(set(mask_dir.glob("*.png")) - {mask_dir / f"{s}.png" for s in stems}):
+            scan.skips.append((video, Skip(BAD_ANNOTATION, str(orphan), "mask without a frame of the same name "
+                                                                        f"in {video_dir}")))
         frames = []
         for position, image in enumerate(images):
             mask = mask_dir / f"{image.stem}.png"
@@ -106,3 +123,34 @@ def _read_boxes(path: Path, stems: set[str], video: str, scan: Scan) -> dict[str
             continue
         boxes.setdefault(stem, {})[obj] = xywh
     return boxes
+
+
+def write_custom_video(video_dir: str | Path, frames: Iterable[np.ndarray | Path],
+                       labels: Mapping[int, np.ndarray] | None = None,
+                       boxes_xywh: Mapping[int, Mapping[int, Sequence[float]]] | None = None,
+                       jpeg_quality: int = 95) -> Path:
+    """One video in the custom layout: frames ``00000.jpg`` ... (RGB HWC uint8 arrays are JPEG-encoded; image
+    files are copied with their suffix), ``masks/<frame>.png`` palette PNGs of object ids for the frame indices
+    in ``labels``, ``boxes.txt`` from ``boxes_xywh`` (frame index -> object id -> x, y, w, h in image pixels).
+    """
+    video_dir = Path(video_dir)
+    video_dir.mkdir(parents=True, exist_ok=True)
+    for index, frame in enumerate(frames):
+        if isinstance(frame, np.ndarray):
+            cv2.imwrite(str(video_dir / f"{stem(index)}.jpg"), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, jpeg_quality])
+        else:
+            shutil.copyfile(frame, video_dir / f"{stem(index)}{Path(frame).suffix.lower()}")
+    for index, label_map in (labels or {}).items():
+        write_label_map(video_dir / MASK_DIR / f"{stem(index)}.png", label_map)
+    if boxes_xywh:
+        lines = ["# " + ",".join(BOX_FIELDS)]
+        lines += [f"{stem(index)},{obj}," + ",".join(f"{v:g}" for v in xywh)
+                  for index, objects in sorted(boxes_xywh.items()) for obj, xywh in sorted(objects.items())]
+        (video_dir / BOX_FILE).write_text("\n".join(lines) + "\n")
+    return video_dir
+
+
+def stem(index: int) -> str:
+    """File stem of frame ``index`` in written videos: zero-padded, so file-name order is time order."""
+    return f"{index:05d}"

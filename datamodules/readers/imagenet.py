@@ -91,6 +91,7 @@ class DetReader(_ImagenetReader):
     """Every XML file under ``Annotations/DET/<split>`` is one image; each object a one-frame track."""
 
     name = "det"
+    still_images = True
     task = "DET"
 
     def scan(self, root: Path, split: str) -> Scan:

@@ -129,6 +129,7 @@ def test_paper_mix_config_mixes_every_store_with_its_num_use_and_frame_range(sto
                   f"data.val_datasets.vid.path={stores['vid_val']}", "data=paper_mix", "data.num_workers=0",
                   "data.batch_size=4", "data.pin_memory=false", "data.augment=false",
                   "data.sampler.samples_per_epoch=null", "data.val_sampler.samples_per_epoch=null",
+                  "data.min_steps_per_epoch=1",  # the epoch of the num_use (25 pairs), not 100 steps
                   "model.search_size=255"]  # the paper's crops (the data follow the model's search size)
     module = instantiate(_compose_data(overrides))
     module.setup("fit")

@@ -164,12 +164,16 @@ def check_parameters(benchmark: Mapping, protocol: str) -> None:
 
 
 def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: Any = None,
-                  progress: bool = True) -> dict[str, dict[str, ProtocolResult]]:
-    """Every entry under every protocol of the benchmark config: ``{entry name: {protocol: result}}``."""
+                  progress: bool = True, datasets: Mapping[str, Dataset] | None = None
+                  ) -> dict[str, dict[str, ProtocolResult]]:
+    """Every entry under every protocol of the benchmark config: ``{entry name: {protocol: result}}``.
+
+    ``datasets``: the output of :func:`datasets_for`, when the caller built it first (to check the input
+    before loading networks); built here otherwise."""
     protocols = list(benchmark["protocols"])
     for protocol in protocols:
         check_parameters(benchmark, protocol)
-    datasets = datasets_for(benchmark, synthetic_videos)
+    datasets = datasets if datasets is not None else datasets_for(benchmark, synthetic_videos)
     return {entry.name: {p: evaluate_protocol(p, datasets[p], entry, benchmark.get(p, {}), progress)
                          for p in protocols}
             for entry in entries}

@@ -15,12 +15,16 @@ Supported layouts:
 * DAVIS: ``JPEGImages/<res>/<seq>/*.jpg``, ``Annotations/<res>/<seq>/*.png``, ``ImageSets/<year>/<split>.txt``.
 * YouTube-VOS: ``<root>/<split>/JPEGImages/<vid>/*.jpg``, ``Annotations/<vid>/<frame>.png`` (only frames where
   an object appears first), ``meta.json``.
+* custom (docs/custom_data.md): ``<root>/<video>/<frame>.jpg``, ``masks/<frame>.png``, ``boxes.txt``, read by
+  the same reader as ``prepare custom``; each object is a box sequence ``<video>-<object id>`` over the frames
+  that annotate it, each video with masks a mask sequence over its frames with a mask file.
 * synthetic: any generator with ``sequence(video) -> (frames_rgb, boxes_xyxy (T, N, 4), masks (T, N, H, W))``.
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,7 +36,7 @@ import numpy as np
 from siammask.evaluation.region import init_box_from_polygon, polygon_bounds_xyxy, polygon_from_box_xyxy, \
     polygon_from_values
 from siammask.evaluation.results import read_label_map, read_number_rows
-from siammask.geometry import check_box_xyxy, xyxy_to_xywh
+from siammask.geometry import check_box_xyxy, mask_to_box_xyxy, xyxy_to_xywh
 from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
 
 
@@ -298,6 +302,89 @@ def ytvos_dataset(root: str | Path, split: str = "valid", name: str = "ytb_vos")
     return Dataset(name, list(meta), load)
 
 
+def custom_dataset(root: str | Path, name: str = "custom") -> tuple[Dataset, Dataset]:
+    """Users' own annotated videos as a box dataset (one sequence per object) and a mask dataset (one per video).
+
+    Everything is checked before any tracking: a missing root, a folder without annotations, a box line or a
+    mask that does not fit its frame raise naming the file, since a user's own set is small and fixable.
+    """
+    from siammask.datamodules.prepare import PrepareConfig  # the reader of prepare custom, not a copy of it
+    from siammask.datamodules.readers.base import LayoutError, SkipFrame, read_label_png
+    from siammask.datamodules.readers.custom import CustomReader
+
+    root = Path(root).expanduser()
+    reader = CustomReader(PrepareConfig(root=str(root), out="", frames_per_chunk=sys.maxsize))
+    try:
+        scan = reader.scan(root, "val")
+    except LayoutError as err:
+        raise FileNotFoundError(f"benchmark {name!r}: {err}") from err
+    problems = [f"{video}: {skip.reason} {skip.file} {skip.detail}" for video, skip in scan.skips if skip.is_failure]
+    if problems or not scan.jobs:
+        found = "has annotation problems:\n  " + "\n  ".join(problems) if problems else "has no annotated frame"
+        raise ValueError(f"benchmark {name!r}: {root} {found}\n(layout: docs/custom_data.md)")
+    videos = {job.video: job.frames for job in scan.jobs}  # one chunk per video
+    frame_hw = {video: _custom_frame_hw(video, frames, name) for video, frames in videos.items()}
+    box_names: dict[str, tuple[str, int]] = {}
+    for video, frames in videos.items():
+        ids = {obj for frame in frames for obj in frame.annotation["boxes"]}
+        for frame in frames:
+            if frame.annotation["mask"] is not None:
+                try:
+                    ids.update(read_label_png(frame.annotation["mask"])[1])
+                except SkipFrame as err:
+                    raise ValueError(f"benchmark {name!r}: video {video!r}: {err}") from err
+        box_names.update({f"{video}-{obj}": (video, obj) for obj in sorted(ids)})
+    mask_videos = [v for v, frames in videos.items() if any(f.annotation["mask"] is not None for f in frames)]
+
+    def annotated(video: str) -> list[tuple[Path, dict[int, np.ndarray], np.ndarray | None]]:
+        """Per annotated frame: image path, object id -> box_xyxy, label map (None without a mask file)."""
+        out = []
+        for frame in videos[video]:
+            annotations = reader.objects(frame, frame_hw[video])
+            boxes = {a.object_id: a.box_xyxy if a.box_xyxy is not None else mask_to_box_xyxy(a.mask)
+                     for a in annotations}
+            labels = None
+            if frame.annotation["mask"] is not None:
+                labels = np.zeros(frame_hw[video], np.uint8)
+                for a in annotations:
+                    if a.mask is not None:
+                        labels[a.mask > 0] = a.object_id
+            out.append((Path(frame.image), boxes, labels))
+        return out
+
+    def load_box(seq: str) -> BoxSequence:
+        video, obj = box_names[seq]
+        frames = [(path, boxes[obj]) for path, boxes, _ in annotated(video) if obj in boxes]
+        rows = [polygon_from_box_xyxy(box).reshape(-1) for _, box in frames]
+        return _box_sequence(seq, [path for path, _ in frames], rows, f"{root / video} object {obj}")
+
+    def load_masks(video: str) -> MaskSequence:
+        masked = [(path, labels) for path, _, labels in annotated(video) if labels is not None]
+        frames = ImageFiles([path for path, _ in masked], video)
+        labels = [labels for _, labels in masked]
+        starts: dict[int, int] = {}
+        for index, label_map in enumerate(labels):
+            for obj in np.unique(label_map[label_map > 0]).tolist():
+                starts.setdefault(int(obj), index)
+        return MaskSequence(video, frames, labels, sorted(starts), starts, frames.image_hw,
+                            str(root / video / "masks"))
+
+    return Dataset(name, list(box_names), load_box), Dataset(name, mask_videos, load_masks)
+
+
+def _custom_frame_hw(video: str, frames: list, name: str) -> tuple[int, int]:
+    """Frame size of a custom video; every frame and mask must have it (read from the files' headers)."""
+    sizes = {frame.image: header_size(frame.image) for frame in frames}
+    sizes.update({frame.annotation["mask"]: header_size(frame.annotation["mask"])
+                  for frame in frames if frame.annotation["mask"] is not None})
+    width, height = next(iter(sizes.values()))
+    wrong = [f"{path} is {w}x{h}" for path, (w, h) in sizes.items() if (w, h) != (width, height)]
+    if wrong:
+        raise ValueError(f"benchmark {name!r}: video {video!r}: masks and frames disagree in size (the first "
+                         f"frame is {width}x{height}): " + "; ".join(wrong[:5]))
+    return height, width
+
+
 class SyntheticVideos(Protocol):
     def sequence(self, video: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
@@ -368,12 +455,18 @@ def datasets_for(cfg: Mapping, synthetic_videos: SyntheticVideos | None = None) 
                              bool(cfg.get("merge_objects", False)), name=name)
     elif reader == "ytvos":
         mask = ytvos_dataset(root, cfg.get("split", "valid"), name)
+    elif reader == "custom":
+        box, mask = custom_dataset(root, name)
+        if not mask.names and any(p in MASK_PROTOCOLS for p in cfg["protocols"]):
+            raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
+                             f"protocol scores: add masks or leave davis out of benchmark.protocols")
     elif reader == "synthetic":
         if synthetic_videos is None:
             raise ValueError(f"benchmark {name!r} reads synthetic videos but no generator was given")
         box, mask = synthetic_datasets(synthetic_videos, int(cfg["num_videos"]), name)
     else:
-        raise ValueError(f"benchmark {name!r}: unknown reader {reader!r}; known: vot, otb, davis, ytvos, synthetic")
+        raise ValueError(f"benchmark {name!r}: unknown reader {reader!r}; known: vot, otb, davis, ytvos, custom, "
+                         "synthetic")
     out = {}
     for protocol in cfg["protocols"]:
         dataset = box if protocol in BOX_PROTOCOLS else mask if protocol in MASK_PROTOCOLS else None

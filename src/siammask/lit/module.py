@@ -14,7 +14,7 @@ from typing import Any
 import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, box_deltas_map, box_iou_xyxy,
                               cxcywh_to_xyxy, decode_boxes, foreground_logits)
@@ -276,7 +276,7 @@ def sample_per_pair(positions: torch.Tensor, count: int) -> torch.Tensor:
 
 
 def _plain(value: Any) -> Any:
-    return OmegaConf.to_container(value, resolve=True) if isinstance(value, DictConfig) else (
+    return OmegaConf.to_container(value, resolve=True) if isinstance(value, (DictConfig, ListConfig)) else (
         {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value)
 
 

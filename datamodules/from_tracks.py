@@ -1,0 +1,109 @@
+"""Turn ``track.py`` output into one video of the custom layout (docs/custom_data.md), to correct and train on.
+
+    python -m siammask.datamodules.from_tracks <track.py output_dir> input=<the video or frame folder tracked>
+                                              dest=<root>/<video name> [overwrite=true]
+
+Track a new video from a box, fix the masks that are wrong (any editor that keeps palette or greyscale PNGs
+of object ids; delete a mask file to leave a frame out), then ``prepare custom`` the root and train.
+Target ``k`` of ``track.py`` (its ``bbox`` order, from 0) becomes object id ``k + 1``. A frame's masks become
+one label map (where masks overlap, the later target wins); a target without a mask in a frame (the first
+frame, which only has the given box, or a frame where its mask is empty) gets its tracked box in ``boxes.txt``.
+Masked objects get no box line, so a corrected mask also corrects the object's box (the tight box of the mask).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from collections.abc import Sequence
+from itertools import islice
+from pathlib import Path
+
+import cv2
+import numpy as np
+from omegaconf import OmegaConf
+from omegaconf.errors import OmegaConfBaseException
+
+from siammask.tracking.io import ImageFolder, open_frames
+
+from .readers.custom import write_custom_video
+
+USAGE = __doc__.split("\n\n")[1]
+
+
+def read_tracks(track_dir: Path) -> tuple[int, dict[int, np.ndarray], dict[int, dict[int, list[float]]]]:
+    """Number of frames, label maps by frame (object id = target + 1), and boxes of targets without a mask."""
+    results_json = track_dir / "results.json"
+    if not results_json.is_file():
+        raise FileNotFoundError(f"{results_json} not found: give the output_dir of a track.py run")
+    try:
+        records = json.loads(results_json.read_text())
+        targets = sorted({int(r["target"]) for r in records})
+        frames = sorted({int(r["frame"]) for r in records})
+    except (json.JSONDecodeError, KeyError, TypeError, ValueError) as error:
+        raise ValueError(f"{results_json} is not the results.json of track.py: {error}") from error
+    if not records:
+        raise ValueError(f"{results_json} holds no tracked frame")
+    several = len(targets) > 1
+    labels: dict[int, np.ndarray] = {}
+    boxes: dict[int, dict[int, list[float]]] = {}
+    for record in records:
+        frame, target = int(record["frame"]), int(record["target"])
+        name = f"{frame:05d}_{target}.png" if several else f"{frame:05d}.png"
+        mask_path = track_dir / "masks" / name
+        mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) if mask_path.is_file() else None
+        if mask is not None and mask.any():
+            label_map = labels.setdefault(frame, np.zeros(mask.shape, np.uint8))
+            if label_map.shape != mask.shape:
+                raise ValueError(f"{mask_path} is {mask.shape[1]}x{mask.shape[0]}, the other masks of frame "
+                                 f"{frame} {label_map.shape[1]}x{label_map.shape[0]}")
+            label_map[mask > 127] = target + 1
+        else:
+            boxes.setdefault(frame, {})[target + 1] = [float(v) for v in record["bbox_xywh"]]
+    return frames[-1] + 1, labels, boxes
+
+
+def from_tracks(track_dir: str | Path, input: str | Path, dest: str | Path, overwrite: bool = False) -> Path:
+    """Write ``dest`` (one custom-layout video) from a track.py output folder and the frames it tracked."""
+    track_dir, dest = Path(track_dir).expanduser(), Path(dest).expanduser()
+    num_frames, labels, boxes = read_tracks(track_dir)
+    source = open_frames(input)
+    if len(source) < num_frames:
+        raise ValueError(f"{input} has {len(source)} frames but {track_dir / 'results.json'} tracked {num_frames}: "
+                         f"give the input that track.py read")
+    for label_map in labels.values():
+        if label_map.shape != tuple(source.frame_hw):
+            raise ValueError(f"masks of {track_dir} are {label_map.shape[1]}x{label_map.shape[0]} but the frames of "
+                             f"{input} are {source.frame_hw[1]}x{source.frame_hw[0]}: give the input track.py read")
+    if dest.exists() and any(dest.iterdir()):
+        if not overwrite:
+            raise FileExistsError(f"{dest} exists and is not empty; choose another dest or pass overwrite=true")
+        shutil.rmtree(dest)
+    frames = source.files[:num_frames] if isinstance(source, ImageFolder) else islice(source, num_frames)
+    write_custom_video(dest, frames, labels, boxes)
+    masked = len(labels)
+    print(f"wrote {dest}: {num_frames} frames, {masked} with masks, {len(boxes)} with boxes only "
+          f"(boxes.txt); next: python -m siammask.datamodules.prepare custom root={dest.parent} out=<store>")
+    return dest
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help") or "=" in args[0]:
+        print(__doc__, file=sys.stderr if args else sys.stdout)
+        return 2 if args else 0
+    try:
+        options = OmegaConf.from_dotlist(args[1:])
+        unknown = set(options) - {"input", "dest", "overwrite"}
+        if unknown or not {"input", "dest"} <= set(options):
+            raise ValueError(f"expected input=... dest=... [overwrite=true], got {args[1:]}")
+        from_tracks(args[0], options.input, options.dest, bool(options.get("overwrite", False)))
+        return 0
+    except (ValueError, OSError, OmegaConfBaseException) as error:
+        print(f"error: {error}\n\n{USAGE}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
