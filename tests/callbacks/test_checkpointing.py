@@ -1,0 +1,74 @@
+"""Exact resume and nothing lost on a stop: in-process train.py runs of a narrow model on tiny epochs."""
+
+from __future__ import annotations
+
+import signal
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from hydra import compose, initialize_config_dir
+
+from siammask.callbacks.checkpointing import SaveOnSignal, TrainingStopped
+from siammask.config import register_resolvers
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))  # train.py
+sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, named in the configs below
+from train import train  # noqa: E402
+
+register_resolvers()
+STEPS = 6
+# 4 batches of 2 pairs per epoch: 6 steps cross an epoch boundary; a narrow model; EMA from the first step.
+TINY = ["data.batch_size=2", "data.sampler.samples_per_epoch=8", f"trainer.max_steps={STEPS}",
+        "model.neck.out_channels=16", "model.head.hidden_channels=16", "callbacks.ema.update_starting_at_step=1",
+        "callbacks.progress_bar.refresh_rate=0", "++trainer.enable_model_summary=false", "logger=csv"]
+
+
+def run(run_dir: Path, *overrides: str) -> dict[str, torch.Tensor]:
+    """train.py's ``train`` on the tiny setup; returns the final checkpoint's weights (average and raw)."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        train(compose("train", overrides=[*TINY, f"paths.output_dir={run_dir}", *overrides]))
+    return final_weights(run_dir)
+
+
+def signal_at_step(step: int, name: str) -> list[str]:
+    """Overrides adding the test callback that signals this process during step ``step``."""
+    return ["+callbacks.signal._target_=signal_helpers.SignalAtStep", f"+callbacks.signal.step={step}",
+            f"+callbacks.signal.signal_name={name}"]
+
+
+def final_weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == STEPS
+    return {**{f"avg.{k}": v for k, v in ckpt["state_dict"].items()},
+            **{f"raw.{k}": v for k, v in ckpt["current_model_state"].items()}}
+
+
+def assert_same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> None:
+    assert a.keys() == b.keys()
+    differing = [k for k in a if not torch.equal(a[k], b[k])]
+    assert not differing, f"{len(differing)} tensors differ, e.g. {differing[:3]}"
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
+    return run(tmp_path_factory.mktemp("uninterrupted") / "run")
+
+
+def test_the_same_seed_gives_bit_identical_weights(uninterrupted, tmp_path):
+    assert_same_weights(run(tmp_path / "run"), uninterrupted)
+
+
+def test_a_stop_signal_mid_epoch_saves_that_step_and_resuming_it_matches_an_uninterrupted_run(uninterrupted,
+                                                                                               tmp_path):
+    with pytest.raises(TrainingStopped) as stopped:
+        run(tmp_path / "stopped", *signal_at_step(3, "SIGTERM"))
+    assert stopped.value.step == 3 and stopped.value.signal_name == "SIGTERM"
+    ckpt = torch.load(stopped.value.ckpt_path, map_location="cpu", weights_only=True)
+    assert ckpt["global_step"] == 3
+    assert ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] == 0  # mid-epoch: 3 of 4 batches
+    assert signal.getsignal(signal.SIGTERM) is not SaveOnSignal  # handlers given back
+    # ckpt_path=last from a new run folder next to the stopped one: the newest checkpoint there.
+    assert_same_weights(run(tmp_path / "resumed", "ckpt_path=last"), uninterrupted)
