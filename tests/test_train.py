@@ -1,6 +1,7 @@
 """train.py end to end through its command line, as a user runs it (small batches, a few steps)."""
 
 import csv
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -107,3 +108,19 @@ def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
     run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
               "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)
     assert read_steps(tmp_path) == 2
+
+
+def test_ctrl_c_mid_epoch_saves_that_step_and_prints_the_resume_command(tmp_path):
+    # The test callback (tests/signal_helpers.py) sends SIGINT to train.py during step 2, whatever the speed.
+    result = subprocess.run(
+        [sys.executable, "train.py", "++trainer.max_steps=4", f"hydra.run.dir={tmp_path}", *FAST,
+         "+callbacks.signal._target_=signal_helpers.SignalAtStep", "+callbacks.signal.step=2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
+    assert result.returncode == 130, result.stderr[-3000:]  # 128 + SIGINT, as the shell reports a Ctrl-C
+    ckpt_file = tmp_path / "checkpoints" / "interrupted.ckpt"
+    assert f"Run folder: {tmp_path}" in result.stdout
+    assert f"Stopped by SIGINT at step 2. Checkpoint of that step: {ckpt_file}" in result.stdout
+    assert f"ckpt_path={ckpt_file}" in result.stdout and "ckpt_path=last" in result.stdout
+    resume = next(line for line in result.stdout.splitlines() if line.startswith("Resume with: "))
+    assert resume.startswith("Resume with: python train.py ++trainer.max_steps=4")
+    assert torch.load(ckpt_file, map_location="cpu", weights_only=True)["global_step"] == 2

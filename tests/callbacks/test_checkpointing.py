@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from siammask.callbacks.checkpointing import SaveOnSignal, TrainingStopped
+from siammask.callbacks.checkpointing import AtomicCheckpointIO, SaveOnSignal, TrainingStopped
 from siammask.config import register_resolvers
+from siammask.runs import resolve_ckpt_path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # train.py
@@ -72,3 +74,31 @@ def test_a_stop_signal_mid_epoch_saves_that_step_and_resuming_it_matches_an_unin
     assert signal.getsignal(signal.SIGTERM) is not SaveOnSignal  # handlers given back
     # ckpt_path=last from a new run folder next to the stopped one: the newest checkpoint there.
     assert_same_weights(run(tmp_path / "resumed", "ckpt_path=last"), uninterrupted)
+
+
+KILLED_DURING_SAVE = """
+import io, os, signal, sys, torch
+from siammask.callbacks.checkpointing import AtomicCheckpointIO
+real_save = torch.save
+def save_half_then_die(obj, handle):  # the process is killed in the middle of writing the file
+    buffer = io.BytesIO()
+    real_save(obj, buffer)
+    handle.write(buffer.getvalue()[: len(buffer.getvalue()) // 2])
+    handle.flush()
+    os.kill(os.getpid(), signal.SIGKILL)
+torch.save = save_half_then_die
+AtomicCheckpointIO().save_checkpoint({"global_step": 2, "weight": torch.full((1000,), 2.0)}, sys.argv[1])
+"""
+
+
+def test_a_save_killed_midway_leaves_the_previous_checkpoint_loadable_and_chosen(tmp_path):
+    path = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    AtomicCheckpointIO().save_checkpoint({"global_step": 1, "weight": torch.ones(1000)}, path)
+    killed = subprocess.run([sys.executable, "-c", KILLED_DURING_SAVE, str(path)], capture_output=True, text=True,
+                            timeout=120)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    partial = path.with_name("last.ckpt.partial")
+    assert partial.is_file() and partial.stat().st_size > 0  # the killed write went there
+    ckpt = torch.load(path, weights_only=True)
+    assert ckpt["global_step"] == 1 and torch.equal(ckpt["weight"], torch.ones(1000))
+    assert resolve_ckpt_path("last", tmp_path / "run") == path
