@@ -3,6 +3,7 @@
     python eval.py                                          # newest training, synthetic, + static-box baseline
     python eval.py benchmark=vot2018 benchmark.root=/data/VOT2018 ckpt_path=model.ckpt
     python eval.py benchmark=davis2017 benchmark.root=/data/DAVIS results_dir=/runs/davis   # score PNGs
+    python eval.py hydra.run.dir=<its output folder>       # resume a stopped run: finished sequences are kept
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 import hydra  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
-from siammask.evaluation import Entry, run_benchmark, write_report  # noqa: E402
+from siammask.evaluation import Entry, claim_output_folder, run_benchmark, write_report  # noqa: E402
 
 
 def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:
@@ -40,11 +41,14 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
 
 def evaluate(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
+    print(f"Output folder: {out_dir}", flush=True)
     entries, source = tracker_entries(cfg, out_dir / "results")
+    claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True), **source})
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
     results = run_benchmark(cfg.benchmark, entries, videos, progress=cfg.progress)
     doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
     print(table)
+    print(f"Metrics: {out_dir / 'metrics.json'}, {out_dir / 'metrics.md'}; results: {out_dir / 'results'}", flush=True)
     return doc
 
 
