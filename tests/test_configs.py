@@ -24,7 +24,7 @@ def compose_train(overrides: list[str]):
 
 
 @pytest.mark.parametrize("group", ["model", "model/backbone", "model/head", "model/refine", "data", "trainer",
-                                   "logger", "callbacks", "experiment", "debug", "hparams_search"])
+                                   "logger", "callbacks", "experiment", "debug", "hparams_search", "preemption"])
 def test_every_option_of_every_group_composes(group):
     assert options(group), f"conf/{group} is empty"
     for choice in options(group):

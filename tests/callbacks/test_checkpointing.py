@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 
@@ -17,7 +18,8 @@ from siammask.runs import resolve_ckpt_path
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # train.py
-sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, named in the configs below
+sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, also named in the configs below
+from signal_helpers import SignalAtStep  # noqa: E402
 from train import train  # noqa: E402
 
 register_resolvers()
@@ -102,3 +104,57 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint_loadable_and_chosen
     ckpt = torch.load(path, weights_only=True)
     assert ckpt["global_step"] == 1 and torch.equal(ckpt["weight"], torch.ones(1000))
     assert resolve_ckpt_path("last", tmp_path / "run") == path
+
+
+class Regression(pl.LightningModule):
+    """A linear model on fixed random data: the cheapest thing Lightning can fit."""
+
+    def __init__(self):
+        super().__init__()
+        self.layer = torch.nn.Linear(4, 1)
+
+    def training_step(self, batch, batch_idx):
+        x, y = batch
+        return torch.nn.functional.mse_loss(self.layer(x), y)
+
+    def configure_optimizers(self):
+        return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def train_dataloader(self):
+        data = torch.utils.data.TensorDataset(torch.randn(16, 4), torch.randn(16, 1))
+        return torch.utils.data.DataLoader(data, batch_size=4)
+
+
+def test_a_preemption_signal_is_handed_to_the_launchers_handler_after_the_step_is_saved(tmp_path):
+    saver = SaveOnSignal(tmp_path, signals=["SIGUSR2"])
+    seen = []
+
+    def requeue(signum, frame):  # e.g. submitit's: requeue the job, then exit
+        seen.append((signal.Signals(signum).name, torch.load(saver.ckpt_path, weights_only=True)["global_step"]))
+
+    original = signal.signal(signal.SIGUSR2, requeue)
+    try:
+        trainer = pl.Trainer(max_steps=8, callbacks=[saver, SignalAtStep(2, "SIGUSR2")], logger=False,
+                             default_root_dir=tmp_path, enable_progress_bar=False, enable_model_summary=False,
+                             plugins=[AtomicCheckpointIO()])
+        with pytest.raises(TrainingStopped, match="SIGUSR2 at step 2"):
+            trainer.fit(Regression())
+        assert seen == [("SIGUSR2", 2)]
+        assert signal.getsignal(signal.SIGUSR2) is requeue  # given back
+    finally:
+        signal.signal(signal.SIGUSR2, original)
+
+
+def test_the_opt_in_wall_clock_limit_says_loudly_that_it_cut_the_run_short(tmp_path, capsys):
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[*TINY, f"paths.output_dir={tmp_path}", "trainer.max_steps=100000",
+                                          "trainer.max_time=00:00:00:01"])
+    assert compose_default_max_time() is None
+    train(cfg)
+    err = capsys.readouterr().err
+    assert "RUN CUT SHORT by trainer.max_time at step" in err and "of 100000 steps" in err
+
+
+def compose_default_max_time():
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        return compose("train").trainer.max_time
