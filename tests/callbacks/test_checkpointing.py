@@ -19,8 +19,8 @@ from siammask.runs import resolve_ckpt_path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # train.py
 sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, also named in the configs below
-from signal_helpers import SignalAtStep  # noqa: E402
-from train import train  # noqa: E402
+from signal_helpers import SignalAtStep
+from train import train
 
 register_resolvers()
 STEPS = 6
@@ -97,7 +97,7 @@ def test_a_save_killed_midway_leaves_the_previous_checkpoint_loadable_and_chosen
     path = tmp_path / "run" / "checkpoints" / "last.ckpt"
     AtomicCheckpointIO().save_checkpoint({"global_step": 1, "weight": torch.ones(1000)}, path)
     killed = subprocess.run([sys.executable, "-c", KILLED_DURING_SAVE, str(path)], capture_output=True, text=True,
-                            timeout=120)
+                            timeout=120, check=False)
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
     partial = path.with_name("last.ckpt.partial")
     assert partial.is_file() and partial.stat().st_size > 0  # the killed write went there
@@ -147,14 +147,9 @@ def test_a_preemption_signal_is_handed_to_the_launchers_handler_after_the_step_i
 
 def test_the_opt_in_wall_clock_limit_says_loudly_that_it_cut_the_run_short(tmp_path, capsys):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        assert compose("train").trainer.max_time is None  # off by default: the configured steps always run
         cfg = compose("train", overrides=[*TINY, f"paths.output_dir={tmp_path}", "trainer.max_steps=100000",
                                           "trainer.max_time=00:00:00:01"])
-    assert compose_default_max_time() is None
     train(cfg)
     err = capsys.readouterr().err
     assert "RUN CUT SHORT by trainer.max_time at step" in err and "of 100000 steps" in err
-
-
-def compose_default_max_time():
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        return compose("train").trainer.max_time
