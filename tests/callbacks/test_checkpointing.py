@@ -65,15 +65,19 @@ def test_the_same_seed_gives_bit_identical_weights(uninterrupted, tmp_path):
     assert_same_weights(run(tmp_path / "run"), uninterrupted)
 
 
+@pytest.mark.parametrize("name, step", [("SIGINT", 3), ("SIGTERM", 5)])  # mid first / second epoch
 def test_a_stop_signal_mid_epoch_saves_that_step_and_resuming_it_matches_an_uninterrupted_run(uninterrupted,
-                                                                                               tmp_path):
+                                                                                               tmp_path, name, step):
     with pytest.raises(TrainingStopped) as stopped:
-        run(tmp_path / "stopped", *signal_at_step(3, "SIGTERM"))
-    assert stopped.value.step == 3 and stopped.value.signal_name == "SIGTERM"
+        run(tmp_path / "stopped", *signal_at_step(step, name))
+    assert stopped.value.step == step and stopped.value.signal_name == name
     ckpt = torch.load(stopped.value.ckpt_path, map_location="cpu", weights_only=True)
-    assert ckpt["global_step"] == 3
-    assert ckpt["loops"]["fit_loop"]["epoch_progress"]["current"]["completed"] == 0  # mid-epoch: 3 of 4 batches
-    assert signal.getsignal(signal.SIGTERM) is not SaveOnSignal  # handlers given back
+    assert ckpt["global_step"] == step
+    # the place in the epoch (4 batches each): the loader's state, and Lightning's count of finished batches
+    fit_loop = ckpt["loops"]["fit_loop"]
+    assert fit_loop["state_dict"]["combined_loader"] == [{"epoch": (step - 1) // 4, "batches": (step - 1) % 4 + 1}]
+    assert fit_loop["epoch_loop.batch_progress"]["current"]["completed"] == (step - 1) % 4
+    assert signal.getsignal(signal.Signals[name]) is not SaveOnSignal  # handlers given back
     # ckpt_path=last from a new run folder next to the stopped one: the newest checkpoint there.
     assert_same_weights(run(tmp_path / "resumed", "ckpt_path=last"), uninterrupted)
 
