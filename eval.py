@@ -43,7 +43,8 @@ def evaluate(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     print(f"Output folder: {out_dir}", flush=True)
     entries, source = tracker_entries(cfg, out_dir / "results")
-    claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True), **source})
+    claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True),
+                                  "device": cfg.device, **source})
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
     results = run_benchmark(cfg.benchmark, entries, videos, progress=cfg.progress)
     doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
