@@ -63,13 +63,15 @@ class ResumableLoader(DataLoader):
 
     def __iter__(self) -> Iterator[Any]:
         self._yielded, self._resume_batches = self._resume_batches, 0
-        self.sampler.start_next_pass_at(self._yielded * self.batch_size)
+        if self._yielded:
+            self.sampler.start_next_pass_at(self._yielded * self.batch_size)
         for batch in super().__iter__():
             self._yielded += 1
             yield batch
 
     def state_dict(self) -> dict[str, int]:
-        return {"epoch": self.sampler.epoch, "batches": self._yielded}
+        # getattr: Lightning may swap in a plain sampler (overfit_batches), which has no epoch
+        return {"epoch": getattr(self.sampler, "epoch", 0), "batches": self._yielded}
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         # The epoch reaches the dataset before any worker renders a sample of the resumed pass.
