@@ -9,12 +9,14 @@
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from siammask.evaluation import Entry, claim_output_folder, run_benchmark, write_report  # noqa: E402
@@ -55,7 +57,14 @@ def evaluate(cfg: DictConfig) -> dict:
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="eval")
 def main(cfg: DictConfig) -> None:
-    evaluate(cfg)
+    try:
+        evaluate(cfg)
+    except KeyboardInterrupt:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
+        command = shlex.join(["python", "eval.py", *overrides, f"hydra.run.dir={cfg.output_dir}"])
+        print(f"\nStopped. Finished sequences are kept in {Path(cfg.output_dir) / 'results'}; "
+              f"resume with: {command}", flush=True)
+        raise SystemExit(130) from None
 
 
 if __name__ == "__main__":

@@ -111,8 +111,9 @@ class SaveOnSignal(Checkpoint):
         if self._pending is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # asked twice: stop now
         self._pending = signal.Signals(signum)
-        print(f"\n{self._pending.name} received: saving a checkpoint after this step, then stopping "
-              "(Ctrl-C again to stop at once)", flush=True)
+        # os.write, not print: a handler may interrupt a print in progress, and buffered writes are not reentrant
+        os.write(2, f"\n{self._pending.name} received: saving a checkpoint after this step, then stopping "
+                    "(Ctrl-C again to stop at once)\n".encode())
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, outputs: Any, batch: Any,
                            batch_idx: int) -> None:
