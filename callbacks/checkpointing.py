@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import random
 import signal
+import threading
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -103,6 +104,8 @@ class SaveOnSignal(Checkpoint):
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
         # After Lightning registered its own SIGTERM / SLURM handlers, which become our "previous" ones.
         self._pending = None
+        if threading.current_thread() is not threading.main_thread():
+            return  # Python delivers signals to the main thread only (e.g. a fit inside a worker thread)
         for signum in self.signals:
             self._previous[signum] = signal.getsignal(signum)
             signal.signal(signum, self._handle)
