@@ -61,8 +61,14 @@ def uninterrupted(tmp_path_factory) -> dict[str, torch.Tensor]:
     return run(tmp_path_factory.mktemp("uninterrupted") / "run")
 
 
-def test_the_same_seed_gives_bit_identical_weights(uninterrupted, tmp_path):
-    assert_same_weights(run(tmp_path / "run"), uninterrupted)
+def test_the_same_seed_gives_bit_identical_weights_and_periodic_checkpoints_keep_their_newest(uninterrupted,
+                                                                                                 tmp_path):
+    # saving a checkpoint every step (by time) and every 4 steps leaves the training untouched
+    weights = run(tmp_path / "run", "callbacks.checkpoint_every_steps.every_n_train_steps=4",
+                  "callbacks.checkpoint_every_minutes.train_time_interval.minutes=0")
+    assert_same_weights(weights, uninterrupted)
+    saved = {p.name: torch.load(p, weights_only=True)["global_step"] for p in (tmp_path / "run").rglob("*.ckpt")}
+    assert saved == {"every_steps.ckpt": 4, "every_minutes.ckpt": STEPS, "last.ckpt": STEPS}
 
 
 @pytest.mark.parametrize("name, step", [("SIGINT", 3), ("SIGTERM", 5)])  # mid first / second epoch
