@@ -1,5 +1,5 @@
-"""Nothing lost when a run stops: atomic checkpoint files, a checkpoint of the exact step on Ctrl-C / SIGTERM /
-preemption, and the random generators' states in every checkpoint (exact resume).
+"""Nothing lost when a run stops: atomic checkpoint files, a checkpoint of the exact step on Ctrl-C /
+SIGTERM / preemption, and the random generators' states in every checkpoint (exact resume).
 
 Where a stopped run resumes from (``ckpt_path=last`` / ``auto``) is :mod:`siammask.runs`.
 """
@@ -76,12 +76,13 @@ class TrainingStopped(Exception):
 
 
 class SaveOnSignal(Checkpoint):
-    """On one of ``signals``: finish the current step, save ``<dirpath>/<filename>.ckpt`` of it, stop training.
+    """On one of ``signals``: finish the current step, save ``<dirpath>/<filename>.ckpt`` of it, stop.
 
     The handler only sets a flag; the save happens at the end of the step, where :class:`ModelCheckpoint`'s
-    step-triggered saves happen and Lightning resumes exactly, so the file never holds a half-applied optimiser
-    step (a ``Checkpoint`` subclass: Lightning runs it after the other callbacks, e.g. the EMA update). A second Ctrl-C stops at once (the periodic checkpoints remain). A handler that was installed before
-    ours (a cluster launcher's requeue on preemption, Lightning's SLURM requeue) runs after the save; then
+    step-triggered saves happen and Lightning resumes exactly, so the file never holds a half-applied
+    optimiser step (as a ``Checkpoint`` subclass it runs after the other callbacks, e.g. the EMA update).
+    A second Ctrl-C stops at once (the periodic checkpoints remain). A handler that was installed before ours
+    (a cluster launcher's requeue on preemption, Lightning's SLURM requeue) runs after the save; then
     :class:`TrainingStopped` ends ``fit`` (train.py prints where the checkpoint is and how to resume).
     Under DDP every rank stops at the same step (the flag is reduced across ranks).
     """
@@ -114,7 +115,7 @@ class SaveOnSignal(Checkpoint):
         if self._pending is not None and signum == signal.SIGINT:
             raise KeyboardInterrupt  # asked twice: stop now
         self._pending = signal.Signals(signum)
-        # os.write, not print: a handler may interrupt a print in progress, and buffered writes are not reentrant
+        # os.write, not print: a handler may interrupt a print in progress; buffered writes are not reentrant
         os.write(2, f"\n{self._pending.name} received: saving a checkpoint after this step, then stopping "
                     "(Ctrl-C again to stop at once)\n".encode())
 
@@ -148,8 +149,9 @@ class SaveOnSignal(Checkpoint):
 
 class RngState(Callback):
     """Keeps the random generators' states (torch CPU / CUDA, numpy, python) in every checkpoint and restores
-    them on resume, so the random draws after a resume (e.g. the mask positions trained per pair) are the ones
-    an uninterrupted run makes. Stored as tensors and ints, so checkpoints still load with ``weights_only``."""
+    them on resume, so the random draws after a resume (e.g. the mask positions trained per pair) are the
+    ones an uninterrupted run makes. Stored as tensors and ints: checkpoints still load with ``weights_only``.
+    """
 
     def state_dict(self) -> dict[str, Any]:
         kind, keys, pos, has_gauss, cached_gauss = np.random.get_state()

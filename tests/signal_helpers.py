@@ -1,5 +1,5 @@
-"""A test-only callback that sends a signal to its own process at a chosen step, so a test interrupts training at
-that step whatever the machine's speed (used in-process and by train.py subprocesses through PYTHONPATH)."""
+"""A test-only callback that sends a signal to its own process at a chosen step, so a test interrupts
+training at that step whatever the machine's speed (in-process, and in train.py through PYTHONPATH)."""
 
 from __future__ import annotations
 

@@ -1,8 +1,8 @@
 """Which checkpoint a stopped training resumes from: train.py's ``ckpt_path=last`` / ``auto`` / a path.
 
-* ``last``: the newest complete checkpoint of this run's folder if it has one (``hydra.run.dir=<an old run>``),
-  else the newest complete checkpoint among the run folders next to it (by default ``logs/train/runs/*``,
-  so: the run that saved last). No checkpoint at all is an error.
+* ``last``: the newest complete checkpoint of this run's folder if it has one
+  (``hydra.run.dir=<an old run>``), else the newest complete checkpoint among the run folders next to it
+  (by default ``logs/train/runs/*``, so: the run that saved last). No checkpoint at all is an error.
 * ``auto``: this run's folder only, and a fresh start when it has none. For jobs whose folder stays the same
   when they are started again: a cluster job that requeues itself, a sweep job.
 * a path: that file.
@@ -21,6 +21,7 @@ from pathlib import Path
 
 log = logging.getLogger(__name__)
 
+# A file or folder being written (checkpoints, eval results), renamed into place once whole.
 PARTIAL_SUFFIX = ".partial"
 RESUME_CHOICES = ("last", "auto")
 
@@ -35,12 +36,13 @@ def is_complete_checkpoint(path: str | Path) -> bool:
 
 
 def newest_complete_checkpoint(folders: list[Path]) -> Path | None:
-    """The most recently written complete ``*.ckpt`` below any of ``folders``; warns about each truncated one."""
+    """The most recently written complete ``*.ckpt`` below any of ``folders``; warns about truncated ones."""
     candidates = [p for folder in folders if folder.is_dir() for p in folder.rglob("*.ckpt") if p.is_file()]
     for path in sorted(candidates, key=lambda p: p.stat().st_mtime, reverse=True):
         if is_complete_checkpoint(path):
             return path
-        log.warning("Skipping %s: not a complete checkpoint (truncated, or being written by another process)", path)
+        log.warning("Skipping %s: not a complete checkpoint (truncated, or being written by another process)",
+                    path)
     return None
 
 
@@ -59,8 +61,9 @@ def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | Non
         found = newest_complete_checkpoint(sorted(p for p in run_dir.parent.iterdir() if p != run_dir)
                                            if run_dir.parent.is_dir() else [])
         if found is None:
-            raise FileNotFoundError(f"ckpt_path=last: no complete checkpoint in {run_dir} or the run folders next "
-                                    f"to it ({run_dir.parent}); give a checkpoint path, or hydra.run.dir=<run folder>")
+            raise FileNotFoundError(f"ckpt_path=last: no complete checkpoint in {run_dir} or the run folders "
+                                    f"next to it ({run_dir.parent}); give a checkpoint path, or "
+                                    "hydra.run.dir=<run folder>")
     if found is None:
         log.info("ckpt_path=auto: no checkpoint in %s yet, starting fresh", run_dir)
     else:

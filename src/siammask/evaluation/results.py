@@ -22,11 +22,11 @@ from PIL import Image
 
 from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
 from siammask.evaluation.vot import VotEntry
+from siammask.runs import PARTIAL_SUFFIX
 
 _SEPARATORS = re.compile(r"[,\s]+")
 _CODES = (INIT, FAILURE, SKIP)
 VOT_RUN_SUFFIX = "_001"  # the single run of a deterministic tracker (pysot / VOT naming)
-PARTIAL_SUFFIX = ".partial"  # results being written; renamed into place once whole
 
 
 def vot_result_path(results_dir: str | Path, sequence: str) -> Path:
