@@ -47,7 +47,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 
 def resume_command(ckpt_path: str) -> str:
-    """This run's command line with ``ckpt_path`` replaced."""
+    """This run's command line with ``ckpt_path`` replaced; the resumed run writes into a new run folder."""
     overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("ckpt_path=")]
     return shlex.join(["python", "train.py", *overrides, f"ckpt_path={ckpt_path}"])
 
@@ -82,8 +82,7 @@ def main(cfg: DictConfig) -> float | None:
         metrics = train(cfg)
     except TrainingStopped as stop:
         print(f"Stopped by {stop.signal_name} at step {stop.step}. Checkpoint of that step: {stop.ckpt_path}\n"
-              f"Resume with: {resume_command(stop.ckpt_path)}\n"
-              f"         or: {resume_command('last')}", flush=True)
+              f"Resume with: {resume_command(stop.ckpt_path)}", flush=True)
         raise SystemExit(stop.exit_code) from None
     name = cfg.get("optimized_metric")
     return metrics.get(name) if name else None
