@@ -3,21 +3,24 @@
     python eval.py                                          # newest training, synthetic, + static-box baseline
     python eval.py benchmark=vot2018 benchmark.root=/data/VOT2018 ckpt_path=model.ckpt
     python eval.py benchmark=davis2017 benchmark.root=/data/DAVIS results_dir=/runs/davis   # score PNGs
+    python eval.py hydra.run.dir=<its output folder>       # resume a stopped run: finished sequences are kept
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 from pathlib import Path
 from typing import Any
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra  # noqa: E402
+from hydra.core.hydra_config import HydraConfig  # noqa: E402
 from omegaconf import DictConfig, OmegaConf  # noqa: E402
 
 from siammask.config import user_errors  # noqa: E402
-from siammask.evaluation import Entry, datasets_for, run_benchmark, write_report  # noqa: E402
+from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report  # noqa: E402
 from siammask.sweeps import objective, write_result  # noqa: E402
 
 
@@ -54,9 +57,12 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
 
 def evaluate(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
+    print(f"Output folder: {out_dir}", flush=True)
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
     datasets = datasets_for(cfg.benchmark, videos)  # the benchmark's input is checked before any network loads
     entries, source = tracker_entries(cfg, out_dir / "results")
+    claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True),
+                                  "device": cfg.device, **source})
     results = run_benchmark(cfg.benchmark, entries, progress=cfg.progress, datasets=datasets)
     doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
     print(table)
@@ -66,6 +72,7 @@ def evaluate(cfg: DictConfig) -> dict:
         first, why = next(iter(failures.items()), ("-", "the benchmark lists no sequence"))
         raise ValueError(f"no sequence could be scored ({len(failures)} failures; the first, {first}: {why}); all are "
                          f"listed in {out_dir / 'metrics.json'}")
+    print(f"Metrics: {out_dir / 'metrics.json'}, {out_dir / 'metrics.md'}; results: {out_dir / 'results'}", flush=True)
     return doc
 
 
@@ -79,7 +86,15 @@ def summary_metrics(doc: dict, protocols: list[str]) -> dict[str, float]:
 @user_errors
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` (what a tracker sweep, hparams_search=tracker_optuna, optimises)."""
-    metrics = summary_metrics(evaluate(cfg), list(cfg.benchmark.protocols))
+    try:
+        doc = evaluate(cfg)
+    except KeyboardInterrupt:
+        overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
+        command = shlex.join(["python", "eval.py", *overrides, f"hydra.run.dir={cfg.output_dir}"])
+        print(f"\nStopped. Finished sequences are kept in {Path(cfg.output_dir) / 'results'}; "
+              f"resume with: {command}", flush=True)
+        raise SystemExit(130) from None
+    metrics = summary_metrics(doc, list(cfg.benchmark.protocols))
     write_result(cfg.output_dir, metrics, cfg.get("optimized_metric"))
     return objective(metrics, cfg.get("optimized_metric"))
 

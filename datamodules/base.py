@@ -13,12 +13,17 @@ Epoch length: the loader drops the last incomplete batch, so an epoch of fewer p
 process would train nothing. Unless ``sampler.samples_per_epoch`` is given, an epoch therefore holds
 ``max(sum of num_use, min_steps_per_epoch x batch_size x processes)`` pairs (tracks are drawn again, as the
 release repeats its ``num_use`` picks); a given ``samples_per_epoch`` too small for one batch is refused.
+
+Exact resume: the train loader is a :class:`ResumableLoader`, whose place in the epoch goes into checkpoints, so
+a run resumed mid-epoch reads the rest of that epoch's samples in order (a sample depends on seed, epoch and
+index only). The loader has its own torch generator, so starting an epoch leaves the global RNG (the model's
+random draws) untouched.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -33,11 +38,53 @@ log = logging.getLogger(__name__)
 
 
 class EpochDistributedSampler(DistributedSampler):
-    """``DistributedSampler`` that also hands the epoch to the :class:`PairSampler` it indexes."""
+    """``DistributedSampler`` that also hands the epoch to the :class:`PairSampler` it indexes; its next pass
+    can start part-way (:meth:`start_next_pass_at`, for a run resumed mid-epoch)."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._start = 0
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
         self.dataset.set_epoch(epoch)
+
+    def start_next_pass_at(self, position: int) -> None:
+        """The next ``__iter__`` skips this rank's first ``position`` indices (once)."""
+        self._start = position
+
+    def __iter__(self) -> Iterator[int]:
+        indices = list(super().__iter__())
+        start, self._start = self._start, 0
+        return iter(indices[start:])
+
+
+class ResumableLoader(DataLoader):
+    """Train loader whose place in the epoch goes into checkpoints: Lightning saves ``state_dict`` of a stateful
+    loader and calls ``load_state_dict`` before iterating on resume. Lightning fetches exactly one batch per
+    step from a sized loader, so the batches yielded in this epoch are the batches trained."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        self._yielded = 0  # batches handed out in the current pass, including those skipped on resume
+        self._resume_batches = 0
+
+    def __iter__(self) -> Iterator[Any]:
+        self._yielded, self._resume_batches = self._resume_batches, 0
+        if self._yielded:
+            self.sampler.start_next_pass_at(self._yielded * self.batch_size)
+        for batch in super().__iter__():
+            self._yielded += 1
+            yield batch
+
+    def state_dict(self) -> dict[str, int]:
+        # getattr: Lightning may swap in a plain sampler (overfit_batches), which has no epoch
+        return {"epoch": getattr(self.sampler, "epoch", 0), "batches": self._yielded}
+
+    def load_state_dict(self, state: dict[str, int]) -> None:
+        # The epoch reaches the dataset before any worker renders a sample of the resumed pass.
+        self.sampler.set_epoch(state["epoch"])
+        self._resume_batches = state["batches"] if state["batches"] < len(self) else 0  # at the end: a new epoch
 
 
 class PairDataModule(pl.LightningDataModule):
@@ -113,7 +160,7 @@ class PairDataModule(pl.LightningDataModule):
         world_size, rank = self._world()
         sampler = EpochDistributedSampler(self.train_dataset, num_replicas=world_size, rank=rank, shuffle=False,
                                           seed=self.seed, drop_last=True)
-        return self._loader(self.train_dataset, sampler, self.batch_size, drop_last=True)
+        return self._loader(self.train_dataset, sampler, self.batch_size, drop_last=True, loader=ResumableLoader)
 
     def val_dataloader(self) -> DataLoader | list:
         self.setup("validate")
@@ -123,7 +170,9 @@ class PairDataModule(pl.LightningDataModule):
         return self._loader(self.val_dataset, None, self.val_batch_size, drop_last=False)
 
     def _loader(self, dataset: PairSampler, sampler: torch.utils.data.Sampler | None, batch_size: int,
-                drop_last: bool) -> DataLoader:
-        return DataLoader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
-                          num_workers=self.num_workers, pin_memory=self.pin_memory,
-                          persistent_workers=self.persistent_workers, drop_last=drop_last)
+                drop_last: bool, loader: type[DataLoader] = DataLoader) -> DataLoader:
+        # Samples are seeded by (seed, epoch, index); the loader's own generator only feeds worker seeds.
+        return loader(dataset, batch_size=batch_size, sampler=sampler, shuffle=False,
+                      num_workers=self.num_workers, pin_memory=self.pin_memory,
+                      persistent_workers=self.persistent_workers, drop_last=drop_last,
+                      generator=torch.Generator().manual_seed(self.seed))

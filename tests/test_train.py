@@ -114,8 +114,9 @@ def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
 
 
 def test_every_missing_store_of_the_paper_recipe_is_named_in_one_line_without_traceback(tmp_path):
-    result = run_train("experiment=siammask_base", f"paths.data_dir={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}",
-                       check=False)
+    # the paper backbone without its ImageNet weights file, so that the stores are what is missing
+    result = run_train("experiment=siammask_base", "model/backbone=paper_resnet50", f"paths.data_dir={tmp_path}",
+                       f"hydra.run.dir={tmp_path / 'run'}", check=False)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     line = result.stderr.strip().splitlines()[-1]  # after Lightning's "Seed set to" line
     assert line.startswith("error: 5 LMDB store(s) cannot be used")
@@ -211,3 +212,20 @@ def test_submitit_local_launcher_runs_every_job_of_a_multirun(tmp_path):
     seeds = [yaml.safe_load((tmp_path / job / ".hydra" / "config.yaml").read_text())["seed"] for job in ("0", "1")]
     assert seeds == [1, 2] and list((tmp_path / ".submitit").iterdir())  # submitit's job folders
     assert "2 of 2 runs finished" in result.stdout
+
+
+def test_ctrl_c_mid_epoch_saves_that_step_and_prints_the_resume_command(tmp_path):
+    # The test callback (tests/signal_helpers.py) sends SIGINT to train.py during step 2, whatever the speed.
+    result = subprocess.run(
+        [sys.executable, "train.py", "++trainer.max_steps=4", f"hydra.run.dir={tmp_path}", *FAST,
+         "+callbacks.signal._target_=signal_helpers.SignalAtStep", "+callbacks.signal.step=2"],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, check=False,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "tests")})
+    assert result.returncode == 130, result.stderr[-3000:]  # 128 + SIGINT, as the shell reports a Ctrl-C
+    ckpt_file = tmp_path / "checkpoints" / "interrupted.ckpt"
+    assert f"Run folder: {tmp_path}" in result.stdout
+    assert f"Stopped by SIGINT at step 2. Checkpoint of that step: {ckpt_file}" in result.stdout
+    resume = next(line for line in result.stdout.splitlines() if line.startswith("Resume with: "))
+    assert resume.startswith("Resume with: python train.py ++trainer.max_steps=4")
+    assert resume.endswith(f"ckpt_path={ckpt_file}")
+    assert torch.load(ckpt_file, map_location="cpu", weights_only=True)["global_step"] == 2

@@ -5,6 +5,7 @@ that every logger receives."""
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import subprocess
 import sys
@@ -19,10 +20,13 @@ from omegaconf.errors import MissingMandatoryValue
 USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, MissingMandatoryValue)
 Result = TypeVar("Result")
 
+log = logging.getLogger(__name__)
+_LOGGED: set[str] = set()  # messages logged once per process (resolvers run at every access)
+
 
 def register_resolvers() -> None:
     """``${wandb_offline:}`` is true unless W&B credentials exist, so logging never blocks on a login.
-    ``${fast_precision:<accelerator>}`` is bf16 mixed precision where the hardware runs bf16 natively.
+    ``${fast_precision:<accelerator>}`` is bf16 mixed precision where it is faster than fp32.
     ``${required:<message>}`` marks a value the user must give: reading it fails with the message.
     ``${run_name:}`` names a run after its command-line overrides; ``${run_group:}`` is one name shared by the
     jobs of a multirun (null for a single run)."""
@@ -34,19 +38,52 @@ def register_resolvers() -> None:
 
 
 def fast_precision(accelerator: str = "cpu") -> str:
-    """``bf16-mixed`` on CPUs with AVX512-BF16 / AMX and on bf16-capable GPUs, else ``32-true``.
+    """The precision of :func:`precision_choice` (the ``${fast_precision:<accelerator>}`` resolver); logs why once."""
+    precision, reason = precision_choice(accelerator)
+    message = f"precision {precision}: {reason}"
+    if message not in _LOGGED:
+        _LOGGED.add(message)
+        log.info(message)
+    return precision
 
-    On such CPUs bf16 autocast makes the default training step ~1.5x faster (scripts/benchmark_training.py);
-    elsewhere bf16 is emulated and slower than fp32, so the choice depends on the machine.
+
+def precision_choice(accelerator: str = "cpu") -> tuple[str, str]:
+    """``(precision, reason)``: ``bf16-mixed`` only where bf16 is faster than fp32, else ``32-true``.
+
+    GPUs: where CUDA reports bf16 support. CPUs: only with AMX tiles (``amx_bf16``). AVX512-BF16 alone is not
+    enough: without AMX, bf16 autocast trained the default model slower than fp32 (issue 16, 2-core Xeon:
+    9.4 vs 10.9 pairs/s, scripts/benchmark_training.py --batch 8).
     """
     import torch
 
     if accelerator in ("gpu", "cuda", "auto") and torch.cuda.is_available():
-        return "bf16-mixed" if torch.cuda.is_bf16_supported() else "32-true"
-    if accelerator in ("cpu", "auto"):
-        probes = [getattr(torch.cpu, name, None) for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported")]
-        return "bf16-mixed" if any(probe is not None and probe() for probe in probes) else "32-true"
-    return "32-true"
+        if torch.cuda.is_bf16_supported():
+            return "bf16-mixed", "the GPU runs bf16 natively"
+        return "32-true", "the GPU has no native bf16"
+    if accelerator not in ("cpu", "auto"):
+        return "32-true", f"no bf16 rule for accelerator {accelerator!r}"
+    if _cpu_has_amx():
+        return "bf16-mixed", "the CPU has AMX (amx_bf16), where bf16 autocast is faster than fp32"
+    probe = getattr(torch.cpu, "_is_avx512_bf16_supported", None)
+    if probe is not None and probe():
+        return "32-true", "the CPU has AVX512-BF16 but no AMX, where bf16 autocast is slower than fp32"
+    return "32-true", "the CPU has neither AMX nor AVX512-BF16: bf16 would be emulated"
+
+
+def _cpu_has_amx() -> bool:
+    """AMX as torch sees it, or as the kernel reports it (``amx_bf16`` in /proc/cpuinfo, Linux)."""
+    import torch
+
+    probe = getattr(torch.cpu, "_is_amx_tile_supported", None)
+    return bool(probe is not None and probe()) or "amx_bf16" in _cpu_flags()
+
+
+def _cpu_flags() -> set[str]:
+    try:
+        text = Path("/proc/cpuinfo").read_text(errors="ignore")
+    except OSError:
+        return set()
+    return {flag for line in text.splitlines() if line.startswith("flags") for flag in line.split(":", 1)[1].split()}
 
 
 def required(message: str) -> None:

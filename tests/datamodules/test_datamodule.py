@@ -163,3 +163,29 @@ def test_two_process_ddp_ranks_get_disjoint_interleaved_samples_and_new_epochs(t
             expected = [float(dm.train_dataset.render(dm.train_dataset.plan(i, epoch))["search_bbox"].sum())
                         for i in indices]
             assert [float(v) for v in row[1:]] == pytest.approx(expected, abs=1e-3)
+
+
+@pytest.mark.parametrize("num_workers", [0, 1])
+def test_a_loader_restored_mid_epoch_reads_the_rest_of_that_epoch_in_order(num_workers):
+    stopped = datamodule(num_workers=num_workers, persistent_workers=False).train_dataloader()
+    stopped.sampler.set_epoch(2)
+    batches = iter(stopped)
+    next(batches)
+    state = stopped.state_dict()
+    assert state == {"epoch": 2, "batches": 1}
+
+    dm = datamodule(num_workers=num_workers, persistent_workers=False)  # a new process: dataset at epoch 0
+    resumed = dm.train_dataloader()
+    resumed.load_state_dict(state)
+    rest = list(resumed)
+    assert len(rest) == 2
+    for batch, first in zip(rest, (4, 8)):
+        assert_batches_equal(batch, expected_batch(dm.train_dataset, range(first, first + 4), epoch=2))
+    assert resumed.state_dict() == {"epoch": 2, "batches": 3}
+    assert len(list(resumed)) == 3  # the next pass is a whole epoch again
+
+
+def test_a_loader_saved_at_the_end_of_an_epoch_starts_the_next_one_whole():
+    loader = datamodule().train_dataloader()
+    loader.load_state_dict({"epoch": 0, "batches": 3})
+    assert len(list(loader)) == 3

@@ -139,3 +139,45 @@ def test_davis2016_style_merged_object_accepts_binary_0_255_results(tmp_path):
     result = evaluate_protocol("davis", dataset, Entry("saved", tmp_path / "res"), {"bound_th": 0.008},
                                progress=False)
     assert result.summary["J_mean"] == pytest.approx(1.0) and result.failures == {}
+
+
+class KilledAtFrame(StaticBoxTracker):
+    """The static tracker, interrupted (as by Ctrl-C) at its ``frames``-th tracked frame."""
+
+    def __init__(self, frames: int):
+        super().__init__()
+        self.frames = frames
+        self.calls = 0
+
+    def track(self, image_rgb):
+        self.calls += 1
+        if self.calls == self.frames:
+            raise KeyboardInterrupt
+        return super().track(image_rgb)
+
+
+def test_an_evaluation_killed_halfway_and_run_again_writes_the_metrics_of_an_uninterrupted_run(tmp_path):
+    benchmark = {"name": "synthetic", "reader": "synthetic", "protocols": ["vot", "davis"], "num_videos": 2,
+                 "vot": {**VOT_PARAMS, "burnin": 1, "eao_interval": [2, 6]}, "davis": {"bound_th": 0.008}}
+    videos = SyntheticVideos(num_videos=2, num_frames=6, image_size=(96, 72), num_targets=2, seed=5)
+
+    def evaluate(out, make_tracker):
+        results = run_benchmark(benchmark, [Entry("static", out / "results", make_tracker)], videos, progress=False)
+        return write_report(out, benchmark, {"tracker": "static"}, results, main="static")[0]
+
+    uninterrupted = evaluate(tmp_path / "uninterrupted", StaticBoxTracker)
+    out = tmp_path / "resumed"
+    trackers = iter([StaticBoxTracker(), KilledAtFrame(5 + 2)])  # one per protocol: VOT whole, then DAVIS
+    with pytest.raises(KeyboardInterrupt):  # killed at the second tracked frame of the second DAVIS video
+        evaluate(out, lambda: next(trackers))
+    davis = out / "results" / "davis"
+    assert (davis / "video000").is_dir() and not (davis / "video001").exists()
+    (davis / "video001.partial").mkdir()  # a killed write's leftovers must not be mixed in
+    write_label_map(davis / "video001.partial" / "00000.png", np.full((72, 96), 1, np.uint8))
+    finished = {p: p.stat().st_mtime_ns for p in (out / "results").rglob("*") if p.is_file()}
+
+    assert evaluate(out, StaticBoxTracker) == uninterrupted
+    assert json.loads((out / "metrics.json").read_text()) == json.loads(
+        (tmp_path / "uninterrupted" / "metrics.json").read_text())
+    assert all(p.stat().st_mtime_ns == t for p, t in finished.items() if ".partial" not in str(p))  # not redone
+    assert not (davis / "video001.partial").exists()

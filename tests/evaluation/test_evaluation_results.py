@@ -82,3 +82,13 @@ def test_label_map_of_wrong_size_or_colour_is_refused(tmp_path):
     path.write_bytes(b"not a png")
     with pytest.raises(OSError, match="cannot read mask"):
         read_label_map(path, "s")
+
+
+def test_an_output_folder_is_resumed_only_by_the_same_evaluation(tmp_path):
+    from siammask.evaluation import claim_output_folder
+
+    identity = {"benchmark": {"name": "synthetic", "num_videos": 2}, "ckpt_path": "a.ckpt", "tracker": {"lr": 0.3}}
+    claim_output_folder(tmp_path, identity)
+    claim_output_folder(tmp_path, dict(identity))  # the same evaluation, started again: fine
+    with pytest.raises(ValueError, match=r"another evaluation \(different \['ckpt_path', 'tracker'\]"):
+        claim_output_folder(tmp_path, {**identity, "ckpt_path": "b.ckpt", "tracker": {"lr": 0.25}})

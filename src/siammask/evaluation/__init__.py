@@ -8,9 +8,8 @@ public layouts, ``results`` the toolkits' result files, ``runners`` drives a tra
 
 from siammask.evaluation.benchmark import Entry, ProtocolResult, evaluate_protocol, run_benchmark
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
-from siammask.evaluation.report import write_report
+from siammask.evaluation.report import claim_output_folder, write_report
 from siammask.evaluation.runners import run_otb, run_vos, run_vot
 
-__all__ = ["BoxSequence", "Dataset", "Entry", "MaskSequence", "ProtocolResult", "datasets_for",
-           "evaluate_protocol", "run_benchmark", "run_otb", "run_vos", "run_vot",
-           "write_report"]
+__all__ = ["BoxSequence", "Dataset", "Entry", "MaskSequence", "ProtocolResult", "claim_output_folder",
+           "datasets_for", "evaluate_protocol", "run_benchmark", "run_otb", "run_vos", "run_vot", "write_report"]

@@ -7,10 +7,16 @@ unreadable frame, impossible box) is recorded under ``failures`` with the reason
 Results layout: ``<results_dir>/<protocol>/...`` (``vot``: ``<seq>/<seq>_001.txt``, ``otb``: ``<seq>.txt``,
 ``davis``: ``<seq>/<frame>.png``, ``ytvos``: ``Annotations/<video>/<frame>.png``). When scoring saved
 results, ``results_dir`` may also point straight at one protocol's folder (e.g. a pysot ``baseline`` dir).
+
+Resume: a sequence's results appear whole or not at all (a file, or a folder of PNGs, written as
+``*.partial`` and renamed once the sequence is done), so a run that was killed and is started again with the
+same results folder scores the finished sequences from their files and tracks only the others; the
+unfinished one's partial files are discarded, never mixed with new ones.
 """
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,12 +27,13 @@ import numpy as np
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
 from siammask.evaluation.otb import CURVE_THRESHOLDS, SUMMARY_KEYS, score_otb_sequence, summarise_otb
-from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map, read_otb_boxes,
-                                         read_vot_trajectory, vot_result_path, write_label_map, write_otb_boxes,
-                                         write_vot_trajectory)
+from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map,
+                                         read_otb_boxes, read_vot_trajectory, vot_result_path, write_label_map,
+                                         write_otb_boxes, write_vot_trajectory)
 from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
 from siammask.progress import Progress
+from siammask.runs import PARTIAL_SUFFIX
 
 PROTOCOLS = ("vot", "otb", "davis", "ytvos")
 PARAMETERS = {"vot": ("burnin", "skip", "eao_interval"), "otb": (), "davis": ("bound_th",), "ytvos": ()}
@@ -79,11 +86,21 @@ def _otb(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | No
     return {k: score[k] for k in SUMMARY_KEYS}, score
 
 
+def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
+    """One sequence's PNGs, written into ``<folder>.partial`` and renamed to ``folder`` when all are there."""
+    partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
+    shutil.rmtree(partial, ignore_errors=True)  # left by a killed run
+    for name, labels in zip(names, label_maps):
+        write_label_map(label_map_path(partial.parent, partial.name, name), labels)
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+
+
 def _davis(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
     names = seq.frames.names
     if tracker is not None:
-        for name, labels in zip(names, run_vos(tracker, seq)):
-            write_label_map(label_map_path(out, seq.name, name), labels)
+        _write_label_maps(out / seq.name, names, run_vos(tracker, seq))
     predicted = np.stack([read_label_map(label_map_path(out, seq.name, n), seq.name, seq.image_hw) for n in names])
     if seq.merged:  # e.g. DAVIS 2016 results: 0/255 or any ids, all foreground is the one object
         predicted = (predicted > 0).astype(np.uint8)
@@ -102,12 +119,18 @@ def _ytvos(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike |
     if tracker is None:
         raise ValueError("YouTube-VOS has no public ground truth for its validation split: nothing to score; "
                          "submit the written Annotations/ folder to the challenge server")
-    for name, labels in zip(seq.frames.names, run_vos(tracker, seq)):
-        write_label_map(label_map_path(out / "Annotations", seq.name, name), labels)
-    return {"frames": len(seq.frames), "objects": len(seq.object_ids)}, None
+    _write_label_maps(out / "Annotations" / seq.name, seq.frames.names, run_vos(tracker, seq))
+    return _ytvos_row(seq), None
+
+
+def _ytvos_row(seq: MaskSequence) -> dict:
+    return {"frames": len(seq.frames), "objects": len(seq.object_ids)}
 
 
 _SEQUENCE_SCORERS = {"vot": _vot, "otb": _otb, "davis": _davis, "ytvos": _ytvos}
+_FINISHED = {  # where a sequence's results are once it is done (a file or a whole folder)
+    "vot": vot_result_path, "otb": otb_result_path, "davis": lambda out, name: out / name,
+    "ytvos": lambda out, name: out / "Annotations" / name}
 
 
 def _summarise(protocol: str, scores: list, params: Mapping) -> tuple[dict, dict]:
@@ -130,12 +153,20 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
     out = _protocol_dir(entry, protocol)
     runner: TrackerLike | None = None if entry.make_tracker is None else entry.make_tracker()
     per_sequence, failures, scores = {}, {}, []
+    finished = {name for name in dataset.names if runner is not None and _FINISHED[protocol](out, name).exists()}
+    if finished:
+        print(f"{entry.name} {protocol}: {len(finished)} of {len(dataset.names)} sequences already done in {out}, "
+              "scored from their files", flush=True)
     # every sequence is a line in a log file (every_s=0): sequences are few and each takes a while
     with Progress(len(dataset.names), f"{entry.name} {protocol}", "sequences", enabled=progress,
                   every_s=0.0) as bar:
         for name in dataset.names:
             try:
-                row, score = _SEQUENCE_SCORERS[protocol](dataset.load(name), out, params, runner)
+                seq = dataset.load(name)
+                if name in finished and protocol == "ytvos":
+                    row, score = _ytvos_row(seq), None
+                else:
+                    row, score = _SEQUENCE_SCORERS[protocol](seq, out, params, None if name in finished else runner)
             except INPUT_ERRORS as err:
                 failures[name] = str(err)
                 bar.update(note=f"{name} failed")

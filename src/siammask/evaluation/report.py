@@ -139,6 +139,22 @@ def save_plots(out_dir: Path, benchmark: str, results: Results, eao_interval: tu
     return paths
 
 
+def claim_output_folder(out_dir: str | Path, identity: Mapping[str, Any]) -> None:
+    """Record what is evaluated in ``<out_dir>/evaluation.json``; a folder that holds another evaluation's
+    results (another checkpoint, tracker or benchmark setting) is refused, so resumed results are never mixed."""
+    path = Path(out_dir) / "evaluation.json"
+    identity = _json_safe(identity)
+    if path.is_file():
+        before = json.loads(path.read_text())
+        differing = sorted(k for k in before.keys() | identity.keys() if before.get(k) != identity.get(k))
+        if differing:
+            raise ValueError(f"{out_dir} holds the results of another evaluation (different {differing}, see "
+                             f"{path}); evaluate into a new folder, or delete that one to start over")
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(identity, indent=2) + "\n")
+
+
 def write_report(out_dir: str | Path, benchmark: Mapping, source: Mapping[str, Any], results: Results,
                  main: str) -> tuple[dict, str]:
     """Write metrics.json, metrics.md and the plots into ``out_dir``; return the document and the table."""

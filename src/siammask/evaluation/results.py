@@ -13,6 +13,7 @@ and raises ``ValueError`` / ``FileNotFoundError`` naming the file and the sequen
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from PIL import Image
 
 from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
 from siammask.evaluation.vot import VotEntry
+from siammask.runs import PARTIAL_SUFFIX
 
 _SEPARATORS = re.compile(r"[,\s]+")
 _CODES = (INIT, FAILURE, SKIP)
@@ -68,8 +70,16 @@ def write_vot_trajectory(path: str | Path, trajectory: list[VotEntry]) -> None:
             lines.append(f"{int(entry):d}")
         else:
             lines.append(",".join(f"{v:.4f}" for v in np.asarray(entry, dtype=np.float64).reshape(-1)))
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("\n".join(lines) + "\n")
+    write_text_atomically(path, "\n".join(lines) + "\n")
+
+
+def write_text_atomically(path: str | Path, text: str) -> None:
+    """Writes ``<file>.partial`` and renames it, so a killed run leaves the whole file or none (eval.py resume)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(path.name + PARTIAL_SUFFIX)
+    partial.write_text(text)
+    os.replace(partial, path)
 
 
 def read_vot_trajectory(path: str | Path, sequence: str, num_frames: int | None = None) -> list[VotEntry]:
@@ -93,8 +103,7 @@ def read_vot_trajectory(path: str | Path, sequence: str, num_frames: int | None 
 
 def write_otb_boxes(path: str | Path, boxes_xywh: np.ndarray) -> None:
     rows = [",".join(f"{v:.4f}" for v in box) for box in np.asarray(boxes_xywh, dtype=np.float64).reshape(-1, 4)]
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    Path(path).write_text("\n".join(rows) + "\n")
+    write_text_atomically(path, "\n".join(rows) + "\n")
 
 
 def read_otb_boxes(path: str | Path, sequence: str, num_frames: int | None = None) -> np.ndarray:
