@@ -44,7 +44,8 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     loggers = instantiate_list(cfg.get("logger"))
     start_loggers(loggers)  # a logger that cannot start stops the run here, before any step
-    record = run_record(cfg, HydraConfig.get().overrides.task, Path(__file__).resolve().parent)
+    overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []  # [] when called from Python
+    record = run_record(cfg, overrides, Path(__file__).resolve().parent)
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM

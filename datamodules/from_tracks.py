@@ -7,7 +7,8 @@ Track a new video from a box, fix the masks that are wrong (any editor that keep
 of object ids; delete a mask file to leave a frame out), then ``prepare custom`` the root and train.
 Target ``k`` of ``track.py`` (its ``bbox`` order, from 0) becomes object id ``k + 1``. A frame's masks become
 one label map (where masks overlap, the later target wins); a target without a mask in a frame (the first
-frame, which only has the given box, or a frame where its mask is empty) gets its tracked box in ``boxes.txt``.
+frame when track.py was given a box, whose mask is that box filled: ``mask_from_box`` in results.json, or a
+frame where its mask is empty) gets its tracked box in ``boxes.txt``.
 Masked objects get no box line, so a corrected mask also corrects the object's box (the tight box of the mask).
 """
 
@@ -53,7 +54,7 @@ def read_tracks(track_dir: Path) -> tuple[int, dict[int, np.ndarray], dict[int, 
         name = f"{frame:05d}_{target}.png" if several else f"{frame:05d}.png"
         mask_path = track_dir / "masks" / name
         mask = cv2.imread(str(mask_path), cv2.IMREAD_GRAYSCALE) if mask_path.is_file() else None
-        if mask is not None and mask.any():
+        if mask is not None and mask.any() and not record.get("mask_from_box", False):
             label_map = labels.setdefault(frame, np.zeros(mask.shape, np.uint8))
             if label_map.shape != mask.shape:
                 raise ValueError(f"{mask_path} is {mask.shape[1]}x{mask.shape[0]}, the other masks of frame "

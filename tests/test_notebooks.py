@@ -60,10 +60,10 @@ def test_compare_notebook_reads_every_run_log(tmp_path):
 def test_own_data_notebook_fine_tunes_evaluates_before_and_after_and_tracks(tmp_path):
     namespace = run_notebook("own_data.ipynb", {
         "CKPT_PATH": default_checkpoint(tmp_path / "before.ckpt", 127), "OUT": tmp_path / "example",
-        "TENNIS": Path("/work/shared/data/tennis"),  # as tests/tracking: worktrees have no ../shared
+        "TENNIS": ROOT.parent / "shared" / "data" / "tennis",  # ../shared beside the checkout, as the demo notebook
         "CLIPS": 3, "FRAMES_PER_CLIP": 3, "STEPS": 2, "BATCH": 2,
         "EXTRA": ["model.search_size=127", "data.min_steps_per_epoch=1"]})
     metrics = namespace["metrics"]
     for protocol, key in (("vot", "eao"), ("otb", "success_auc"), ("davis", "J_mean")):
         assert metrics[protocol]["sequences"] == 1 and key in metrics["baselines"]["before"][protocol]
-    assert len(namespace["masks"]) == 2  # frames 1 and 2 of the held-out clip, tracked and written back
+    assert len(namespace["masks"]) == 3  # frame 0 (its given mask) and frames 1, 2 of the held-out clip, tracked

@@ -34,7 +34,7 @@ class ReplayTracker:
                                        mask.astype(np.uint8), 0.9))
         return results
 
-    def init(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray) -> list[TrackResult]:
+    def init(self, image_rgb: np.ndarray, boxes_xyxy: np.ndarray, masks: None = None) -> list[TrackResult]:
         self.frame = 0
         return [TrackResult(b, polygon_from_box_xyxy(b), polygon_from_box_xyxy(b), None, 1.0) for b in boxes_xyxy]
 

@@ -102,12 +102,14 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | 
         for index, frame in enumerate(tqdm(chosen, total=total, desc=f"tracking {frames.path.name}",
                                            disable=not progress, unit="frame")):
             if index == 0:
-                results = [_with_mask(r, frame.shape[:2]) for r in tracker.init(frame, boxes_xyxy, masks)]
+                given = tracker.init(frame, boxes_xyxy, masks)
+                from_box = [result.mask is None for result in given]
+                results = [_with_mask(r, frame.shape[:2]) for r in given]
             else:
                 results = tracker.track(frame)
             several = len(results) > 1
             for target, result in enumerate(results):
-                records.append(_record(index, target, result))
+                records.append(_record(index, target, result, mask_from_box=index == 0 and from_box[target]))
                 if result.mask is not None:
                     name = f"{index:05d}_{target}.png" if several else f"{index:05d}.png"
                     cv2.imwrite(str(masks_dir / name), result.mask * np.uint8(255))
@@ -143,13 +145,14 @@ def draw_overlay(image_bgr: np.ndarray, results: Sequence[TrackResult]) -> np.nd
     return canvas
 
 
-def _record(frame: int, target: int, result: TrackResult) -> dict:
+def _record(frame: int, target: int, result: TrackResult, mask_from_box: bool = False) -> dict:
+    """One results.json entry; ``mask_from_box`` marks frame 0's mask that is only the given box, filled."""
     def rounded(values: np.ndarray) -> list:
         return np.round(np.asarray(values, dtype=np.float64), 3).tolist()
 
     return {"frame": frame, "target": target, "bbox_xywh": rounded(xyxy_to_xywh(result.box_xyxy)),
             "rotated_box": rounded(result.rotated_box), "polygon": rounded(result.polygon),
-            "score": round(result.score, 5)}
+            "score": round(result.score, 5), **({"mask_from_box": True} if mask_from_box else {})}
 
 
 class H264Writer:
