@@ -66,4 +66,4 @@ def test_own_data_notebook_fine_tunes_evaluates_before_and_after_and_tracks(tmp_
     metrics = namespace["metrics"]
     for protocol, key in (("vot", "eao"), ("otb", "success_auc"), ("davis", "J_mean")):
         assert metrics[protocol]["sequences"] == 1 and key in metrics["baselines"]["before"][protocol]
-    assert len(namespace["masks"]) == 3  # frame 0 (its given mask) and frames 1, 2 of the held-out clip, tracked
+    assert len(namespace["masks"]) == 2  # frames 1 and 2 of the held-out clip, tracked (frame 0 keeps its box)
