@@ -16,6 +16,7 @@ import hydra  # noqa: E402
 import pytorch_lightning as pl  # noqa: E402
 from omegaconf import DictConfig  # noqa: E402
 
+from siammask.checkpoints import check_weights_file  # noqa: E402
 from siammask.config import instantiate_list, register_resolvers  # noqa: E402
 
 register_resolvers()
@@ -23,6 +24,8 @@ register_resolvers()
 
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit once; returns the final logged metrics (read by sweepers through ``optimized_metric``)."""
+    if cfg.get("ckpt_path") not in (None, "last", "best", "hpc", "registry"):  # a file, not a Lightning keyword
+        check_weights_file(cfg.ckpt_path)  # a text or truncated file is named now, not deep in Lightning
     pl.seed_everything(cfg.seed, workers=True)
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,19 +22,113 @@ RELEASE_PREFIXES = {
 }
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
+# pysot (STVIR/pysot) SiamMask files, e.g. experiments/siammask_r50_l3/model.pth: recognised by these prefixes.
+PYSOT_PREFIXES = ("backbone.", "neck.", "rpn_head.", "mask_head.", "refine_head.")
+# Release file name -> the tracker preset of the release config it was published with (its README).
+RELEASE_PRESETS = (("vot_ld", "vot18"), ("davis", "davis"), ("vot", "vot"))
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """The device to load onto, refused up front when it is a CUDA device this machine does not have."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is not a device torch knows (cpu, cuda, cuda:1, ...)") from error
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device} but torch sees no CUDA GPU here (torch.cuda.is_available() is "
+                             f"False): use device=cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return parsed
+
+
+def check_weights_file(path: str | Path) -> Path:
+    """Refuse, naming the file, what torch would fail on obscurely: a missing path, a file that is not a torch
+    weights file (e.g. text: torch says ``KeyError: 101``) or a truncated one (no zip directory at its end)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist" if not path.exists() else
+                                f"checkpoint {str(path)!r} is a directory, not a weights file")
+    with path.open("rb") as file:
+        head = file.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # zip archive (torch >= 1.6) or a legacy pickle
+        raise ValueError(f"checkpoint {str(path)!r} is not a PyTorch weights file (it starts with {head!r}; "
+                         f"a .pth / .ckpt file is a zip archive or a pickle): pass the weights file itself")
+    if head[:2] == b"PK":
+        try:
+            zipfile.ZipFile(path).close()
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"checkpoint {str(path)!r} is truncated or damaged ({error}; "
+                             f"{path.stat().st_size} bytes): download or copy it again") from error
+    return path
+
+
+def read_weights_file(path: str | Path) -> object:
+    """The payload of a torch weights file (``weights_only=True``, onto the CPU), after
+    :func:`check_weights_file`; a file torch still cannot read is named in the message."""
+    path = check_weights_file(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(f"{str(path)!r} is not a readable weights file: {error}") from error
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"checkpoint {str(path)!r} could not be read as PyTorch weights ({detail}); "
+                         f"download or copy it again") from error
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
+    return state_dict_of(read_weights_file(path), path)
+
+
+def state_dict_of(payload: object, source: str | Path) -> dict[str, torch.Tensor]:
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{str(path)!r} holds no state dict of tensors")
+        raise ValueError(f"{str(source)!r} holds no state dict of tensors")
     return state
+
+
+def weights_format(payload: object, source: str | Path) -> str:
+    """``project`` (a checkpoint of this project: network hyper-parameters inside), ``release`` (foolwood/SiamMask:
+    SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files) or ``state_dict`` (bare tensors
+    under this project's names); pysot SiamMask files are refused with what differs."""
+    if isinstance(payload, dict) and "backbone" in (payload.get("hyper_parameters") or {}):
+        return "project"
+    names = [k.removeprefix("module.") for k in state_dict_of(payload, source)]
+    if names and all(n.startswith(tuple(RELEASE_PREFIXES)) for n in names):
+        return "release"
+    if any(n.startswith(("rpn_head.", "refine_head.")) for n in names):
+        raise ValueError(pysot_refusal(names, source))
+    return "state_dict"
+
+
+def describe_foreign(state: Mapping[str, torch.Tensor], source: str | Path) -> str:
+    """The message for a file that carries no network description: what it holds instead."""
+    shown = ", ".join(sorted({k.split(".")[0] + ".*" for k in state})[:8])
+    return (f"{str(source)!r} is not a checkpoint of this project (no network hyper-parameters inside) nor an "
+            f"official SiamMask release file (features.*, rpn_model.*, mask_model.*); it holds {shown or 'no tensors'}")
+
+
+def pysot_refusal(names: list[str], source: str | Path) -> str:
+    """Why a pysot SiamMask file does not load: another network, not other names for the same one."""
+    layers = sorted({n.split(".")[1] for n in names if n.startswith("backbone.") and n.count(".") > 1})
+    return (f"{str(source)!r} is a pysot (STVIR/pysot) SiamMask model, a different network from the release's: "
+            f"its backbone ({', '.join(layers) or 'no layers'}) runs layer3 at stride 8 with 3x3 'downsample' "
+            f"projections, its neck (neck.*) adjusts layer3 to 256 channels before the heads, its mask head "
+            f"(mask_head.*) and refine (refine_head.*) take pysot's own layouts, and its anchors are decoded on a "
+            f"different grid; this project maps only the official foolwood/SiamMask files "
+            f"(SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth) and its own checkpoints")
+
+
+def release_is_sharp(state: Mapping[str, torch.Tensor]) -> bool:
+    """A release file of the sharp stage (it carries the refine module) rather than the base stage."""
+    return any(k.removeprefix("module.").startswith("refine_model.") for k in state)
+
+
+def release_preset(source: str | Path) -> str:
+    """The tracker preset the release published a weights file with, guessed from its name (vot when unknown)."""
+    name = Path(source).name.lower()
+    return next((preset for key, preset in RELEASE_PRESETS if key in name), "vot")
 
 
 def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
@@ -51,14 +146,17 @@ def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return renamed
 
 
-def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
-    """Load every tensor of ``network`` from ``state`` (any naming :func:`network_state` knows), read from
-    ``source``; refuse partial or foreign files, naming the parts that differ (e.g. a release base model, no
-    ``refine_model``, for a network built with refine)."""
+def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path,
+                         allow_missing: bool = False) -> dict[str, str]:
+    """Load ``network``'s tensors from ``state`` (any naming :func:`network_state` knows), read from ``source``;
+    refuse foreign or reshaped tensors and (unless ``allow_missing``) partial files, naming the parts that differ
+    (e.g. a release base model, no ``refine_model``, for a network built with refine). Returns what was mapped
+    and, with ``allow_missing``, what the file left at its initialisation, as part summaries."""
     state = network_state(state)
     own = network.state_dict()
+    missing = own.keys() - state.keys()
     problems = {
-        "missing in the file": _parts(own.keys() - state.keys()),
+        "missing in the file": "" if allow_missing else _parts(missing),
         "not in the network": _parts(state.keys() - own.keys()),
         "of another shape": _parts(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape),
     }
@@ -66,7 +164,8 @@ def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], 
     if problems:
         detail = "; ".join(f"{what}: {parts}" for what, parts in problems.items())
         raise ValueError(f"{str(source)!r} does not fit this network ({detail})")
-    network.load_state_dict(state)
+    network.load_state_dict(state, strict=not allow_missing)
+    return {"mapped": _parts(own.keys() & state.keys()), "left as initialised": _parts(missing)}
 
 
 def _parts(keys: Iterable[str]) -> str:
