@@ -22,10 +22,19 @@ RELEASE_PREFIXES = {
 }
 
 
-# pysot (STVIR/pysot) SiamMask files, e.g. experiments/siammask_r50_l3/model.pth: recognised by these prefixes.
-PYSOT_PREFIXES = ("backbone.", "neck.", "rpn_head.", "mask_head.", "refine_head.")
+# pysot's (STVIR/pysot) siammask_r50_l3 model.pth holds the release's network under pysot/models/model_builder.py's
+# names (resnet_atrous ResNet-50 to layer3, AdjustAllLayer, DepthwiseRPN, MaskCorr, Refine: the same layers and
+# shapes as the release's ResDown, UP, MaskCorr, Refine) -> this project's names.
+PYSOT_PREFIXES = {
+    "neck.downsample.downsample.": "neck.downsample.",
+    "rpn_head.cls.": "score_head.",
+    "rpn_head.loc.": "box_head.",
+    "refine_head.": "refine.",
+}
+PYSOT_ONLY = ("rpn_head.", "refine_head.")  # names that tell a pysot file from a plain state dict of this project
 # Release file name -> the tracker preset of the release config it was published with (its README).
 RELEASE_PRESETS = (("vot_ld", "vot18"), ("davis", "davis"), ("vot", "vot"))
+PYSOT_PRESET = "vot18"  # pysot experiments/siammask_r50_l3/config.yaml TRACK: 0.10 / 0.41 / 0.32 / 0.15 = config_vot18
 
 
 def check_device(device: str | torch.device) -> torch.device:
@@ -90,15 +99,16 @@ def state_dict_of(payload: object, source: str | Path) -> dict[str, torch.Tensor
 
 def weights_format(payload: object, source: str | Path) -> str:
     """``project`` (a checkpoint of this project: network hyper-parameters inside), ``release`` (foolwood/SiamMask:
-    SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files) or ``state_dict`` (bare tensors
-    under this project's names); pysot SiamMask files are refused with what differs."""
+    SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files), ``pysot`` (STVIR/pysot's
+    siammask_r50_l3 model.pth: the release's network under pysot's names) or ``state_dict`` (bare tensors under
+    this project's names)."""
     if isinstance(payload, dict) and "backbone" in (payload.get("hyper_parameters") or {}):
         return "project"
     names = [k.removeprefix("module.") for k in state_dict_of(payload, source)]
     if names and all(n.startswith(tuple(RELEASE_PREFIXES)) for n in names):
         return "release"
-    if any(n.startswith(("rpn_head.", "refine_head.")) for n in names):
-        raise ValueError(pysot_refusal(names, source))
+    if any(n.startswith(PYSOT_ONLY) for n in names):
+        return "pysot"
     return "state_dict"
 
 
@@ -106,41 +116,36 @@ def describe_foreign(state: Mapping[str, torch.Tensor], source: str | Path) -> s
     """The message for a file that carries no network description: what it holds instead."""
     shown = ", ".join(sorted({k.split(".")[0] + ".*" for k in state})[:8])
     return (f"{str(source)!r} is not a checkpoint of this project (no network hyper-parameters inside) nor an "
-            f"official SiamMask release file (features.*, rpn_model.*, mask_model.*); it holds {shown or 'no tensors'}")
-
-
-def pysot_refusal(names: list[str], source: str | Path) -> str:
-    """Why a pysot SiamMask file does not load: another network, not other names for the same one."""
-    layers = sorted({n.split(".")[1] for n in names if n.startswith("backbone.") and n.count(".") > 1})
-    return (f"{str(source)!r} is a pysot (STVIR/pysot) SiamMask model, a different network from the release's: "
-            f"its backbone ({', '.join(layers) or 'no layers'}) runs layer3 at stride 8 with 3x3 'downsample' "
-            f"projections, its neck (neck.*) adjusts layer3 to 256 channels before the heads, its mask head "
-            f"(mask_head.*) and refine (refine_head.*) take pysot's own layouts, and its anchors are decoded on a "
-            f"different grid; this project maps only the official foolwood/SiamMask files "
-            f"(SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth) and its own checkpoints")
+            f"official SiamMask weights file (the release's features.*, rpn_model.*, mask_model.* or pysot's "
+            f"backbone.*, rpn_head.*, mask_head.*); it holds {shown or 'no tensors'}")
 
 
 def release_is_sharp(state: Mapping[str, torch.Tensor]) -> bool:
-    """A release file of the sharp stage (it carries the refine module) rather than the base stage."""
-    return any(k.removeprefix("module.").startswith("refine_model.") for k in state)
+    """A release (or pysot) file of the sharp stage (it carries the refine module) rather than the base stage."""
+    return any(k.removeprefix("module.").startswith(("refine_model.", "refine_head.")) for k in state)
 
 
-def release_preset(source: str | Path) -> str:
-    """The tracker preset the release published a weights file with, guessed from its name (vot when unknown)."""
+def release_preset(source: str | Path, fmt: str = "release") -> str:
+    """The tracker preset(s) to use with an official weights file: the one the release's README pairs with the
+    file's name (SiamMask_VOT.pth: vot, SiamMask_VOT_LD.pth: vot18, SiamMask_DAVIS.pth: davis), pysot's config
+    values (vot18) for a pysot file, else all three by use."""
+    if fmt == "pysot":
+        return f"tracker={PYSOT_PRESET}"
     name = Path(source).name.lower()
-    return next((preset for key, preset in RELEASE_PRESETS if key in name), "vot")
+    return next((f"tracker={preset}" for key, preset in RELEASE_PRESETS if key in name),
+                "tracker=vot (VOT2016), tracker=vot18 (VOT2018, SiamMask_VOT_LD) or tracker=davis (DAVIS, YouTube-VOS)")
 
 
 def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
     the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
-    DataParallel) or a plain network state dict."""
+    DataParallel), pysot's siammask_r50_l3 model.pth, or a plain network state dict."""
     renamed = {}
     for key, value in state.items():
         name = key.removeprefix("module.").removeprefix("network.")
-        for release, own in RELEASE_PREFIXES.items():
-            if name.startswith(release):
-                name = own + name[len(release):]
+        for foreign, own in (RELEASE_PREFIXES | PYSOT_PREFIXES).items():
+            if name.startswith(foreign):
+                name = own + name[len(foreign):]
                 break
         renamed[name] = value
     return renamed

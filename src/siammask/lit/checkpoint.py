@@ -28,24 +28,24 @@ def load_network(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
 def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SiamMask, AnchorSpec]:
     """The network of a checkpoint and the anchors it was trained with, from one read of the file.
 
-    Takes this project's checkpoints (the architecture from their hyper-parameters) and the official release's
-    files as published (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files: the paper
-    network of experiment=siammask_sharp / siammask_base, every tensor mapped strictly). The device and the file
-    are checked before anything is built.
+    Takes this project's checkpoints (the architecture from their hyper-parameters), the official release's
+    files as published (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files) and pysot's
+    siammask_r50_l3 model.pth (the same network): the paper network of experiment=siammask_sharp / siammask_base,
+    every tensor mapped strictly. The device and the file are checked before anything is built.
     """
     device = check_device(map_location)
     path = Path(ckpt_path).expanduser()
     payload = read_weights_file(path)
     fmt = weights_format(payload, path)
-    if fmt == "release":
+    if fmt in ("release", "pysot"):
         state = state_dict_of(payload, path)
         sharp = release_is_sharp(state)
         model = release_model_config(sharp)
         anchors = AnchorSpec(**OmegaConf.to_container(model.anchors, resolve=True))
         network = build_network(model.backbone, model.neck, model.head, model.refine, anchors.num_anchors)
         summary = load_network_weights(network, state, path)
-        log.info("%s: official SiamMask release weights (%s stage), mapped %s; the release tracked with these using "
-                 "tracker=%s", path, "sharp" if sharp else "base", summary["mapped"], release_preset(path))
+        log.info("%s: official SiamMask weights (%s file, %s stage), mapped %s; their settings: %s", path, fmt,
+                 "sharp" if sharp else "base", summary["mapped"], release_preset(path, fmt))
         return network.eval().to(device), anchors
     if fmt != "project":
         raise ValueError(describe_foreign(state_dict_of(payload, path), path))
@@ -59,17 +59,17 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
 
 
 def convert_weights(model_cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str | Path,
-                    out_path: str | Path) -> Path:
+                    out_path: str | Path) -> tuple[Path, dict[str, str]]:
     """Write a checkpoint that eval.py / track.py load (``ckpt_path=``) from foreign network weights ``state``
     read from ``source`` (e.g. the official release's SiamMask_DAVIS.pth), with the ``model`` config that builds
-    their network.
+    their network; returns its path and what was mapped.
 
     Every tensor of the network must come from the file (:func:`siammask.checkpoints.load_network_weights`).
     """
     module = instantiate(model_cfg)
-    load_network_weights(module.network, state, source)
+    summary = load_network_weights(module.network, state, source)
     out = Path(out_path).expanduser()
     out.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
                 "converted_from": str(source)}, out)
-    return out
+    return out, summary
