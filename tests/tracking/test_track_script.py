@@ -72,6 +72,23 @@ def test_track_writes_json_masks_and_overlay_for_a_folder(tmp_path: Path) -> Non
     assert outputs.overlay_video.exists() and read_video_frames(outputs.overlay_video) == 4
 
 
+def test_results_report_the_tracker_box_the_mask_rectangle_and_the_box_mode_region(tmp_path: Path) -> None:
+    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=3",
+                       "overlay=false")
+    tracker = Tracker(tiny_network(), TrackerConfig(**cfg.tracker))
+    load_track_script().run(cfg, tracker=tracker)
+    last = json.loads((tmp_path / "results.json").read_text())[-1]
+    (cx, cy), (w, h) = tracker._targets.centre_xy[0], tracker._targets.size_wh[0]  # the state after the last frame
+    np.testing.assert_allclose(last["bbox_xywh"], [cx - w / 2, cy - h / 2, w, h], atol=1e-3)
+    mask = (cv2.imread(str(tmp_path / "masks" / "00002.png"), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    largest = max(contours, key=cv2.contourArea)  # davis preset, geometry=release: the rectangle of pixel centres
+    expected = cv2.boxPoints(cv2.minAreaRect(largest.reshape(-1, 2)))
+    assert cv2.contourArea(largest) > 100
+    np.testing.assert_allclose(np.sort(np.asarray(last["rotated_box"]), axis=0), np.sort(expected, axis=0), atol=2e-3)
+    assert last["polygon"] == last["rotated_box"]  # box_mode=min_area_rect: VOT's region is that rectangle
+
+
 def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Path) -> None:
     cfg = track_config(f"input={BAG}", f"bbox=[{BAG_BOX_XYWH},[10,200,80,60]]", f"output_dir={tmp_path}",
                        "max_frames=3", "overlay=false")
