@@ -7,8 +7,8 @@ branch, metrics, optimisation, freezing) is shared here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
 import logging
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
