@@ -73,12 +73,6 @@ def box_corners(box_xyxy: np.ndarray) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
 
 
-def polygon_bounds(polygon: np.ndarray) -> np.ndarray:
-    """Axis-aligned bounds ``xyxy`` of a (K, 2) polygon."""
-    p = np.asarray(polygon, dtype=np.float64)
-    return np.concatenate([p.min(axis=0), p.max(axis=0)])
-
-
 def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0), min_contour_area: float = 0.0,
                pixel_corners: bool = True) -> MaskShape | None:
     """Bounds and minimum-area rectangle of the largest outer contour of a uint8 0/1 mask.
