@@ -16,7 +16,9 @@ give its tracks and published numbers:
   per image pixel, ``W`` the image width, no half-pixel term), outside values reading -1.
 
 Release windows report in the release's units: image coordinates of pixel indices; see
-:func:`~siammask.tracking.postprocess.mask_shape` for the rotated box of pixel centres it goes with.
+:func:`~siammask.tracking.postprocess.mask_shape` for the rotated box of pixel centres it goes with. One
+difference is left on purpose: where the mask is too small, the release reports the tracked box before clamping
+its centre to the image, the tracker the clamped one (they differ only while the box crosses the border).
 """
 
 from __future__ import annotations
