@@ -1,7 +1,8 @@
 """Tracker hyper-parameters: one typed record, built from a plain mapping or a Hydra ``DictConfig``.
 
 The values themselves live in ``conf/tracker/*.yaml`` with their source; the defaults here are the
-release's VOT settings so a bare ``TrackerConfig()`` behaves like the paper's tracker.
+release's VOT settings so a bare ``TrackerConfig()`` behaves like the paper's tracker, except the geometry:
+``exact``, the crops this project's networks are trained on (the presets say ``release``).
 """
 
 from __future__ import annotations
