@@ -137,6 +137,14 @@ def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path:
 
 
 @pytest.mark.slow
+def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path) -> None:
+    save_tiny_checkpoint(tmp_path / "model.ckpt")
+    code = (f"import sys; from siammask.tracking import load_tracker; load_tracker({str(tmp_path / 'model.ckpt')!r}, "
+            f"{{}}); print('pytorch_lightning' in sys.modules, 'lightning' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
 def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_path: Path) -> None:
     save_tiny_checkpoint(tmp_path / "runs" / "2024-01-01_00-00-00" / "checkpoints" / "last.ckpt")
     command = [sys.executable, str(ROOT / "track.py"), f"input={BAG}", f"bbox={BAG_BOX_XYWH}", "max_frames=3",
