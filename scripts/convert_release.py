@@ -1,38 +1,22 @@
 """Turn the official release's weights (foolwood/SiamMask: SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...) into a
 checkpoint of this project, for eval.py / track.py (``ckpt_path=``) on the paper's ResNet-50 network.
 
-    python scripts/convert_release.py SiamMask_DAVIS.pth checkpoints/siammask_davis.ckpt
-    python eval.py benchmark=davis2016 benchmark.root=/data/DAVIS ckpt_path=checkpoints/siammask_davis.ckpt
+    .venv/bin/python scripts/convert_release.py SiamMask_DAVIS.pth checkpoints/siammask_davis.ckpt
+    .venv/bin/python eval.py benchmark=davis2016 benchmark.root=/data/DAVIS ckpt_path=checkpoints/siammask_davis.ckpt
 
 Files with ``refine_model`` weights build experiment=siammask_sharp's network, the others siammask_base's;
-further Hydra overrides of the model may follow (e.g. ``model.head.mask.out_size=63``). For fine-tuning,
-``python train.py model.init_from=SiamMask_DAVIS.pth`` reads the release names directly.
+further Hydra overrides of the model may follow. Conversion is optional: ``ckpt_path=SiamMask_DAVIS.pth`` in
+track.py / eval.py and ``model.init_from=SiamMask_DAVIS.pth`` in train.py read the release files directly.
 """
 
 from __future__ import annotations
 
 import argparse
-from collections.abc import Iterable
 from pathlib import Path
 
-from hydra import compose, initialize_config_dir
-
-from siammask.checkpoints import read_state_dict
-from siammask.config import register_resolvers
+from siammask.checkpoints import read_weights_file, release_is_sharp, release_preset, state_dict_of, weights_format
 from siammask.lit.checkpoint import convert_weights
-
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def release_model_config(names: Iterable[str], overrides: list[str]):
-    """The ``model`` config of the release network whose tensor ``names`` a file holds: sharp (refine) or base."""
-    sharp = any(name.removeprefix("module.").startswith("refine_model.") for name in names)
-    register_resolvers()
-    with initialize_config_dir(str(CONF), version_base="1.3"):
-        cfg = compose("train", overrides=[f"experiment={'siammask_sharp' if sharp else 'siammask_base'}",
-                                          "model.init_from=null", "model.train_only=null",
-                                          "model.backbone.checkpoint_path=null", *overrides])  # all weights: the file
-    return cfg.model
+from siammask.lit.network_config import release_model_config
 
 
 def main() -> None:
@@ -41,9 +25,17 @@ def main() -> None:
     parser.add_argument("out", type=Path, help="checkpoint to write")
     parser.add_argument("overrides", nargs="*", help="Hydra overrides of the model config")
     args = parser.parse_args()
-    state = read_state_dict(args.weights)  # read once: it picks the network and fills it
-    out = convert_weights(release_model_config(state, args.overrides), state, args.weights, args.out)
-    print(f"wrote {out}")
+    payload = read_weights_file(args.weights)  # read once: it picks the network and fills it
+    fmt = weights_format(payload, args.weights)
+    if fmt not in ("release", "pysot"):
+        raise SystemExit(f"{args.weights} is not an official SiamMask weights file (the release's features.*, "
+                         f"rpn_model.*, ... or pysot's backbone.*, rpn_head.*, ...)")
+    state = state_dict_of(payload, args.weights)
+    sharp = release_is_sharp(state)
+    out, summary = convert_weights(release_model_config(sharp, args.overrides), state, args.weights, args.out)
+    print(f"{args.weights}: {'sharp' if sharp else 'base'} stage (experiment=siammask_{'sharp' if sharp else 'base'}"
+          f"'s network), mapped {summary['mapped']}")
+    print(f"wrote {out}; track with {release_preset(args.weights, fmt)}")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -21,44 +22,146 @@ RELEASE_PREFIXES = {
 }
 
 
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
+# pysot's (STVIR/pysot) siammask_r50_l3 model.pth holds the release's network under pysot/models/model_builder.py's
+# names (resnet_atrous ResNet-50 to layer3, AdjustAllLayer, DepthwiseRPN, MaskCorr, Refine: the same layers and
+# shapes as the release's ResDown, UP, MaskCorr, Refine) -> this project's names.
+PYSOT_PREFIXES = {
+    "neck.downsample.downsample.": "neck.downsample.",
+    "rpn_head.cls.": "score_head.",
+    "rpn_head.loc.": "box_head.",
+    "refine_head.": "refine.",
+}
+PYSOT_ONLY = ("rpn_head.", "refine_head.")  # names that tell a pysot file from a plain state dict of this project
+# Release file name -> the tracker preset of the release config it was published with (its README).
+RELEASE_PRESETS = (("vot_ld", "vot18"), ("davis", "davis"), ("vot", "vot"))
+PYSOT_PRESET = "vot18"  # pysot experiments/siammask_r50_l3/config.yaml TRACK: 0.10 / 0.41 / 0.32 / 0.15 = config_vot18
+
+
+def check_device(device: str | torch.device) -> torch.device:
+    """The device to load onto, refused up front when it is a CUDA device this machine does not have."""
+    try:
+        parsed = torch.device(device)
+    except (RuntimeError, TypeError) as error:
+        raise ValueError(f"device={device!r} is not a device torch knows (cpu, cuda, cuda:1, ...)") from error
+    if parsed.type == "cuda":
+        if not torch.cuda.is_available():
+            raise ValueError(f"device={device} but torch sees no CUDA GPU here (torch.cuda.is_available() is "
+                             f"False): use device=cpu")
+        if parsed.index is not None and parsed.index >= torch.cuda.device_count():
+            raise ValueError(f"device={device} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
+    return parsed
+
+
+def check_weights_file(path: str | Path) -> Path:
+    """Refuse, naming the file, what torch would fail on obscurely: a missing path, a file that is not a torch
+    weights file (e.g. text: torch says ``KeyError: 101``) or a truncated one (no zip directory at its end)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist")
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist" if not path.exists() else
+                                f"checkpoint {str(path)!r} is a directory, not a weights file")
+    with path.open("rb") as file:
+        head = file.read(4)
+    if head[:2] != b"PK" and head[:1] != b"\x80":  # zip archive (torch >= 1.6) or a legacy pickle
+        raise ValueError(f"checkpoint {str(path)!r} is not a PyTorch weights file (it starts with {head!r}; "
+                         f"a .pth / .ckpt file is a zip archive or a pickle): pass the weights file itself")
+    if head[:2] == b"PK":
+        try:
+            zipfile.ZipFile(path).close()
+        except zipfile.BadZipFile as error:
+            raise ValueError(f"checkpoint {str(path)!r} is truncated or damaged ({error}; "
+                             f"{path.stat().st_size} bytes): download or copy it again") from error
+    return path
+
+
+def read_weights_file(path: str | Path) -> object:
+    """The payload of a torch weights file (``weights_only=True``, onto the CPU), after
+    :func:`check_weights_file`; a file torch still cannot read is named in the message."""
+    path = check_weights_file(path)
     try:
-        payload = torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        raise ValueError(f"{str(path)!r} is not a readable weights file: {error}") from error
+        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ValueError(f"checkpoint {str(path)!r} could not be read as PyTorch weights ({detail}); "
+                         f"download or copy it again") from error
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
+    return state_dict_of(read_weights_file(path), path)
+
+
+def state_dict_of(payload: object, source: str | Path) -> dict[str, torch.Tensor]:
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{str(path)!r} holds no state dict of tensors")
+        raise ValueError(f"{str(source)!r} holds no state dict of tensors")
     return state
+
+
+def weights_format(payload: object, source: str | Path) -> str:
+    """``project`` (a checkpoint of this project: network hyper-parameters inside), ``release`` (foolwood/SiamMask:
+    SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files), ``pysot`` (STVIR/pysot's
+    siammask_r50_l3 model.pth: the release's network under pysot's names) or ``state_dict`` (bare tensors under
+    this project's names)."""
+    if isinstance(payload, dict) and "backbone" in (payload.get("hyper_parameters") or {}):
+        return "project"
+    names = [k.removeprefix("module.") for k in state_dict_of(payload, source)]
+    if names and all(n.startswith(tuple(RELEASE_PREFIXES)) for n in names):
+        return "release"
+    if any(n.startswith(PYSOT_ONLY) for n in names):
+        return "pysot"
+    return "state_dict"
+
+
+def describe_foreign(state: Mapping[str, torch.Tensor], source: str | Path) -> str:
+    """The message for a file that carries no network description: what it holds instead."""
+    shown = ", ".join(sorted({k.split(".")[0] + ".*" for k in state})[:8])
+    return (f"{str(source)!r} is not a checkpoint of this project (no network hyper-parameters inside) nor an "
+            f"official SiamMask weights file (the release's features.*, rpn_model.*, mask_model.* or pysot's "
+            f"backbone.*, rpn_head.*, mask_head.*); it holds {shown or 'no tensors'}")
+
+
+def release_is_sharp(state: Mapping[str, torch.Tensor]) -> bool:
+    """A release (or pysot) file of the sharp stage (it carries the refine module) rather than the base stage."""
+    return any(k.removeprefix("module.").startswith(("refine_model.", "refine_head.")) for k in state)
+
+
+def release_preset(source: str | Path, fmt: str = "release") -> str:
+    """The tracker preset(s) to use with an official weights file: the one the release's README pairs with the
+    file's name (SiamMask_VOT.pth: vot, SiamMask_VOT_LD.pth: vot18, SiamMask_DAVIS.pth: davis), pysot's config
+    values (vot18) for a pysot file, else all three by use."""
+    if fmt == "pysot":
+        return f"tracker={PYSOT_PRESET}"
+    name = Path(source).name.lower()
+    return next((f"tracker={preset}" for key, preset in RELEASE_PRESETS if key in name),
+                "tracker=vot (VOT2016), tracker=vot18 (VOT2018, SiamMask_VOT_LD) or tracker=davis (DAVIS, YouTube-VOS)")
 
 
 def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
     the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
-    DataParallel) or a plain network state dict."""
+    DataParallel), pysot's siammask_r50_l3 model.pth, or a plain network state dict."""
     renamed = {}
     for key, value in state.items():
         name = key.removeprefix("module.").removeprefix("network.")
-        for release, own in RELEASE_PREFIXES.items():
-            if name.startswith(release):
-                name = own + name[len(release):]
+        for foreign, own in (RELEASE_PREFIXES | PYSOT_PREFIXES).items():
+            if name.startswith(foreign):
+                name = own + name[len(foreign):]
                 break
         renamed[name] = value
     return renamed
 
 
-def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path) -> None:
-    """Load every tensor of ``network`` from ``state`` (any naming :func:`network_state` knows), read from
-    ``source``; refuse partial or foreign files, naming the parts that differ (e.g. a release base model, no
-    ``refine_model``, for a network built with refine)."""
+def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path,
+                         allow_missing: bool = False) -> dict[str, str]:
+    """Load ``network``'s tensors from ``state`` (any naming :func:`network_state` knows), read from ``source``;
+    refuse foreign or reshaped tensors and (unless ``allow_missing``) partial files, naming the parts that differ
+    (e.g. a release base model, no ``refine_model``, for a network built with refine). Returns what was mapped
+    and, with ``allow_missing``, what the file left at its initialisation, as part summaries."""
     state = network_state(state)
     own = network.state_dict()
+    missing = own.keys() - state.keys()
     problems = {
-        "missing in the file": _parts(own.keys() - state.keys()),
+        "missing in the file": "" if allow_missing else _parts(missing),
         "not in the network": _parts(state.keys() - own.keys()),
         "of another shape": _parts(k for k in own.keys() & state.keys() if own[k].shape != state[k].shape),
     }
@@ -66,7 +169,8 @@ def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], 
     if problems:
         detail = "; ".join(f"{what}: {parts}" for what, parts in problems.items())
         raise ValueError(f"{str(source)!r} does not fit this network ({detail})")
-    network.load_state_dict(state)
+    network.load_state_dict(state, strict=not allow_missing)
+    return {"mapped": _parts(own.keys() & state.keys()), "left as initialised": _parts(missing)}
 
 
 def _parts(keys: Iterable[str]) -> str:

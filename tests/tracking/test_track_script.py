@@ -82,6 +82,23 @@ def test_track_writes_json_masks_and_overlay_for_a_folder(tmp_path: Path) -> Non
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
 
 
+def test_results_report_the_tracker_box_the_mask_rectangle_and_the_box_mode_region(tmp_path: Path) -> None:
+    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=3",
+                       "overlay=false")
+    tracker = Tracker(tiny_network(), TrackerConfig(**cfg.tracker))
+    load_track_script().run(cfg, tracker=tracker)
+    last = json.loads((tmp_path / "results.json").read_text())[-1]
+    (cx, cy), (w, h) = tracker._targets.centre_xy[0], tracker._targets.size_wh[0]  # the state after the last frame
+    np.testing.assert_allclose(last["bbox_xywh"], [cx - w / 2, cy - h / 2, w, h], atol=1e-3)
+    mask = (cv2.imread(str(tmp_path / "masks" / "00002.png"), cv2.IMREAD_GRAYSCALE) > 0).astype(np.uint8)
+    contours, _ = cv2.findContours(mask, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_NONE)
+    largest = max(contours, key=cv2.contourArea)  # davis preset, geometry=release: the rectangle of pixel centres
+    expected = cv2.boxPoints(cv2.minAreaRect(largest.reshape(-1, 2)))
+    assert cv2.contourArea(largest) > 100
+    np.testing.assert_allclose(np.sort(np.asarray(last["rotated_box"]), axis=0), np.sort(expected, axis=0), atol=2e-3)
+    assert last["polygon"] == last["rotated_box"]  # box_mode=min_area_rect: VOT's region is that rectangle
+
+
 def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Path) -> None:
     cfg = track_config(f"input={BAG}", f"bbox=[{BAG_BOX_XYWH},[10,200,80,60]]", f"output_dir={tmp_path}",
                        "max_frames=3", "overlay=false")
@@ -145,6 +162,14 @@ def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path:
 
 
 @pytest.mark.slow
+def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path) -> None:
+    save_tiny_checkpoint(tmp_path / "model.ckpt")
+    code = (f"import sys; from siammask.tracking import load_tracker; load_tracker({str(tmp_path / 'model.ckpt')!r}, "
+            f"{{}}); print('pytorch_lightning' in sys.modules, 'lightning' in sys.modules)")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert result.stdout.split() == ["False", "False"]
+
+
 def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_path: Path) -> None:
     save_tiny_checkpoint(fake_run(tmp_path / "runs", "2024-01-01_00-00-00"))
     command = [sys.executable, str(ROOT / "track.py"), f"input={BAG}", f"bbox={BAG_BOX_XYWH}", "max_frames=3",

@@ -24,6 +24,13 @@ def test_tracker_presets_carry_the_release_hyper_parameters(name: str) -> None:
     assert (config.penalty_k, config.window_influence, config.lr, config.seg_thr) == RELEASE_HP[name]
     assert (config.exemplar_size, config.instance_size, config.context_amount) == (127, 255, 0.5)
     assert (config.min_contour_area, config.min_size, config.box_mode) == (100, 10, "min_area_rect")
+    assert (config.geometry, config.refine) == ("release", True)  # the release's arithmetic, test.py --refine
+
+
+def test_synthetic_preset_keeps_the_exact_geometry_of_the_training_crops() -> None:
+    with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
+        cfg = compose("eval", overrides=["benchmark=synthetic"])
+    assert TrackerConfig.from_mapping(cfg.tracker).geometry == "exact"
 
 
 def test_track_defaults_to_the_release_demo_settings() -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import pytest
 import torch
@@ -105,6 +107,17 @@ def test_two_branch_and_refine_networks_give_image_sized_masks(box_head, refine,
         assert set(np.unique(result.mask)) <= {0, 1}
         assert np.all(np.isfinite(result.box_xyxy)) and 0.0 <= result.score <= 1.0
         assert result.polygon.shape == (4, 2) and result.rotated_box.shape == (4, 2)
+
+
+def test_refine_off_tracks_with_the_mask_heads_masks_as_a_network_without_refine(tennis_frames) -> None:
+    network = tiny_network(refine=True)
+    without = copy.deepcopy(network)
+    without.refine = None
+    results = run(Tracker(network, TrackerConfig(refine=False)), tennis_frames[:3], BOXES_XYXY[:1])
+    expected = run(Tracker(without, TrackerConfig()), tennis_frames[:3], BOXES_XYXY[:1])
+    assert results[-1][0].mask.any()
+    np.testing.assert_array_equal(results[-1][0].mask, expected[-1][0].mask)
+    np.testing.assert_allclose(results[-1][0].rotated_box, expected[-1][0].rotated_box)
 
 
 def test_init_from_masks_uses_their_bounds_and_returns_them(three_branch, tennis_frames) -> None:

@@ -58,7 +58,7 @@ class FakeNetwork(nn.Module):
         return SearchOutput(self.score, self.box, mask_corr, [])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor) -> torch.Tensor:
+                 cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
         self.mask_calls.append((batch_index.tolist(), rows.tolist(), cols.tolist()))
         return self.mask_logits[batch_index]
 

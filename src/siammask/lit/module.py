@@ -7,6 +7,7 @@ branch, metrics, optimisation, freezing) is shared here.
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -18,7 +19,7 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, box_deltas_map, box_iou_xyxy,
                               cxcywh_to_xyxy, decode_boxes, foreground_logits)
-from siammask.checkpoints import network_state, read_state_dict
+from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
 from siammask.lit.network_config import build_network
 from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
 from siammask.models import SearchOutput
@@ -27,6 +28,7 @@ from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
 BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
+log = logging.getLogger(__name__)
 
 
 class SiamMaskModule(pl.LightningModule):
@@ -202,14 +204,15 @@ class SiamMaskModule(pl.LightningModule):
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _load_initial_weights(self, path: str) -> None:
-        """Start from another run's weights (e.g. the sharp stage from a base checkpoint, or the official release's
-        files); new parts stay fresh."""
-        state = network_state(read_state_dict(path))
-        own = self.network.state_dict()
-        matched = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
-        if not matched:
+        """Start from another run's weights (e.g. the sharp stage from a base checkpoint) or the official release's
+        files, mapped strictly: every tensor of the file lands in the network; parts it lacks stay fresh."""
+        payload = read_weights_file(path)
+        fmt = weights_format(payload, path)
+        summary = load_network_weights(self.network, state_dict_of(payload, path), path, allow_missing=True)
+        if not summary["mapped"]:
             raise ValueError(f"init_from={path!r}: no tensor matches this network")
-        self.network.load_state_dict(matched, strict=False)
+        left = f"; left as initialised: {summary['left as initialised']}" if summary["left as initialised"] else ""
+        log.info("init_from %s (%s weights): mapped %s%s", path, fmt, summary["mapped"], left)
 
     def _freeze_all_but(self, prefixes: Sequence[str]) -> None:
         names = [n for n, _ in self.network.named_parameters()]

@@ -65,10 +65,11 @@ class SiamMask(nn.Module):
         return SearchOutput(score, box, mask_corr, [features[i] for i in self.skip_indices])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor) -> torch.Tensor:
-        """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine."""
+                 cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
+        """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine (``refine=False``
+        skips a refine module, as the release's ``test.py --mask`` without ``--refine``)."""
         corr = gather_windows(output.mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
-        if self.refine is not None:
+        if self.refine is not None and refine:
             return self.refine(output.skips, corr, batch_index, rows, cols, output.mask_corr.shape[-1])
         logits = self.mask_head.decode(corr)
         return logits.view(-1, self.mask_size, self.mask_size)

@@ -1,7 +1,8 @@
 """Tracker hyper-parameters: one typed record, built from a plain mapping or a Hydra ``DictConfig``.
 
 The values themselves live in ``conf/tracker/*.yaml`` with their source; the defaults here are the
-release's VOT settings so a bare ``TrackerConfig()`` behaves like the paper's tracker.
+release's VOT settings so a bare ``TrackerConfig()`` behaves like the paper's tracker, except the geometry:
+``exact``, the crops this project's networks are trained on (the presets say ``release``).
 """
 
 from __future__ import annotations
@@ -9,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
+
+from siammask.tracking.geometry import GEOMETRIES
 
 BOX_MODES = ("box_branch", "mask_minmax", "min_area_rect")
 
@@ -19,7 +22,9 @@ class TrackerConfig:
 
     ``box_mode`` chooses the region reported per frame (paper §3.2 "Box generation", Table 1):
     ``box_branch`` the tracked axis-aligned box, ``mask_minmax`` the axis-aligned bounds of the mask,
-    ``min_area_rect`` the minimum-area rotated rectangle of the mask.
+    ``min_area_rect`` the minimum-area rotated rectangle of the mask. ``geometry`` picks the crop, paste-back and
+    rotated-box arithmetic (:mod:`siammask.tracking.geometry`): ``release`` for the official weights' numbers,
+    ``exact`` (the default here) for networks trained on this project's exact crops.
     """
 
     penalty_k: float = 0.04
@@ -33,8 +38,12 @@ class TrackerConfig:
     min_size: float = 10.0
     box_mode: str = "min_area_rect"
     mask_enabled: bool = True
+    refine: bool = True
+    geometry: str = "exact"
 
     def __post_init__(self) -> None:
+        if self.geometry not in GEOMETRIES:
+            raise ValueError(f"tracker geometry must be one of {GEOMETRIES}, got {self.geometry!r}")
         if self.box_mode not in BOX_MODES:
             raise ValueError(f"tracker box_mode must be one of {BOX_MODES}, got {self.box_mode!r}")
         if self.box_mode != "box_branch" and not self.mask_enabled:

@@ -1,4 +1,5 @@
-"""From a training run to a ready tracker: find the newest checkpoint, rebuild its network, attach its anchors."""
+"""From a training run or an official weights file to a ready tracker: find the newest checkpoint, rebuild its
+network, attach its anchors."""
 
 from __future__ import annotations
 
@@ -45,8 +46,9 @@ def _is_default_run(run_dir: Path) -> bool:
 
 
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu") -> Tracker:
-    """A :class:`Tracker` on the network of a checkpoint of this project (see ``siammask.lit.checkpoint``)."""
-    from siammask.lit.checkpoint import load_trained  # Lightning-side module: imported only when used
+    """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
+    (``siammask.lit.checkpoint.load_trained``, which needs Hydra but not Lightning)."""
+    from siammask.lit.checkpoint import load_trained  # imported when used: it composes configs with Hydra
 
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
     network, anchors = load_trained(ckpt_path, map_location=device)

@@ -73,20 +73,15 @@ def box_corners(box_xyxy: np.ndarray) -> np.ndarray:
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
 
 
-def polygon_bounds(polygon: np.ndarray) -> np.ndarray:
-    """Axis-aligned bounds ``xyxy`` of a (K, 2) polygon."""
-    p = np.asarray(polygon, dtype=np.float64)
-    return np.concatenate([p.min(axis=0), p.max(axis=0)])
-
-
-def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0),
-               min_contour_area: float = 0.0) -> MaskShape | None:
+def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0), min_contour_area: float = 0.0,
+               pixel_corners: bool = True) -> MaskShape | None:
     """Bounds and minimum-area rectangle of the largest outer contour of a uint8 0/1 mask.
 
     Returns None when no contour encloses more than ``min_contour_area`` pixels (the release's guard
     against tracking a speck: it then reports the tracked box). The area is OpenCV's polygon area of
     the contour through pixel centres, as the release measures it. ``offset_xy`` places a mask that
-    covers only part of the image.
+    covers only part of the image. The rectangle encloses the pixels' squares (``pixel_corners``) or, as the
+    release fits it, the boundary pixels' indices (1 pixel smaller each way).
     """
     contours, _ = cv2.findContours(binary, cv2.RETR_EXTERNAL, cv2.CHAIN_APPROX_SIMPLE)
     if not contours:
@@ -97,7 +92,7 @@ def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0),
         return None
     pixels = contours[best].reshape(-1, 2).astype(np.float32) + np.asarray(offset_xy, dtype=np.float32)
     # The shape is the union of pixel squares: its hull is the hull of the boundary pixels' corners.
-    corners = (pixels[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2)
+    corners = (pixels[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2) if pixel_corners else pixels
     rotated = cv2.boxPoints(cv2.minAreaRect(corners)).astype(np.float64)
     minmax = np.concatenate([pixels.min(axis=0), pixels.max(axis=0) + 1]).astype(np.float64)
     return MaskShape(minmax, rotated)

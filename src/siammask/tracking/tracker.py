@@ -5,11 +5,10 @@ network call on the stacked crops against the cached template features, the best
 under the scale / aspect-ratio penalty and the cosine window, the mask decoded only at that candidate's
 response window (RoW), warped back into the image and thresholded, and the outputs derived from it.
 
-Differences from the release, all deliberate:
-- crops and the mask warp-back use :class:`~siammask.geometry.CropWindow`'s exact continuous affine, as
-  training crops do (the release rounds the crop's origin and side to whole pixels and pastes masks back
-  with a corner-aligned ``(n - 1) / size`` mapping);
-- rotated boxes and min-max boxes enclose whole mask pixels (edge coordinates), not pixel centres.
+Crops, box decoding, mask paste-back and rotated boxes follow ``config.geometry``
+(:mod:`siammask.tracking.geometry`): ``release`` redoes the official release's rounded arithmetic, so its weights
+give its tracks; ``exact`` uses :class:`~siammask.geometry.CropWindow`'s continuous affine as training crops do,
+and rotated boxes enclose whole mask pixels (edge coordinates) rather than the release's pixel centres.
 
 Two-branch networks (no box head) have no per-candidate boxes, so the scale / ratio penalty cannot rank
 candidates: the best position is chosen from the similarity score and the cosine window alone; the box of
@@ -30,21 +29,21 @@ import torch
 from scipy.special import expit
 
 from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
-from siammask.geometry import (CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, mask_to_box_xyxy, mean_colour,
-                               xyxy_to_cxcywh)
+from siammask.geometry import check_box_xyxy, cxcywh_to_xyxy, mask_to_box_xyxy, xyxy_to_cxcywh
 from siammask.models import SearchOutput, SiamMask
 from siammask.tracking.config import TrackerConfig
-from siammask.tracking.postprocess import (MaskShape, box_corners, mask_shape, paste_region, polygon_bounds,
-                                          support_bounds)
+from siammask.tracking.geometry import MaskWindow, SearchWindow, pad_colour, search_window, template_crop
+from siammask.tracking.postprocess import MaskShape, box_corners, mask_shape
 
 
 @dataclass
 class TrackResult:
     """One target in one frame, in image pixels (edge coordinates).
 
-    ``polygon`` is the region chosen by the config's ``box_mode`` (4 corners) and ``box_xyxy`` its
-    axis-aligned bounds; ``rotated_box`` is always the minimum-area rectangle of the mask (the tracked
-    box's corners when the mask is too small or disabled); ``mask`` is uint8 0/1 of the image's size or
+    ``box_xyxy`` is the tracker's box (its state: centre and size, the release's ``target_pos`` /
+    ``target_sz``, what OTB-style results report); ``rotated_box`` is always the minimum-area rectangle of the
+    mask (the tracked box's corners when the mask is too small or disabled); ``polygon`` is the region chosen
+    by the config's ``box_mode`` (4 corners; what VOT scores); ``mask`` is uint8 0/1 of the image's size or
     None when masks are disabled; ``score`` is the foreground probability of the chosen candidate.
     """
 
@@ -184,17 +183,18 @@ class Tracker:
         if mask_stack is not None and len(mask_stack) != len(boxes):
             raise ValueError(f"Tracker.init / add got {len(boxes)} boxes but {len(mask_stack)} masks")
         cfg = self.config
-        pad_colour = np.tile(mean_colour(image), (len(boxes), 1))
-        windows = [CropWindow.around_box(b, cfg.exemplar_size, cfg.context_amount) for b in boxes]
-        templates = self.network.embed_template(self._to_tensor([w.crop(image, tuple(pad))
-                                                                 for w, pad in zip(windows, pad_colour)]))
+        pads = np.tile(pad_colour(cfg.geometry, image), (len(boxes), 1))
         cxcywh = xyxy_to_cxcywh(boxes)
+        templates = self.network.embed_template(self._to_tensor([
+            template_crop(cfg.geometry, image, box[:2], box[2:], cfg.context_amount, cfg.exemplar_size, pad)
+            for box, pad in zip(cxcywh, pads)]))
         given = _Masks()
         for t in range(len(boxes)):
             mask = None if mask_stack is None else (mask_stack[t] > 0).astype(np.uint8)
             given.masks.append(mask)
-            given.shapes.append(None if mask is None else mask_shape(mask, (0, 0), cfg.min_contour_area))
-        return _Targets(cxcywh[:, :2].copy(), cxcywh[:, 2:].copy(), templates, pad_colour), given
+            given.shapes.append(None if mask is None else mask_shape(mask, (0, 0), cfg.min_contour_area,
+                                                                     pixel_corners=cfg.geometry == "exact"))
+        return _Targets(cxcywh[:, :2].copy(), cxcywh[:, 2:].copy(), templates, pads), given
 
     @torch.inference_mode()
     def track(self, image_rgb: np.ndarray) -> list[TrackResult]:
@@ -208,10 +208,9 @@ class Tracker:
         cfg, targets = self.config, self._targets
         clock = _Clock(self.device)
 
-        windows = [CropWindow(float(c[0]), float(c[1]), context_size(s[0], s[1], cfg.context_amount)
-                              * cfg.instance_size / cfg.exemplar_size, cfg.instance_size)
-                   for c, s in zip(targets.centre_xy, targets.size_wh)]
-        search = self._to_tensor([w.crop(image, tuple(pad)) for w, pad in zip(windows, targets.pad_colour)])
+        windows = [search_window(cfg.geometry, c, s, cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+                                 self._image_hw) for c, s in zip(targets.centre_xy, targets.size_wh)]
+        search = self._to_tensor([w.crop(image, pad) for w, pad in zip(windows, targets.pad_colour)])
         crop_time = clock.lap()
 
         output = self.network(targets.template_features, search)
@@ -243,7 +242,7 @@ class Tracker:
             self._grids[score_size] = self.anchors.grid(score_size, self.config.instance_size).double()
         return self._grids[score_size]
 
-    def _choose(self, output: SearchOutput, windows: list[CropWindow]) -> _Choice:
+    def _choose(self, output: SearchOutput, windows: list[SearchWindow]) -> _Choice:
         """Best candidate per target: foreground probability x shape penalty, blended with the cosine window.
 
         Only the candidates' sizes are needed to rank them; the full box is decoded for the chosen one.
@@ -272,9 +271,8 @@ class Tracker:
         t = np.arange(num)
         box_crop = decode_boxes(torch.from_numpy(deltas[t, anchor, rows, cols]),
                                 self._anchor_grid(score.shape[-1])[anchor, rows, cols]).numpy()
-        origin = np.array([[w.cx - w.size / 2, w.cy - w.size / 2] for w in windows])
-        box_image = np.concatenate([origin + box_crop[:, :2] / scale[:, None], box_crop[:, 2:] / scale[:, None]],
-                                   axis=1)
+        centres = np.stack([w.points_to_image(xy) for w, xy in zip(windows, box_crop[:, :2])])
+        box_image = np.concatenate([centres, box_crop[:, 2:] / scale[:, None]], axis=1)
         return _Choice(rows, cols, probability[t, anchor, rows, cols], box_image, penalty[t, anchor, rows, cols])
 
     def _mask_probabilities(self, output: SearchOutput, choice: _Choice) -> np.ndarray:
@@ -282,36 +280,37 @@ class Tracker:
         device = output.mask_corr.device
         batch, rows, cols = (torch.as_tensor(v, dtype=torch.int64, device=device)
                              for v in (np.arange(len(choice.rows)), choice.rows, choice.cols))
-        return torch.sigmoid(self.network.masks_at(output, batch, rows, cols)).float().cpu().numpy()
+        logits = self.network.masks_at(output, batch, rows, cols, refine=self.config.refine)
+        return torch.sigmoid(logits).float().cpu().numpy()
 
-    def _row_windows(self, windows: list[CropWindow], choice: _Choice, score_size: int,
-                     mask_size: int) -> list[CropWindow]:
+    def _row_windows(self, windows: list[SearchWindow], choice: _Choice, score_size: int,
+                     mask_size: int) -> list[MaskWindow]:
         """Image window of each chosen RoW: an exemplar-sized square of the search crop at that response."""
         centres = _position_centres(score_size, self.config.instance_size, self.anchors.stride)
-        return [w.sub_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
+        return [w.mask_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
                 for w, r, c in zip(windows, choice.rows.tolist(), choice.cols.tolist())]
 
-    def _paste_masks(self, probabilities: np.ndarray, row_windows: list[CropWindow]) -> _Masks:
+    def _paste_masks(self, probabilities: np.ndarray, row_windows: list[MaskWindow]) -> _Masks:
         """Warp each RoW's probabilities into the image (only where it can exceed the threshold) and threshold."""
         cfg = self.config
         out = _Masks()
         for probability, row_window in zip(probabilities, row_windows):
             mask = np.zeros(self._image_hw, dtype=np.uint8)
-            bounds = support_bounds(probability, cfg.seg_thr, row_window, self._image_hw)
+            bounds = row_window.support_bounds(probability, cfg.seg_thr, self._image_hw)
             shape = None
             if bounds is not None:
                 x0, y0, x1, y1 = bounds
-                region = (paste_region(probability, row_window, bounds) > cfg.seg_thr).view(np.uint8)
+                region = (row_window.paste_region(probability, bounds) > cfg.seg_thr).view(np.uint8)
                 mask[y0:y1, x0:x1] = region
-                shape = mask_shape(region, (x0, y0), cfg.min_contour_area)
+                shape = mask_shape(region, (x0, y0), cfg.min_contour_area, pixel_corners=cfg.geometry == "exact")
             out.masks.append(mask)
             out.shapes.append(shape)
         return out
 
-    def _box_from_masks(self, choice: _Choice, masks: _Masks, row_windows: list[CropWindow]) -> None:
+    def _box_from_masks(self, choice: _Choice, masks: _Masks, row_windows: list[MaskWindow]) -> None:
         """Two-branch: each candidate's box is its mask's min-max box (RoW centre, same size if no mask)."""
         boxes = [xyxy_to_cxcywh(shape.minmax_xyxy) if shape is not None
-                 else np.array([row_window.cx, row_window.cy, *size])
+                 else np.array([*row_window.centre_xy, *size])
                  for shape, row_window, size in zip(masks.shapes, row_windows, self._targets.size_wh)]
         choice.box_cxcywh = np.stack(boxes)
         size = self._targets.size_wh
@@ -333,7 +332,8 @@ class Tracker:
         targets, mode = self._targets, self.config.box_mode
         results = []
         for i, t in enumerate(range(first, len(targets.centre_xy))):
-            tracked = box_corners(cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]])))
+            tracked_xyxy = cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]]))
+            tracked = box_corners(tracked_xyxy)
             shape = masks.shapes[i] if masks.shapes else None
             rotated = shape.rotated_box if shape is not None else tracked
             if mode == "min_area_rect":
@@ -343,7 +343,7 @@ class Tracker:
             else:
                 polygon = tracked
             mask = masks.masks[i] if masks.masks else None
-            results.append(TrackResult(polygon_bounds(polygon), rotated, polygon, mask, float(scores[i])))
+            results.append(TrackResult(tracked_xyxy, rotated, polygon, mask, float(scores[i])))
         return results
 
 

@@ -2,8 +2,9 @@
 
 Outputs in ``output_dir``:
 - ``results.json``: a list with one entry per frame and target, ``{"frame", "target", "bbox_xywh",
-  "rotated_box" (4 points), "polygon" (points), "score"}`` in image pixels (edge coordinates); frame 0
-  holds the given boxes with score 1.
+  "rotated_box" (4 points), "polygon" (points), "score"}`` in image pixels: ``bbox_xywh`` the tracker's box
+  (the release's target_pos / target_sz), ``rotated_box`` the mask's minimum-area rectangle, ``polygon`` the
+  region of ``tracker.box_mode`` (what VOT scores); frame 0 holds the given boxes with score 1.
 - ``masks/<frame>.png`` (one target) or ``masks/<frame>_<target>.png`` (several), 0/255, frames and
   targets numbered from 0, frames zero-padded to 5 digits; one for every frame: frame 0's is the given
   mask, or the given box filled (pixels whose centre lies inside it).
