@@ -3,7 +3,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: train test eval track bench setup clean
+.PHONY: train test lint eval track bench setup clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -16,7 +16,10 @@ setup: $(STAMP)
 train: $(STAMP)
 	$(PY) train.py $(ARGS)
 
-test: $(STAMP)
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+
+test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)
 
 eval: $(STAMP)

@@ -15,13 +15,13 @@ from typing import Any
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import hydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf
 
-from siammask.config import user_errors  # noqa: E402
-from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report  # noqa: E402
-from siammask.sweeps import objective, write_result  # noqa: E402
+from siammask.config import user_errors
+from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
+from siammask.sweeps import objective, write_result
 
 
 def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], dict[str, Any]]:

@@ -14,10 +14,10 @@ from pathlib import Path
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
+import hydra
+from omegaconf import DictConfig, OmegaConf
 
-from siammask.evaluation.selection import epoch_checkpoints, score_tracker, selection_metric  # noqa: E402
+from siammask.evaluation.selection import epoch_checkpoints, score_tracker, selection_metric
 
 
 def select(cfg: DictConfig) -> dict:

@@ -14,14 +14,14 @@ from pathlib import Path
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-import numpy as np  # noqa: E402
-from omegaconf import DictConfig, OmegaConf  # noqa: E402
-from PIL import Image  # noqa: E402
+import hydra
+import numpy as np
+from omegaconf import DictConfig, OmegaConf
+from PIL import Image
 
-from siammask.config import user_errors  # noqa: E402
-from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames  # noqa: E402
-from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video  # noqa: E402
+from siammask.config import user_errors
+from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
+from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video
 
 log = logging.getLogger(__name__)
 

@@ -16,19 +16,18 @@ from pathlib import Path
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
-import hydra  # noqa: E402
-import pytorch_lightning as pl  # noqa: E402
-from hydra.core.hydra_config import HydraConfig  # noqa: E402
-from omegaconf import DictConfig  # noqa: E402
-from pytorch_lightning.callbacks import ModelCheckpoint, Timer  # noqa: E402
+import hydra
+import pytorch_lightning as pl
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig
+from pytorch_lightning.callbacks import ModelCheckpoint, Timer
+from siammask.callbacks.checkpointing import TrainingStopped
+from siammask.callbacks.run_config import LogRunConfig
 
-from siammask.callbacks.checkpointing import TrainingStopped  # noqa: E402
-from siammask.callbacks.run_config import LogRunConfig  # noqa: E402
-from siammask.checkpoints import check_weights_file  # noqa: E402
-from siammask.config import instantiate_list, register_resolvers, run_record, user_errors  # noqa: E402
-from siammask.lit.loggers import start_loggers  # noqa: E402
-from siammask.runs import resolve_ckpt_path  # noqa: E402
-from siammask.sweeps import objective, write_result  # noqa: E402
+from siammask.config import instantiate_list, register_resolvers, run_record, user_errors
+from siammask.lit.loggers import start_loggers
+from siammask.runs import resolve_ckpt_path
+from siammask.sweeps import objective, write_result
 
 register_resolvers()
 log = logging.getLogger(__name__)
@@ -41,8 +40,6 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     run_dir = Path(cfg.paths.output_dir)
     print(f"Run folder: {run_dir}", flush=True)
     ckpt_path = resolve_ckpt_path(cfg.get("ckpt_path"), run_dir)
-    if ckpt_path is not None:
-        check_weights_file(ckpt_path)  # a text or truncated file is named now, not deep in Lightning
     model: pl.LightningModule = hydra.utils.instantiate(cfg.model)  # first: it checks its weights files
     datamodule: pl.LightningDataModule = hydra.utils.instantiate(cfg.data)
     loggers = instantiate_list(cfg.get("logger"))

@@ -13,9 +13,9 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-
 from siammask.callbacks.eval_mode import eval_mode
 from siammask.datamodules.synthetic import SyntheticVideos
+
 from siammask.evaluation.datasets import synthetic_datasets
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis
 from siammask.evaluation.runners import run_vos

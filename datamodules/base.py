@@ -28,9 +28,8 @@ from typing import Any
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, DistributedSampler
-
 from siammask.datamodules.sampler import PairSampler, SourceSpec
+from torch.utils.data import DataLoader, DistributedSampler
 
 VAL_SEED_OFFSET = 1_000_003  # validation pairs use another seed than training pairs
 

@@ -153,7 +153,7 @@ class StoreIndex:
         return buffer.getvalue()
 
     @classmethod
-    def from_bytes(cls, blob: bytes) -> "StoreIndex":
+    def from_bytes(cls, blob: bytes) -> StoreIndex:
         names = [f.name for f in fields(cls)]
         with np.load(io.BytesIO(blob), allow_pickle=False) as arrays:
             missing = set(names) - set(arrays.files)
@@ -162,7 +162,7 @@ class StoreIndex:
             return cls(**{name: arrays[name] for name in names})
 
     @classmethod
-    def from_videos(cls, videos: Iterable[tuple[str, list[dict[str, Any]]]]) -> "StoreIndex":
+    def from_videos(cls, videos: Iterable[tuple[str, list[dict[str, Any]]]]) -> StoreIndex:
         """Build from ``(video name, tracks)``, a track: ``{"object": id}`` + the ``TRACK_FIELDS`` lists."""
         names: list[str] = []
         track_video: list[int] = []
@@ -318,7 +318,7 @@ class ChunkMeta:
         return json.dumps(asdict(self)).encode()
 
     @classmethod
-    def from_json(cls, raw: bytes) -> "ChunkMeta":
+    def from_json(cls, raw: bytes) -> ChunkMeta:
         return cls(**json.loads(raw))
 
 

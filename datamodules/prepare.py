@@ -35,13 +35,39 @@ from omegaconf.errors import OmegaConfBaseException
 from siammask.geometry import CropWindow, mean_colour
 from siammask.progress import Progress
 
-from .lmdb_store import (SUMMARY_NAME, TRACK_FIELDS, ChunkMeta, StoreError, StoreIndex, StoreWriter,
-                         check_output, chunk_key, decode_record, encode_record, open_env, read_store,
-                         record_key)
+from .lmdb_store import (
+    SUMMARY_NAME,
+    TRACK_FIELDS,
+    ChunkMeta,
+    StoreError,
+    StoreIndex,
+    StoreWriter,
+    check_output,
+    chunk_key,
+    decode_record,
+    encode_record,
+    open_env,
+    read_store,
+    record_key,
+)
 from .readers import READERS, DatasetReader, LayoutError
-from .readers.base import (BAD_ANNOTATION, BAD_IMAGE, BOX_OUTSIDE, EMPTY_MASK, MISSING_IMAGE, NO_OBJECTS,
-                           SMALL_MASK, TRUNCATED_IMAGE, UNEXPECTED, ZERO_AREA, ChunkJob, ObjectAnnotation, Scan, Skip,
-                           SkipFrame)
+from .readers.base import (
+    BAD_ANNOTATION,
+    BAD_IMAGE,
+    BOX_OUTSIDE,
+    EMPTY_MASK,
+    MISSING_IMAGE,
+    NO_OBJECTS,
+    SMALL_MASK,
+    TRUNCATED_IMAGE,
+    UNEXPECTED,
+    ZERO_AREA,
+    ChunkJob,
+    ObjectAnnotation,
+    Scan,
+    Skip,
+    SkipFrame,
+)
 
 SPLITS = ("train", "val")
 SUMMARY_LINES = 20  # failures printed; the JSON summary lists all
@@ -156,7 +182,7 @@ def prepare_chunk(job: ChunkJob, reader: DatasetReader, cfg: PrepareConfig) -> t
         except SkipFrame as skip:
             leave_out(skip.skip)
             continue
-        except Exception as error:  # a reader bug or an input nobody foresaw: list it, keep going
+        except Exception as error:  # noqa: BLE001 - a reader bug or an input nobody foresaw: list it, keep going
             leave_out(Skip(UNEXPECTED, frame.image, repr(error)))
             continue
         if not objects:
@@ -169,7 +195,7 @@ def prepare_chunk(job: ChunkJob, reader: DatasetReader, cfg: PrepareConfig) -> t
                 continue
             try:
                 result = crop_object(image, pad, obj, cfg, frame.image)
-            except Exception as error:
+            except Exception as error:  # noqa: BLE001 - as above: one object listed, the others kept
                 result = Skip(UNEXPECTED, frame.image, f"object {obj.object_id}: {error!r}")
             if isinstance(result, Skip):
                 leave_out(result)
@@ -371,7 +397,7 @@ def check(path: str | Path, samples: int = 64, seed: int = 0) -> dict[str, Any]:
         "box_size_image_px": _percentiles(np.sqrt(wh_image.prod(axis=1))),
         "box_aspect_w_over_h": _percentiles(wh_image[:, 0] / wh_image[:, 1]),
         "box_size_crop_px": _percentiles(np.sqrt(wh_crop.prod(axis=1))),
-        "records_decoded": int(len(picked)),
+        "records_decoded": len(picked),
         "problems": problems,
     }
     _print_check(stats)

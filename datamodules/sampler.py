@@ -30,12 +30,18 @@ from types import MappingProxyType
 
 import numpy as np
 import torch
-from torch.utils.data import Dataset
-
 from siammask.datamodules.augment import PhotometricAugmentation
 from siammask.datamodules.sources import Frame, TrackSource
-from siammask.geometry import (CropWindow, box_through_affine, check_box_xyxy, compose_affine, mean_colour,
-                               warp_edge_affine)
+from torch.utils.data import Dataset
+
+from siammask.geometry import (
+    CropWindow,
+    box_through_affine,
+    check_box_xyxy,
+    compose_affine,
+    mean_colour,
+    warp_edge_affine,
+)
 
 _TABLE_STREAM, _SAMPLE_STREAM = 0, 1  # keep the epoch table and per-sample streams independent
 _MAX_NEGATIVE_DRAWS = 100

@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from siammask.datamodules.sources import Frame
 
 from siammask.geometry import warp_edge_affine
-from siammask.datamodules.sources import Frame
 
 SPRITE_SIZE = 96  # sprite resolution (pixels); objects are at most ~150 px in a 320x240 frame
 SHAPE_RADIUS = 0.44  # largest shape radius, as a fraction of the sprite side (leaves room for deformation)
@@ -224,7 +224,7 @@ class SyntheticVideos:
 
     def _build_assets(self, rng: np.random.Generator) -> _VideoAssets:
         w, h = self.width, self.height
-        pan_amp = int(round(self.camera_pan * w))
+        pan_amp = round(self.camera_pan * w)
         background = _texture(_family(rng), (h + 2 * pan_amp, w + 2 * pan_amp), rng)
         _add_clutter(background, rng)
 
@@ -439,7 +439,7 @@ def _draw(image: np.ndarray, owner: np.ndarray, obj: _Object, t: int, object_id:
 def _motion_blur(image: np.ndarray, motion: _Motion, t: int, strength: float) -> np.ndarray:
     """Blur along the target's motion at frame ``t``, with a kernel as long as ``strength`` times its step."""
     velocity = motion.centre(t + 0.5) - motion.centre(t - 0.5)
-    length = int(round(strength * float(np.hypot(*velocity))))
+    length = round(strength * float(np.hypot(*velocity)))
     if length < 2:
         return image
     size = length | 1

@@ -30,7 +30,7 @@ def _rgb_hwc(image_chw: torch.Tensor) -> np.ndarray:
 
 def _draw_box(image: np.ndarray, box_xyxy: torch.Tensor, colour: tuple[int, int, int]) -> None:
     """Outline the pixels an edge-coordinate box covers."""
-    x0, y0, x1, y1 = (int(round(float(v))) for v in box_xyxy)
+    x0, y0, x1, y1 = (round(float(v)) for v in box_xyxy)
     cv2.rectangle(image, (x0, y0), (x1 - 1, y1 - 1), colour, 1)
 
 

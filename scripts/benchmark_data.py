@@ -21,16 +21,16 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
-
 from siammask.datamodules.base import PairDataModule
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 from siammask.datamodules.synthetic import SyntheticVideos
+
 from siammask.geometry import CropWindow
 
 # Release sampler settings (conf/data/synthetic.yaml "sampler").
-SAMPLER = dict(template_jitter={"shift": 4, "scale": 0.05}, search_jitter={"shift": 64, "scale": 0.18},
-               negative_rate=0.2, photometric={"gray": 0.25, "colour": 1.0, "search_blur": 0.18})
+SAMPLER = {"template_jitter": {"shift": 4, "scale": 0.05}, "search_jitter": {"shift": 64, "scale": 0.18},
+               "negative_rate": 0.2, "photometric": {"gray": 0.25, "colour": 1.0, "search_blur": 0.18}}
 
 
 class FramesInMemory:

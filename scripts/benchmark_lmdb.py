@@ -27,7 +27,6 @@ import cv2
 import numpy as np
 import torch
 from omegaconf import OmegaConf
-
 from siammask.datamodules.lmdb_store import open_env, record_key, split_record
 from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.datamodules.real import LmdbTrackSource

@@ -14,7 +14,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from siammask.checkpoints import read_weights_file, release_is_sharp, release_preset, state_dict_of, weights_format
+from siammask.checkpoints import (
+    read_weights_file,
+    release_is_sharp,
+    release_preset,
+    state_dict_of,
+    weights_format,
+)
 from siammask.lit.checkpoint import convert_weights
 from siammask.lit.network_config import release_model_config
 

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-
 from siammask.datamodules.readers.custom import write_custom_video
+
 from siammask.geometry import xyxy_to_xywh
 
 TENNIS = Path("../shared/data/tennis")  # relative to the repository root, as in README's commands

@@ -6,6 +6,7 @@ from pathlib import Path
 
 from siammask.datamodules.readers.custom import write_custom_video
 from siammask.datamodules.synthetic import SyntheticVideos
+
 from siammask.geometry import xyxy_to_xywh
 
 

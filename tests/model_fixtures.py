@@ -9,14 +9,14 @@ def light_model_kwargs(refine: bool = False, two_branch: bool = False, backbone:
     """Constructor arguments of a narrow SiamMask module (the same shape as conf/model/*.yaml)."""
     head = {name: {"_target_": "siammask.models.XCorrHead", "_partial_": True, "hidden_channels": 16}
             for name in ("score", "mask") + (() if two_branch else ("box",))}
-    return dict(
-        backbone={"_target_": "siammask.models.TimmBackbone", "name": backbone, "out_indices": [0, 1, 2]},
-        neck={"_target_": "siammask.models.Adjust", "_partial_": True, "out_channels": 16},
-        head=head,
-        refine={"_target_": "siammask.models.Refine", "_partial_": True} if refine else None,
-        loss={"score": 1.0, "box": 1.2, "mask": 36.0},
-        optimizer={"_target_": "torch.optim.SGD", "lr": 0.01, "momentum": 0.9},
-    )
+    return {
+        "backbone": {"_target_": "siammask.models.TimmBackbone", "name": backbone, "out_indices": [0, 1, 2]},
+        "neck": {"_target_": "siammask.models.Adjust", "_partial_": True, "out_channels": 16},
+        "head": head,
+        "refine": {"_target_": "siammask.models.Refine", "_partial_": True} if refine else None,
+        "loss": {"score": 1.0, "box": 1.2, "mask": 36.0},
+        "optimizer": {"_target_": "torch.optim.SGD", "lr": 0.01, "momentum": 0.9},
+    }
 
 
 def make_batch(size: int = 2, negative_last: bool = True, search_size: int = 255) -> dict[str, torch.Tensor]:
@@ -33,8 +33,8 @@ def make_batch(size: int = 2, negative_last: bool = True, search_size: int = 255
     is_negative = torch.zeros(size, dtype=torch.bool)
     if negative_last:
         is_negative[-1] = True
-    return dict(template=template, search=search, search_bbox=boxes, search_mask=mask,
-                has_mask=~is_negative, is_negative=is_negative)
+    return {"template": template, "search": search, "search_bbox": boxes, "search_mask": mask,
+                "has_mask": ~is_negative, "is_negative": is_negative}
 
 
 def default_checkpoint(path, search_size: int = 223):

@@ -2,8 +2,14 @@ import math
 
 import torch
 
-from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, decode_boxes, encode_boxes,
-                              position_centres)
+from siammask.anchors import (
+    AnchorSpec,
+    AnchorTargetAssigner,
+    CentreLabeller,
+    decode_boxes,
+    encode_boxes,
+    position_centres,
+)
 
 
 def test_anchor_sizes_are_the_release_integer_sizes():

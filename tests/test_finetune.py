@@ -15,7 +15,6 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from model_fixtures import default_checkpoint
-
 from siammask.datamodules.prepare import prepare, resolve_config
 
 ROOT = Path(__file__).resolve().parents[1]

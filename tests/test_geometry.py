@@ -1,9 +1,17 @@
 import numpy as np
 import pytest
 
-from siammask.geometry import (CropWindow, check_box_xyxy, context_size, cxcywh_to_xyxy, iou_xyxy, mean_colour,
-                               xywh_to_xyxy,
-                               xyxy_to_cxcywh, xyxy_to_xywh)
+from siammask.geometry import (
+    CropWindow,
+    check_box_xyxy,
+    context_size,
+    cxcywh_to_xyxy,
+    iou_xyxy,
+    mean_colour,
+    xywh_to_xyxy,
+    xyxy_to_cxcywh,
+    xyxy_to_xywh,
+)
 
 
 def test_box_format_conversions_round_trip():

@@ -5,7 +5,6 @@ from pathlib import Path
 
 import matplotlib
 import pytest
-
 from model_fixtures import default_checkpoint, light_model_kwargs
 
 matplotlib.use("Agg")
@@ -16,10 +15,10 @@ def run_notebook(name: str, overrides: dict) -> dict:
     book = json.loads((ROOT / "notebooks" / name).read_text())
     cells = ["".join(c["source"]) for c in book["cells"] if c["cell_type"] == "code"]
     namespace: dict = {}
-    exec(compile(cells[0], f"{name}[parameters]", "exec"), namespace)
+    exec(compile(cells[0], f"{name}[parameters]", "exec"), namespace)  # noqa: S102 - runs our own notebook
     namespace.update(overrides)
     for index, cell in enumerate(cells[1:], start=1):
-        exec(compile(cell, f"{name}[{index}]", "exec"), namespace)
+        exec(compile(cell, f"{name}[{index}]", "exec"), namespace)  # noqa: S102 - as above
     return namespace
 
 

@@ -13,7 +13,7 @@ from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
@@ -113,7 +113,7 @@ class DatasetReader(ABC):
     # Still images (one frame per track, template and search from the same image); video layouts need a
     # track of two frames to train on (checked when a store is opened for training).
     still_images: bool = False
-    defaults: dict[str, Any] = {}  # prepare settings this dataset changes (with their source cited)
+    defaults: ClassVar[dict[str, Any]] = {}  # prepare settings this dataset changes (with their source cited)
 
     def __init__(self, settings: Any):
         self.settings = settings

@@ -11,8 +11,20 @@ import pycocotools.mask as mask_utils
 
 from siammask.geometry import xywh_to_xyxy
 
-from .base import (BAD_ANNOTATION, CROWD, NO_OBJECTS, DatasetReader, FrameJob, LayoutError, ObjectAnnotation,
-                   Scan, Skip, SkipFrame, chunked, require)
+from .base import (
+    BAD_ANNOTATION,
+    CROWD,
+    NO_OBJECTS,
+    DatasetReader,
+    FrameJob,
+    LayoutError,
+    ObjectAnnotation,
+    Scan,
+    Skip,
+    SkipFrame,
+    chunked,
+    require,
+)
 
 LAYOUT = """<root>/annotations/instances_train2017.json
 <root>/annotations/instances_val2017.json

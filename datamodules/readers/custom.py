@@ -28,9 +28,22 @@ import numpy as np
 from siammask.evaluation.results import write_label_map
 from siammask.geometry import xywh_to_xyxy
 
-from .base import (BAD_ANNOTATION, EMPTY_VIDEO, MISSING_ANNOTATION, UNANNOTATED, DatasetReader, FrameJob,
-                   LayoutError, ObjectAnnotation, Scan, Skip, SkipFrame, chunked, frame_number,
-                   read_label_png)
+from .base import (
+    BAD_ANNOTATION,
+    EMPTY_VIDEO,
+    MISSING_ANNOTATION,
+    UNANNOTATED,
+    DatasetReader,
+    FrameJob,
+    LayoutError,
+    ObjectAnnotation,
+    Scan,
+    Skip,
+    SkipFrame,
+    chunked,
+    frame_number,
+    read_label_png,
+)
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png")
 MASK_DIR = "masks"

@@ -13,8 +13,20 @@ from pathlib import Path
 
 import numpy as np
 
-from .base import (BAD_ANNOTATION, EMPTY_VIDEO, MISSING_ANNOTATION, DatasetReader, FrameJob, ObjectAnnotation,
-                   Scan, Skip, SkipFrame, chunked, frame_number, require)
+from .base import (
+    BAD_ANNOTATION,
+    EMPTY_VIDEO,
+    MISSING_ANNOTATION,
+    DatasetReader,
+    FrameJob,
+    ObjectAnnotation,
+    Scan,
+    Skip,
+    SkipFrame,
+    chunked,
+    frame_number,
+    require,
+)
 
 LAYOUT = """<root> = the ILSVRC2015 folder:
 <root>/Annotations/{task}/<split>/.../<name>.xml

@@ -10,9 +10,23 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any, ClassVar
 
-from .base import (BAD_ANNOTATION, EMPTY_VIDEO, DatasetReader, FrameJob, LayoutError, ObjectAnnotation, Scan,
-                   Skip, SkipFrame, chunked, frame_number, read_label_png, require)
+from .base import (
+    BAD_ANNOTATION,
+    EMPTY_VIDEO,
+    DatasetReader,
+    FrameJob,
+    LayoutError,
+    ObjectAnnotation,
+    Scan,
+    Skip,
+    SkipFrame,
+    chunked,
+    frame_number,
+    read_label_png,
+    require,
+)
 
 LAYOUT = """<root>/train/meta.json  {"videos": {"<video>": {"objects": {"<id>": {"frames": ["00000"]}}}}}
 <root>/train/JPEGImages/<video>/<frame>.jpg
@@ -23,7 +37,7 @@ class YoutubeVosReader(DatasetReader):
     name = "ytb_vos"
     has_masks = True
     # release data/ytb_vos/parse_ytb_vos.py keeps a mask only if it has more than 1000 pixels
-    defaults = {"min_mask_pixels": 1000}
+    defaults: ClassVar[dict[str, Any]] = {"min_mask_pixels": 1000}
 
     def scan(self, root: Path, split: str) -> Scan:
         base = root / "train"

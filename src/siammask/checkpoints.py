@@ -57,7 +57,7 @@ def check_weights_file(path: str | Path) -> Path:
     weights file (e.g. text: torch says ``KeyError: 101``) or a truncated one (no zip directory at its end)."""
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist" if not path.exists() else
+        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist (no such file)" if not path.exists() else
                                 f"checkpoint {str(path)!r} is a directory, not a weights file")
     with path.open("rb") as file:
         head = file.read(4)

@@ -98,7 +98,7 @@ class CropWindow:
 
     @classmethod
     def around_box(cls, box_xyxy: BoxArray, out_size: int, context_amount: float = 0.5,
-                   scale_to_exemplar: float = 1.0) -> "CropWindow":
+                   scale_to_exemplar: float = 1.0) -> CropWindow:
         """The paper's crop: the context square of the box, enlarged by ``scale_to_exemplar``.
 
         Use ``scale_to_exemplar = instance_size / exemplar_size`` (255 / 127) for a search region that
@@ -143,7 +143,7 @@ class CropWindow:
         h, w = image_hw
         return warp_edge_affine(crop, cv2.invertAffineTransform(self.affine()), (w, h), pad_value, interpolation)
 
-    def sub_window(self, cx_crop: float, cy_crop: float, size_crop: float, out_size: int) -> "CropWindow":
+    def sub_window(self, cx_crop: float, cy_crop: float, size_crop: float, out_size: int) -> CropWindow:
         """A window given in this crop's pixels, expressed in image pixels (e.g. a RoW of the search crop)."""
         origin_x, origin_y = self.cx - self.size / 2, self.cy - self.size / 2
         return CropWindow(origin_x + cx_crop / self.scale, origin_y + cy_crop / self.scale, size_crop / self.scale,

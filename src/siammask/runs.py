@@ -16,8 +16,9 @@ or killed, see ``siammask.callbacks.checkpointing.AtomicCheckpointIO``) are neve
 from __future__ import annotations
 
 import logging
-import zipfile
 from pathlib import Path
+
+from siammask.checkpoints import check_weights_file
 
 log = logging.getLogger(__name__)
 
@@ -27,12 +28,12 @@ RESUME_CHOICES = ("last", "auto")
 
 
 def is_complete_checkpoint(path: str | Path) -> bool:
-    """True if the file is a whole ``torch.save`` zip archive (its central directory, written last, reads)."""
+    """True if the file is a whole ``torch.save`` archive (:func:`siammask.checkpoints.check_weights_file`)."""
     try:
-        with zipfile.ZipFile(path) as archive:
-            return bool(archive.namelist())
-    except (OSError, zipfile.BadZipFile):
+        check_weights_file(path)
+    except (OSError, ValueError):
         return False
+    return True
 
 
 def newest_complete_checkpoint(folders: list[Path]) -> Path | None:
@@ -51,11 +52,7 @@ def resolve_ckpt_path(ckpt_path: str | Path | None, run_dir: Path) -> Path | Non
     if ckpt_path is None:
         return None
     if str(ckpt_path) not in RESUME_CHOICES:
-        path = Path(ckpt_path)
-        if not path.is_file():
-            raise FileNotFoundError(f"ckpt_path={ckpt_path}: no such file; give a checkpoint file, "
-                                    f"or ckpt_path=last / auto (see siammask.runs)")
-        return path
+        return check_weights_file(ckpt_path)  # a missing, text or truncated file is named now
     found = newest_complete_checkpoint([run_dir])
     if found is None and str(ckpt_path) == "last":
         found = newest_complete_checkpoint(sorted(p for p in run_dir.parent.iterdir() if p != run_dir)

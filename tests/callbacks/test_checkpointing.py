@@ -11,8 +11,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
-
 from siammask.callbacks.checkpointing import AtomicCheckpointIO, SaveOnSignal, TrainingStopped
+
 from siammask.config import register_resolvers
 from siammask.runs import resolve_ckpt_path
 
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # train.py
 sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, also named in the configs below
 from signal_helpers import SignalAtStep
+
 from train import train
 
 register_resolvers()

@@ -6,9 +6,8 @@ import pytest
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BaseFinetuning
-from torch.utils.data import DataLoader, TensorDataset
-
 from siammask.callbacks.ddp_trainable import DDPFollowsTrainable
+from torch.utils.data import DataLoader, TensorDataset
 
 
 class TwoLayers(pl.LightningModule):

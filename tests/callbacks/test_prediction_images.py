@@ -5,9 +5,9 @@ from types import SimpleNamespace
 import cv2
 import pytest
 import torch
-
-from siammask.callbacks.prediction_images import KEY, PredictionImages
 from model_fixtures import light_model_kwargs, make_batch
+from siammask.callbacks.prediction_images import KEY, PredictionImages
+
 from siammask.lit import ThreeBranchModule
 from siammask.models.windows import gather_windows, paste_windows
 

@@ -7,9 +7,9 @@ from hydra import compose, initialize_config_dir
 from model_fixtures import light_model_kwargs, make_batch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
+from siammask.callbacks.tracking_validation import SCORE_KEY, TrackingValidation
 from torch.utils.data import DataLoader
 
-from siammask.callbacks.tracking_validation import SCORE_KEY, TrackingValidation
 from siammask.config import register_resolvers
 from siammask.lit import ThreeBranchModule
 

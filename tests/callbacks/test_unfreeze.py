@@ -2,10 +2,10 @@
 
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader
-
 from model_fixtures import light_model_kwargs, make_batch
 from siammask.callbacks.unfreeze import UnfreezeBackboneStages
+from torch.utils.data import DataLoader
+
 from siammask.lit import ThreeBranchModule
 
 

@@ -7,7 +7,6 @@ from collections import Counter
 import albumentations as A
 import numpy as np
 import pytest
-
 from siammask.datamodules.augment import ColourOffset, PhotometricAugmentation, ReleaseCrossBlur
 
 
@@ -79,7 +78,7 @@ def test_same_generator_state_gives_the_same_augmentation():
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("kwargs", [dict(gray=1.5), dict(search_blur=-0.1)])
+@pytest.mark.parametrize("kwargs", [{"gray": 1.5}, {"search_blur": -0.1}])
 def test_probabilities_outside_0_1_are_refused(kwargs):
     with pytest.raises(ValueError, match="not in"):
         PhotometricAugmentation(**kwargs)

@@ -10,7 +10,6 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-
 from siammask.datamodules.base import VAL_SEED_OFFSET, EpochDistributedSampler, PairDataModule
 from siammask.datamodules.synthetic import SyntheticVideos
 
@@ -23,8 +22,8 @@ def small_source(seed: int = 0, num_videos: int = 6) -> dict:
 
 
 def datamodule(**kwargs) -> PairDataModule:
-    defaults = dict(train_sources=[small_source()], batch_size=4, num_workers=0, seed=3,
-                    sampler={"samples_per_epoch": 12, "photometric": {"gray": 0.25}})
+    defaults = {"train_sources": [small_source()], "batch_size": 4, "num_workers": 0, "seed": 3,
+                    "sampler": {"samples_per_epoch": 12, "photometric": {"gray": 0.25}}}
     return PairDataModule(**{**defaults, **kwargs})
 
 
@@ -35,8 +34,8 @@ def expected_batch(dataset, indices, epoch: int) -> dict[str, torch.Tensor]:
 
 def assert_batches_equal(a: dict, b: dict) -> None:
     assert a.keys() == b.keys()
-    for key in a:
-        assert torch.equal(a[key], b[key]), key
+    for key, value in a.items():
+        assert torch.equal(value, b[key]), key
 
 
 def test_train_batches_have_the_sample_format():
@@ -124,7 +123,7 @@ def test_synthetic_config_instantiates_and_augment_override_reaches_the_sampler(
     assert plan.search_pose.shift_xy == (0.0, 0.0) and not plan.flip
 
 
-@pytest.mark.parametrize("kwargs", [dict(batch_size=0), dict(num_workers=-1)])
+@pytest.mark.parametrize("kwargs", [{"batch_size": 0}, {"num_workers": -1}])
 def test_bad_loader_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         datamodule(**kwargs)

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 from custom_videos import write_custom_videos
 from PIL import Image
-
 from siammask.datamodules.from_tracks import from_tracks, main
 from siammask.datamodules.prepare import prepare, resolve_config
+
 from siammask.evaluation.datasets import custom_dataset
 from siammask.evaluation.region import polygon_from_box_xyxy
 from siammask.geometry import mask_to_box_xyxy

@@ -8,10 +8,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-
-from siammask.datamodules.lmdb_store import (FORMAT_VERSION, MAGIC, ChunkMeta, StoreError, StoreIndex, StoreWriter,
-                                    check_output, chunk_key, decode_record, encode_record, open_env,
-                                    read_header, read_store)
+from siammask.datamodules.lmdb_store import (
+    FORMAT_VERSION,
+    MAGIC,
+    ChunkMeta,
+    StoreError,
+    StoreIndex,
+    StoreWriter,
+    check_output,
+    chunk_key,
+    decode_record,
+    encode_record,
+    open_env,
+    read_header,
+    read_store,
+)
 
 SETTINGS = {"dataset": "custom", "root": "/data", "jpeg_quality": 95}
 HEADER = {"dataset": "custom", "split": "train", "has_masks": True, "crop": {"out_size": 64}}

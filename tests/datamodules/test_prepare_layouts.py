@@ -16,7 +16,6 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
-
 from siammask.datamodules.lmdb_store import SUMMARY_NAME, read_store
 from siammask.datamodules.prepare import check, prepare, resolve_config
 from siammask.datamodules.real import LmdbTrackSource

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from PIL import Image
-
 from siammask.datamodules.readers.base import SkipFrame, frame_number, read_label_png
 
 

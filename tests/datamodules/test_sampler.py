@@ -8,10 +8,10 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
 from siammask.datamodules.sampler import CropJitter, PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 from siammask.datamodules.synthetic import SyntheticVideos
+
 from siammask.geometry import CropWindow, context_size
 
 SEARCH_SCALE = 255 / 127
@@ -118,8 +118,8 @@ def test_masks_stay_binary_and_images_uint8_after_augmentation(synthetic):
 
 
 def test_flip_mirrors_search_image_mask_and_box(synthetic):
-    kwargs = dict(template_jitter=CropJitter(), search_jitter=CropJitter(16, 0.1), negative_rate=0.0, seed=5,
-                  photometric=None)
+    kwargs = {"template_jitter": CropJitter(), "search_jitter": CropJitter(16, 0.1), "negative_rate": 0.0, "seed": 5,
+                  "photometric": None}
     plain = PairSampler([SourceSpec(synthetic)], flip=0.0, **kwargs)
     flipped = PairSampler([SourceSpec(synthetic)], flip=1.0, **kwargs)
     for index in range(4):
@@ -252,7 +252,7 @@ def test_negatives_from_a_single_video_source_are_refused():
         PairSampler([SourceSpec(RectangleVideos(num_videos=1, tracks_per_video=3))], negative_rate=0.2)
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_use=0), dict(frame_range=-1)])
+@pytest.mark.parametrize("kwargs", [{"num_use": 0}, {"frame_range": -1}])
 def test_bad_source_spec_is_refused(kwargs):
     with pytest.raises(ValueError, match="rectangles"):
         SourceSpec(RectangleVideos(), **kwargs)

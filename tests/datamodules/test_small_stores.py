@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 import torch
 from custom_videos import write_custom_videos
-
 from siammask.datamodules.lmdb_store import StoreError, read_store
 from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.datamodules.readers.base import BAD_ANNOTATION

@@ -7,7 +7,6 @@ import pickle
 import cv2
 import numpy as np
 import pytest
-
 from siammask.datamodules.sources import TrackSource
 from siammask.datamodules.synthetic import SyntheticVideos
 
@@ -51,7 +50,7 @@ def test_frame_and_sequence_agree(videos):
 
 def test_occluders_hide_at_most_max_occlusion_of_a_target():
     # Occluders are built last, so without them the targets (and the distractors below them) are unchanged.
-    kwargs = dict(num_videos=10, num_frames=15, seed=6, max_occlusion=0.4)
+    kwargs = {"num_videos": 10, "num_frames": 15, "seed": 6, "max_occlusion": 0.4}
     occluded = SyntheticVideos(num_occluders=2, **kwargs)
     clear = SyntheticVideos(num_occluders=0, **kwargs)
     hidden = []
@@ -110,7 +109,7 @@ def test_out_of_range_track_or_frame_raises_index_error(videos, call):
         call(videos)
 
 
-@pytest.mark.parametrize("kwargs", [dict(num_frames=1), dict(object_size=(0.5, 0.2)), dict(max_occlusion=1.0)])
+@pytest.mark.parametrize("kwargs", [{"num_frames": 1}, {"object_size": (0.5, 0.2)}, {"max_occlusion": 1.0}])
 def test_bad_constructor_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         SyntheticVideos(**kwargs)
@@ -120,6 +119,6 @@ def test_smaller_images_and_no_clutter_knobs_still_render_valid_targets():
     videos = SyntheticVideos(num_videos=3, num_frames=6, image_size=(96, 64), num_distractors=0, num_occluders=0,
                              motion_blur=1.0, seed=11)
     for video in range(3):
-        frames, boxes, masks = videos.sequence(video)
+        frames, boxes, _masks = videos.sequence(video)
         assert frames[0].shape == (64, 96, 3)
         assert np.all(boxes[..., :2] >= 0) and np.all(boxes[..., 2] <= 96) and np.all(boxes[..., 3] <= 64)

@@ -6,8 +6,14 @@ import cv2
 import numpy as np
 import pytest
 import torch
-
-from siammask.datamodules.visualize import BOX_NEGATIVE_RGB, BOX_POSITIVE_RGB, GAP, main, sample_tile, save_sample_grid
+from siammask.datamodules.visualize import (
+    BOX_NEGATIVE_RGB,
+    BOX_POSITIVE_RGB,
+    GAP,
+    main,
+    sample_tile,
+    save_sample_grid,
+)
 
 
 def fake_sample(negative: bool = False) -> dict[str, torch.Tensor]:

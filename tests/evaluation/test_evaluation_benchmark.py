@@ -4,15 +4,28 @@ import json
 
 import numpy as np
 import pytest
+from evaluation_fakes import (
+    BoxOracle,
+    MaskOracle,
+    davis_labels,
+    make_davis,
+    make_vot_release,
+    moving_box,
+    write_frames,
+    write_json,
+)
 from siammask.datamodules.synthetic import SyntheticVideos
-from evaluation_fakes import BoxOracle, MaskOracle, davis_labels, make_davis, make_vot_release, moving_box, \
-    write_frames, write_json
 
 from siammask.evaluation import Entry, evaluate_protocol, run_benchmark, write_report
 from siammask.evaluation.baselines import StaticBoxTracker
 from siammask.evaluation.datasets import davis_dataset, otb_dataset, vot_dataset, ytvos_dataset
-from siammask.evaluation.results import read_label_map, read_vot_trajectory, vot_result_path, write_label_map, \
-    write_vot_trajectory
+from siammask.evaluation.results import (
+    read_label_map,
+    read_vot_trajectory,
+    vot_result_path,
+    write_label_map,
+    write_vot_trajectory,
+)
 
 VOT_PARAMS = {"burnin": 10, "skip": 5, "eao_interval": [1, 8]}
 

@@ -3,11 +3,24 @@ YouTube-VOS, synthetic; broken inputs fail for their own sequence with file and 
 
 import numpy as np
 import pytest
-from evaluation_fakes import davis_labels, indexed_frames, make_davis, make_vot_release, moving_box, write_frames, \
-    write_json
+from evaluation_fakes import (
+    davis_labels,
+    indexed_frames,
+    make_davis,
+    make_vot_release,
+    moving_box,
+    write_frames,
+    write_json,
+)
 
-from siammask.evaluation.datasets import datasets_for, davis_dataset, otb_dataset, synthetic_datasets, \
-    vot_dataset, ytvos_dataset
+from siammask.evaluation.datasets import (
+    datasets_for,
+    davis_dataset,
+    otb_dataset,
+    synthetic_datasets,
+    vot_dataset,
+    ytvos_dataset,
+)
 from siammask.evaluation.results import write_label_map
 
 

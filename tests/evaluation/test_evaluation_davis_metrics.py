@@ -4,8 +4,16 @@ import cv2
 import numpy as np
 import pytest
 
-from siammask.evaluation.davis import (boundary_map, boundary_measure, boundary_tolerance, bootstrap_interval,
-                                       region_similarity, score_davis_sequence, statistics, summarise_davis)
+from siammask.evaluation.davis import (
+    bootstrap_interval,
+    boundary_map,
+    boundary_measure,
+    boundary_tolerance,
+    region_similarity,
+    score_davis_sequence,
+    statistics,
+    summarise_davis,
+)
 
 
 def square(hw, top, left, size):
@@ -61,7 +69,7 @@ def test_f_matches_a_distance_transform_computation_on_random_masks():
         radius = boundary_tolerance(gt.shape, 0.03)
         gt_b, pred_b = boundary_map(gt), boundary_map(pred)
 
-        def matched(a, b):  # pixels of boundary a within Euclidean distance `radius` of boundary b
+        def matched(a, b, radius=radius):  # pixels of boundary a within Euclidean distance `radius` of boundary b
             dist = cv2.distanceTransform((~b).astype(np.uint8), cv2.DIST_L2, cv2.DIST_MASK_PRECISE)
             return np.sum(a & (dist <= radius + 1e-6))
 

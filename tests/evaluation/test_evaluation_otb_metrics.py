@@ -3,8 +3,15 @@
 import numpy as np
 import pytest
 
-from siammask.evaluation.otb import (NORM_PRECISION_THRESHOLDS, PRECISION_THRESHOLDS, SUCCESS_THRESHOLDS,
-                                     centre_errors, frame_overlaps, score_otb_sequence, summarise_otb)
+from siammask.evaluation.otb import (
+    NORM_PRECISION_THRESHOLDS,
+    PRECISION_THRESHOLDS,
+    SUCCESS_THRESHOLDS,
+    centre_errors,
+    frame_overlaps,
+    score_otb_sequence,
+    summarise_otb,
+)
 
 GT = np.array([[0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 10, 10], [0, 0, 0, 0]], dtype=float)  # last: no target
 PRED = np.array([[0, 0, 10, 10], [5, 0, 10, 10], [20, 20, 10, 10], [0, 0, 10, 10]], dtype=float)

@@ -5,9 +5,18 @@ import pytest
 from PIL import Image
 
 from siammask.evaluation.region import FAILURE, INIT, SKIP
-from siammask.evaluation.results import (davis_palette, label_map_path, otb_result_path, read_label_map,
-                                         read_otb_boxes, read_vot_trajectory, vot_result_path, write_label_map,
-                                         write_otb_boxes, write_vot_trajectory)
+from siammask.evaluation.results import (
+    davis_palette,
+    label_map_path,
+    otb_result_path,
+    read_label_map,
+    read_otb_boxes,
+    read_vot_trajectory,
+    vot_result_path,
+    write_label_map,
+    write_otb_boxes,
+    write_vot_trajectory,
+)
 
 
 def test_vot_trajectory_round_trip_keeps_codes_and_polygons(tmp_path):

@@ -3,9 +3,9 @@
 import pytest
 import pytorch_lightning as pl
 import torch
+from model_fixtures import light_model_kwargs, make_batch
 from torch.utils.data import DataLoader
 
-from model_fixtures import light_model_kwargs, make_batch
 from siammask.lit import ThreeBranchModule
 
 

@@ -10,8 +10,15 @@ import torch
 from tracking_helpers import FakeNetwork, box_map, peaked_score
 
 from siammask.tracking import Tracker, TrackerConfig
-from siammask.tracking.geometry import (ReleaseMaskWindow, ReleaseSearchWindow, release_crop, release_crop_origin,
-                                        release_pad_colour, release_search_side, search_window)
+from siammask.tracking.geometry import (
+    ReleaseMaskWindow,
+    ReleaseSearchWindow,
+    release_crop,
+    release_crop_origin,
+    release_pad_colour,
+    release_search_side,
+    search_window,
+)
 from siammask.tracking.postprocess import mask_shape
 
 

@@ -27,9 +27,17 @@ import numpy as np
 from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
 from siammask.evaluation.otb import CURVE_THRESHOLDS, SUMMARY_KEYS, score_otb_sequence, summarise_otb
-from siammask.evaluation.results import (label_map_path, otb_result_path, read_label_map,
-                                         read_otb_boxes, read_vot_trajectory, vot_result_path, write_label_map,
-                                         write_otb_boxes, write_vot_trajectory)
+from siammask.evaluation.results import (
+    label_map_path,
+    otb_result_path,
+    read_label_map,
+    read_otb_boxes,
+    read_vot_trajectory,
+    vot_result_path,
+    write_label_map,
+    write_otb_boxes,
+    write_vot_trajectory,
+)
 from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
 from siammask.progress import Progress

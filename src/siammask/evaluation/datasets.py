@@ -33,8 +33,12 @@ from typing import Protocol
 
 import numpy as np
 
-from siammask.evaluation.region import init_box_from_polygon, polygon_bounds_xyxy, polygon_from_box_xyxy, \
-    polygon_from_values
+from siammask.evaluation.region import (
+    init_box_from_polygon,
+    polygon_bounds_xyxy,
+    polygon_from_box_xyxy,
+    polygon_from_values,
+)
 from siammask.evaluation.results import read_label_map, read_number_rows
 from siammask.geometry import check_box_xyxy, mask_to_box_xyxy, xyxy_to_xywh
 from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb

@@ -12,8 +12,16 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from siammask.anchors import AnchorSpec
-from siammask.checkpoints import (check_device, describe_foreign, load_network_weights, read_weights_file,
-                                  release_is_sharp, release_preset, state_dict_of, weights_format)
+from siammask.checkpoints import (
+    check_device,
+    describe_foreign,
+    load_network_weights,
+    read_weights_file,
+    release_is_sharp,
+    release_preset,
+    state_dict_of,
+    weights_format,
+)
 from siammask.lit.network_config import build_network, release_model_config
 from siammask.models import SiamMask
 

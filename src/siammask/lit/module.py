@@ -17,8 +17,16 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 
-from siammask.anchors import (AnchorSpec, AnchorTargetAssigner, CentreLabeller, box_deltas_map, box_iou_xyxy,
-                              cxcywh_to_xyxy, decode_boxes, foreground_logits)
+from siammask.anchors import (
+    AnchorSpec,
+    AnchorTargetAssigner,
+    CentreLabeller,
+    box_deltas_map,
+    box_iou_xyxy,
+    cxcywh_to_xyxy,
+    decode_boxes,
+    foreground_logits,
+)
 from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
 from siammask.lit.network_config import build_network
 from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
@@ -46,11 +54,11 @@ class SiamMaskModule(pl.LightningModule):
                  bad_loss: str = "stop", max_loss: float | None = None) -> None:
         super().__init__()
         # Plain containers only, so the checkpoint loads with weights_only=True and rebuilds the network.
-        self.save_hyperparameters(_plain(dict(
-            backbone=backbone, neck=neck, head=head, refine=refine or None, loss=loss, optimizer=optimizer,
-            scheduler=scheduler, anchors=anchors, targets=targets, exemplar_size=exemplar_size,
-            search_size=search_size, train_only=train_only, init_from=init_from,
-            mask_positions_per_pair=mask_positions_per_pair, bad_loss=bad_loss, max_loss=max_loss)), logger=False)
+        self.save_hyperparameters(_plain({
+            "backbone": backbone, "neck": neck, "head": head, "refine": refine or None, "loss": loss, "optimizer": optimizer,
+            "scheduler": scheduler, "anchors": anchors, "targets": targets, "exemplar_size": exemplar_size,
+            "search_size": search_size, "train_only": train_only, "init_from": init_from,
+            "mask_positions_per_pair": mask_positions_per_pair, "bad_loss": bad_loss, "max_loss": max_loss}), logger=False)
         head, refine = self.hparams.head, self.hparams.refine
         self.anchor_spec = AnchorSpec(**(anchors or {}))
         self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)

@@ -102,7 +102,7 @@ def _builds_undilated(name: str, out_indices: Sequence[int]) -> bool:
 
 def _create_timm_model(name: str, out_indices: Sequence[int], output_stride: int, pretrained: bool,
                        checkpoint_path: str | None) -> nn.Module:
-    kwargs = dict(features_only=True, out_indices=tuple(out_indices))
+    kwargs = {"features_only": True, "out_indices": tuple(out_indices)}
     if output_stride != 32:
         kwargs["output_stride"] = output_stride
     if checkpoint_path:

@@ -20,7 +20,7 @@ def window_offset(map_size: int, window: int, step: float, score_size: int) -> i
 def gather_windows(maps: torch.Tensor, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                    window: int, step: int, offset: int) -> torch.Tensor:
     """(B, C, H, W) maps -> (N, C, window, window) windows; cells outside the map read as zero."""
-    height, width = maps.shape[-2:]
+    _height, _width = maps.shape[-2:]
     pad = max(0, -offset) + window  # enough on every side for any position inside the response map
     padded = F.pad(maps, (pad, pad, pad, pad))
     span = torch.arange(window, device=maps.device)

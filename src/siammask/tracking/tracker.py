@@ -109,11 +109,11 @@ class Tracker:
     """
 
     def __init__(self, network: SiamMask, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
-                 anchors: AnchorSpec = AnchorSpec()) -> None:
+                 anchors: AnchorSpec | None = None) -> None:
         self.config = TrackerConfig.from_mapping(config)
         self.device = torch.device(device)
         self.network = network.eval().to(self.device)
-        self.anchors = anchors
+        self.anchors = anchors = anchors or AnchorSpec()  # default: the release's anchors
         self.has_box_branch = network.box_head is not None
         self.timings = StageTimes()
         if self.has_box_branch:
