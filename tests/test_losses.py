@@ -4,7 +4,7 @@ import torch
 import torch.nn.functional as F
 
 from siammask.anchors import AnchorTargets
-from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss
+from siammask.losses import anchor_score_loss, box_regression_loss, mask_dice_loss, mask_loss, similarity_loss
 
 
 def test_anchor_score_loss_weighs_positives_and_negatives_half_each():
@@ -34,6 +34,20 @@ def test_mask_loss_equals_bce_after_upsampling_and_is_zero_without_positives():
     assert torch.allclose(mask_loss(logits, labels), F.soft_margin_loss(up, labels * 2 - 1))
     empty = torch.zeros(0, 63, 63, requires_grad=True)
     value = mask_loss(empty, torch.zeros(0, 127, 127))
+    value.backward()
+    assert float(value) == 0.0
+
+
+def test_mask_dice_loss_is_one_minus_smoothed_dice_per_row_averaged():
+    labels = torch.zeros(2, 4, 4)
+    labels[:, :2, :2] = 1  # 4 foreground pixels each
+    logits = torch.full((2, 4, 4), -30.0)  # p ~ 0 everywhere
+    logits[0, :2, :2] = 30.0  # first RoW exactly right: dice (2*4 + 1) / (4 + 4 + 1) = 1
+    logits[1] = 0.0  # second RoW p = 1/2 everywhere: (2*2 + 1) / (8 + 4 + 1)
+    expected = (0.0 + (1 - 5 / 13)) / 2
+    assert math.isclose(float(mask_dice_loss(logits, labels)), expected, rel_tol=1e-5)
+    empty = torch.zeros(0, 63, 63, requires_grad=True)
+    value = mask_dice_loss(empty, torch.zeros(0, 127, 127))
     value.backward()
     assert float(value) == 0.0
 

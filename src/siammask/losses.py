@@ -50,6 +50,21 @@ def mask_loss(mask_logits: torch.Tensor, mask_labels: torch.Tensor) -> torch.Ten
     return F.binary_cross_entropy_with_logits(upsampled, mask_labels.float())
 
 
+def mask_dice_loss(mask_logits: torch.Tensor, mask_labels: torch.Tensor, smooth: float = 1.0) -> torch.Tensor:
+    """1 - soft Dice per RoW, averaged: an overlap term the background-dominated logistic loss lacks.
+
+    From scratch, the per-pixel loss first drives every mask to empty (most pixels are background) and the
+    branch can stay there for hundreds of steps; Dice rewards the overlap from the first step.
+    """
+    if mask_logits.shape[0] == 0:
+        return mask_logits.sum() * 0.0
+    probabilities = torch.sigmoid(upsample_masks(mask_logits, mask_labels.shape[-1])).flatten(1)
+    labels = mask_labels.flatten(1).to(probabilities.dtype)
+    overlap = (probabilities * labels).sum(1)
+    dice = (2 * overlap + smooth) / (probabilities.sum(1) + labels.sum(1) + smooth)
+    return (1 - dice).mean()
+
+
 def upsample_masks(mask_logits: torch.Tensor, size: int) -> torch.Tensor:
     if mask_logits.shape[-1] == size:
         return mask_logits

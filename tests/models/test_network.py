@@ -86,6 +86,18 @@ def test_refine_windows_reproduce_the_release_padding_for_the_paper_sizes():
         assert torch.equal(got[i], padded[b, :, r:r + 15, c:c + 15])
 
 
+def test_gathered_windows_pass_gradients_back_only_to_the_cells_they_read():
+    torch.manual_seed(0)
+    maps = torch.randn(2, 3, 31, 31, requires_grad=True)
+    rows, cols, batch = torch.tensor([0, 24, 0]), torch.tensor([3, 24, 3]), torch.tensor([0, 1, 0])  # one window twice
+    weights = torch.randn(3, 3, 15, 15)
+    (gather_windows(maps, batch, rows, cols, window=15, step=1, offset=-4) * weights).sum().backward()
+    reference = torch.zeros(2, 3, 39, 39)  # the maps padded by 4: windows reaching outside lose those cells
+    for i, (b, r, c) in enumerate(zip(batch.tolist(), rows.tolist(), cols.tolist())):
+        reference[b, :, r:r + 15, c:c + 15] += weights[i]
+    assert torch.allclose(maps.grad, reference[:, :, 4:35, 4:35], atol=1e-6)
+
+
 def test_refine_takes_the_next_coarser_map_where_a_stride_is_missing():
     net = small_network(TimmBackbone("resnet18", [1, 2, 3]), refine=True)  # strides 4, 8, 8: no stride-2 map
     assert net.skip_indices == (0, 0, 1) and net.refine.upsample == (2, 1, 1)

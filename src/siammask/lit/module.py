@@ -29,7 +29,8 @@ from siammask.anchors import (
 )
 from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
 from siammask.lit.network_config import build_network
-from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
+from siammask.losses import (anchor_score_loss, box_regression_loss, mask_dice_loss, mask_loss, similarity_loss,
+                             upsample_masks)
 from siammask.models import SearchOutput
 from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
@@ -113,7 +114,10 @@ class SiamMaskModule(pl.LightningModule):
             trained = sample_per_pair(trained, self.mask_positions_per_pair)
         b, r, c = trained.nonzero(as_tuple=True)
         labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
-        losses["mask"] = mask_loss(self.network.masks_at(output, b, r, c), labels)
+        mask_logits = self.network.masks_at(output, b, r, c)
+        losses["mask"] = mask_loss(mask_logits, labels)
+        if self.loss_weights.get("mask_dice"):  # optional overlap term (losses.mask_dice_loss)
+            losses["mask_dice"] = mask_dice_loss(mask_logits, labels)
         total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
         size = batch["search"].shape[0]
         bad = self._bad_loss(total)

@@ -19,14 +19,19 @@ def window_offset(map_size: int, window: int, step: float, score_size: int) -> i
 
 def gather_windows(maps: torch.Tensor, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                    window: int, step: int, offset: int) -> torch.Tensor:
-    """(B, C, H, W) maps -> (N, C, window, window) windows; cells outside the map read as zero."""
-    _height, _width = maps.shape[-2:]
-    pad = max(0, -offset) + window  # enough on every side for any position inside the response map
-    padded = F.pad(maps, (pad, pad, pad, pad))
+    """(B, C, H, W) maps -> (N, C, window, window) windows; cells outside the map read as zero.
+
+    Indices are clamped into the map and the outside cells zeroed afterwards: padding the whole batch of maps
+    instead (the windows reach far outside at the border RoWs) cost a quarter of a training step of the default.
+    """
+    height, width = maps.shape[-2:]
     span = torch.arange(window, device=maps.device)
-    top = (offset + pad + step * rows).view(-1, 1) + span.view(1, -1)  # (N, window)
-    left = (offset + pad + step * cols).view(-1, 1) + span.view(1, -1)
-    picked = padded[batch_index.view(-1, 1, 1), :, top.view(-1, window, 1), left.view(-1, 1, window)]
+    top = (offset + step * rows).view(-1, 1) + span.view(1, -1)  # (N, window)
+    left = (offset + step * cols).view(-1, 1) + span.view(1, -1)
+    inside = ((top >= 0) & (top < height)).view(-1, window, 1) & ((left >= 0) & (left < width)).view(-1, 1, window)
+    picked = maps[batch_index.view(-1, 1, 1), :, top.clamp(0, height - 1).view(-1, window, 1),
+                  left.clamp(0, width - 1).view(-1, 1, window)]
+    picked = picked * inside.unsqueeze(-1).to(picked.dtype)
     return picked.permute(0, 3, 1, 2)  # advanced indexing puts the channel axis last
 
 
