@@ -29,8 +29,14 @@ from siammask.anchors import (
 )
 from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
 from siammask.lit.network_config import build_network
-from siammask.losses import (anchor_score_loss, box_regression_loss, mask_dice_loss, mask_loss, similarity_loss,
-                             upsample_masks)
+from siammask.losses import (
+    anchor_score_loss,
+    box_regression_loss,
+    mask_dice_loss,
+    mask_loss,
+    similarity_loss,
+    upsample_masks,
+)
 from siammask.models import SearchOutput
 from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR

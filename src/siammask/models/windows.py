@@ -9,7 +9,6 @@ map's centre. Gathering by index arithmetic (no Python loop over positions) keep
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 
 def window_offset(map_size: int, window: int, step: float, score_size: int) -> int:
