@@ -15,14 +15,14 @@ import argparse
 from pathlib import Path
 
 from siammask.checkpoints import (
+    convert_weights,
     read_weights_file,
     release_is_sharp,
+    release_model_config,
     release_preset,
     state_dict_of,
     weights_format,
 )
-from siammask.lit.checkpoint import convert_weights
-from siammask.lit.network_config import release_model_config
 
 
 def main() -> None:

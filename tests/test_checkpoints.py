@@ -10,8 +10,13 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from siammask.checkpoints import check_device, read_state_dict, read_weights_file, weights_format
-from siammask.lit.checkpoint import load_trained
+from siammask.checkpoints import (
+    check_device,
+    load_trained,
+    read_state_dict,
+    read_weights_file,
+    weights_format,
+)
 from siammask.tracking import load_tracker
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,7 +11,7 @@ import pytest
 import torch
 import yaml
 
-from siammask.lit.checkpoint import load_network
+from siammask.checkpoints import load_network
 
 ROOT = Path(__file__).resolve().parents[1]
 FAST = ["data.batch_size=4", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0"]

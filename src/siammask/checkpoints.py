@@ -1,14 +1,28 @@
-"""Loading weights safely: ``weights_only=True`` everywhere, so a checkpoint can never run code."""
+"""Every weights file in one place, without Lightning: this project's checkpoints and the official release's files
+(foolwood/SiamMask, and pysot's copy of its network) read, checked, mapped onto the network strictly or partially
+with a report of what was mapped, and the trained network rebuilt from its stored config.
+
+Loading is safe: ``weights_only=True`` everywhere, so a checkpoint can never run code.
+"""
 
 from __future__ import annotations
 
+import logging
 import zipfile
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
 from torch import nn
+
+from siammask.anchors import AnchorSpec
+from siammask.models import SiamMask, build_network
+
+log = logging.getLogger(__name__)
 
 # The official release's module names (foolwood/SiamMask experiments/siammask_{base,sharp}/custom.py: ResDown,
 # ResDownS, UP, MaskCorr, Refine) -> this project's; below these prefixes the names are the same.
@@ -213,3 +227,110 @@ def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
                          f"projection shortcuts in layer2 and layer3 where the release has 3x3; use the release's "
                          f"ImageNet resnet.model)")
     backbone.load_state_dict(picked, strict=False)  # strict apart from the num_batches_tracked counters
+
+
+def init_network_from(network: nn.Module, path: str | Path) -> dict[str, str]:
+    """Start ``network`` from another run's weights (e.g. the sharp stage from a base checkpoint) or the official
+    release's files, mapped strictly: every tensor of the file lands in the network; parts it lacks stay fresh.
+    Returns the report of :func:`load_network_weights` (what was mapped, what was left as initialised)."""
+    payload = read_weights_file(path)
+    fmt = weights_format(payload, path)
+    summary = load_network_weights(network, state_dict_of(payload, path), path, allow_missing=True)
+    if not summary["mapped"]:
+        raise ValueError(f"init_from={path!r}: no tensor matches this network")
+    left = f"; left as initialised: {summary['left as initialised']}" if summary["left as initialised"] else ""
+    log.info("init_from %s (%s weights): mapped %s%s", path, fmt, summary["mapped"], left)
+    return summary
+
+
+def release_model_config(sharp: bool, overrides: Sequence[str] = ()) -> DictConfig:
+    """The ``model`` config of the official release's network: experiment=siammask_sharp's (with refine) or
+    siammask_base's, composed from this package's configs (so the network has one description); ``overrides``
+    are further Hydra overrides. Works inside a running Hydra app too (its global state is put back)."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+
+    from siammask.config import register_resolvers
+
+    register_resolvers()
+    outer = get_gh_backup()
+    GlobalHydra.instance().clear()
+    try:
+        with initialize_config_module("siammask.conf", version_base="1.3"):
+            cfg = compose("train", overrides=[f"experiment={'siammask_sharp' if sharp else 'siammask_base'}",
+                                              "model.init_from=null", "model.train_only=null", *overrides])
+    finally:
+        restore_gh_from_backup(outer)
+    model = cfg.model
+    if "checkpoint_path" in model.backbone:  # the release file carries the backbone: no ImageNet file to read
+        model.backbone.checkpoint_path = None
+    return model
+
+
+def load_network(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> SiamMask:
+    """The network of a checkpoint, in eval mode; its architecture comes from the stored hyper-parameters."""
+    return load_trained(ckpt_path, map_location)[0]
+
+
+def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SiamMask, AnchorSpec]:
+    """The network of a checkpoint and the anchors it was trained with, from one read of the file.
+
+    Takes this project's checkpoints (the architecture from their hyper-parameters), the official release's
+    files as published (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files) and pysot's
+    siammask_r50_l3 model.pth (the same network): the paper network of experiment=siammask_sharp / siammask_base,
+    every tensor mapped strictly. The device and the file are checked before anything is built.
+    """
+    device = check_device(map_location)
+    path = Path(ckpt_path).expanduser()
+    payload = read_weights_file(path)
+    fmt = weights_format(payload, path)
+    if fmt in ("release", "pysot"):
+        state = state_dict_of(payload, path)
+        sharp = release_is_sharp(state)
+        model = release_model_config(sharp)
+        anchors = AnchorSpec(**OmegaConf.to_container(model.anchors, resolve=True))
+        network = build_network(model.backbone, model.neck, model.head, model.refine, anchors.num_anchors)
+        summary = load_network_weights(network, state, path)
+        log.info("%s: official SiamMask weights (%s file, %s stage), mapped %s; their settings: %s", path, fmt,
+                 "sharp" if sharp else "base", summary["mapped"], release_preset(path, fmt))
+        return network.eval().to(device), anchors
+    if fmt != "project":
+        raise ValueError(describe_foreign(state_dict_of(payload, path), path))
+    hparams = payload["hyper_parameters"]
+    anchors = AnchorSpec(**(hparams.get("anchors") or {}))
+    network = build_network(without_weight_files(hparams["backbone"]), hparams["neck"], hparams["head"],
+                            hparams.get("refine"), anchors.num_anchors)
+    state = {k.removeprefix("network."): v for k, v in payload["state_dict"].items() if k.startswith("network.")}
+    network.load_state_dict(state)
+    return network.eval().to(device), anchors
+
+
+def without_weight_files(backbone: Mapping[str, Any]) -> dict[str, Any]:
+    """The backbone config without its starting weights (e.g. the ImageNet ``resnet.model`` of a paper run): the
+    checkpoint holds all weights, so rebuilding it must not need the original file or the hub."""
+    plain = dict(backbone)
+    if plain.get("checkpoint_path"):
+        plain["checkpoint_path"] = None
+    if plain.get("pretrained"):
+        plain["pretrained"] = False
+    return plain
+
+
+def convert_weights(model_cfg: Mapping[str, Any], state: Mapping[str, torch.Tensor], source: str | Path,
+                    out_path: str | Path) -> tuple[Path, dict[str, str]]:
+    """Write a checkpoint that eval.py / track.py load (``ckpt_path=``) from foreign network weights ``state``
+    read from ``source`` (e.g. the official release's SiamMask_DAVIS.pth), with the ``model`` config that builds
+    their network; returns its path and what was mapped.
+
+    The config's own target (the training module) is instantiated, so the file carries the same
+    hyper-parameters and tensor names as a checkpoint saved by training. Every tensor of the network must come
+    from the file (:func:`load_network_weights`).
+    """
+    module = instantiate(model_cfg)
+    summary = load_network_weights(module.network, state, source)
+    out = Path(out_path).expanduser()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    torch.save({"hyper_parameters": dict(module.hparams), "state_dict": module.state_dict(),
+                "converted_from": str(source)}, out)
+    return out, summary

@@ -3,8 +3,8 @@
 import torch
 from model_fixtures import light_model_kwargs
 
+from siammask.checkpoints import load_trained
 from siammask.lit import ThreeBranchModule
-from siammask.lit.checkpoint import load_trained
 
 
 def test_a_run_started_from_imagenet_weights_loads_without_them(tmp_path):

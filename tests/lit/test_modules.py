@@ -2,8 +2,8 @@ import pytest
 import torch
 from model_fixtures import light_model_kwargs, make_batch
 
+from siammask.checkpoints import load_network
 from siammask.lit import ThreeBranchModule, TwoBranchModule
-from siammask.lit.checkpoint import load_network
 from siammask.lit.module import sample_per_pair
 
 

@@ -11,9 +11,14 @@ import torch
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
-from siammask.checkpoints import load_network_weights, network_state, read_state_dict
-from siammask.lit.checkpoint import convert_weights, load_trained
-from siammask.lit.network_config import release_model_config
+from siammask.checkpoints import (
+    convert_weights,
+    load_network_weights,
+    load_trained,
+    network_state,
+    read_state_dict,
+    release_model_config,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 

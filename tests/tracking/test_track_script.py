@@ -18,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from tracking_helpers import BAG, BAG_BOX_XYWH, TENNIS, TENNIS_BOX_XYWH, tiny_network
 
+from siammask.models import build_network
 from siammask.tracking import Tracker, TrackerConfig, latest_checkpoint, load_tracker
 from siammask.tracking.video import H264Writer
 
@@ -38,8 +39,6 @@ def track_config(*overrides: str):
 
 def save_tiny_checkpoint(path: Path, ratios: tuple[float, ...] = (0.33, 0.5, 1.0, 2.0, 3.0)) -> None:
     """A checkpoint in the project's Lightning layout: network hyper-parameters + ``network.*`` weights."""
-    from siammask.lit.network_config import build_network
-
     head = {name: {"_target_": "siammask.models.XCorrHead", "_partial_": True, "hidden_channels": 16}
             for name in ("score", "box", "mask")}
     backbone = {"_target_": "siammask.models.TimmBackbone", "name": "resnet18", "out_indices": [0, 1, 2]}
@@ -161,9 +160,26 @@ def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path:
         load_tracker(str(path), {"learning_rate": 0.5}, "cpu")
 
 
+def save_release_base_file(path: Path) -> None:
+    """The paper base network's tensors under the official release's names (foolwood/SiamMask
+    experiments/siammask_base/custom.py: features.features, features.downsample, rpn_model.cls / .loc, mask_model)."""
+    from siammask.checkpoints import release_model_config
+
+    model = release_model_config(sharp=False)
+    network = build_network(model.backbone, model.neck, model.head, None, 5)
+    ours_to_release = {"backbone.": "features.features.", "neck.": "features.downsample.",
+                       "score_head.": "rpn_model.cls.", "box_head.": "rpn_model.loc.", "mask_head.": "mask_model.mask."}
+    state = {}
+    for key, value in network.state_dict().items():
+        prefix = next(p for p in ours_to_release if key.startswith(p))
+        state[ours_to_release[prefix] + key[len(prefix):]] = value
+    torch.save({"state_dict": state}, path)
+
+
 @pytest.mark.slow
-def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path) -> None:
-    save_tiny_checkpoint(tmp_path / "model.ckpt")
+@pytest.mark.parametrize("save", [save_tiny_checkpoint, save_release_base_file], ids=["project", "release"])
+def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path, save) -> None:
+    save(tmp_path / "model.ckpt")
     code = (f"import sys; from siammask.tracking import load_tracker; load_tracker({str(tmp_path / 'model.ckpt')!r}, "
             f"{{}}); print('pytorch_lightning' in sys.modules, 'lightning' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)

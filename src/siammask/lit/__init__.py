@@ -1,17 +1,9 @@
 """Thin LightningModules over the plain-PyTorch network: targets, losses, metrics, optimisation.
 
-The modules load lazily, so ``siammask.lit.checkpoint`` (rebuilding a network for tracking) runs without Lightning.
+Nothing outside training imports this package: checkpoints are read and networks rebuilt by
+:mod:`siammask.checkpoints`, without Lightning.
 """
 
-from __future__ import annotations
-
-import importlib
-from typing import Any
+from siammask.lit.module import SiamMaskModule, ThreeBranchModule, TwoBranchModule
 
 __all__ = ["SiamMaskModule", "ThreeBranchModule", "TwoBranchModule"]
-
-
-def __getattr__(name: str) -> Any:
-    if name in __all__:
-        return getattr(importlib.import_module("siammask.lit.module"), name)
-    raise AttributeError(f"module 'siammask.lit' has no attribute {name!r}")

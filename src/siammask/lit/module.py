@@ -7,7 +7,6 @@ branch, metrics, optimisation, freezing) is shared here.
 
 from __future__ import annotations
 
-import logging
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -27,8 +26,7 @@ from siammask.anchors import (
     decode_boxes,
     foreground_logits,
 )
-from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
-from siammask.lit.network_config import build_network
+from siammask.checkpoints import init_network_from
 from siammask.losses import (
     anchor_score_loss,
     box_regression_loss,
@@ -37,18 +35,17 @@ from siammask.losses import (
     similarity_loss,
     upsample_masks,
 )
-from siammask.models import SearchOutput
+from siammask.models import SearchOutput, build_network
 from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
 BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
-log = logging.getLogger(__name__)
 
 
 class SiamMaskModule(pl.LightningModule):
     """Shared training logic. Sub-configs arrive un-instantiated (``_recursive_: false``) so that the
-    checkpoint stores them and :func:`siammask.lit.checkpoint.load_network` can rebuild the network."""
+    checkpoint stores them and :func:`siammask.checkpoints.load_network` can rebuild the network."""
 
     has_box_branch: bool = True
 
@@ -82,7 +79,7 @@ class SiamMaskModule(pl.LightningModule):
         self._skip_update = False  # a training batch since the last optimiser step had a bad loss (bad_loss=skip)
         instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
-            self._load_initial_weights(init_from)
+            init_network_from(self.network, init_from)
         if train_only:
             if not init_from:
                 raise ValueError(f"model.train_only={list(train_only)} freezes the rest of a network that has no "
@@ -220,17 +217,6 @@ class SiamMaskModule(pl.LightningModule):
         scheduler = WarmupLogDecayLR(optimizer, total_steps=total, warmup_steps=int(cfg["warmup_fraction"] * total),
                                      warmup_start_factor=cfg["warmup_start_factor"], end_factor=cfg["end_factor"])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
-
-    def _load_initial_weights(self, path: str) -> None:
-        """Start from another run's weights (e.g. the sharp stage from a base checkpoint) or the official release's
-        files, mapped strictly: every tensor of the file lands in the network; parts it lacks stay fresh."""
-        payload = read_weights_file(path)
-        fmt = weights_format(payload, path)
-        summary = load_network_weights(self.network, state_dict_of(payload, path), path, allow_missing=True)
-        if not summary["mapped"]:
-            raise ValueError(f"init_from={path!r}: no tensor matches this network")
-        left = f"; left as initialised: {summary['left as initialised']}" if summary["left as initialised"] else ""
-        log.info("init_from %s (%s weights): mapped %s%s", path, fmt, summary["mapped"], left)
 
     def _freeze_all_but(self, prefixes: Sequence[str]) -> None:
         names = [n for n, _ in self.network.named_parameters()]

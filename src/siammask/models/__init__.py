@@ -1,6 +1,8 @@
-"""Network parts; see :func:`build_siammask` for how they fit together."""
+"""Network parts; see :func:`build_siammask` for how they fit together, :func:`build_network` for the network
+of a Hydra ``model`` config."""
 
 from siammask.models.backbones import InputNormalization, TimmBackbone
+from siammask.models.builder import build_network
 from siammask.models.neck import Adjust
 from siammask.models.network import SearchOutput, SiamMask, build_siammask
 from siammask.models.paper_resnet import PaperResNet50
@@ -8,4 +10,4 @@ from siammask.models.refine import Refine
 from siammask.models.xcorr import XCorrHead, depthwise_xcorr
 
 __all__ = ["Adjust", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask", "TimmBackbone",
-           "XCorrHead", "build_siammask", "depthwise_xcorr"]
+           "XCorrHead", "build_network", "build_siammask", "depthwise_xcorr"]

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import yaml
 
+from siammask.checkpoints import load_trained
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.tracker import Tracker
 
@@ -47,9 +48,7 @@ def _is_default_run(run_dir: Path) -> bool:
 
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu") -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
-    (``siammask.lit.checkpoint.load_trained``, which needs Hydra but not Lightning)."""
-    from siammask.lit.checkpoint import load_trained  # imported when used: it composes configs with Hydra
-
+    (:func:`siammask.checkpoints.load_trained`, without Lightning)."""
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
     network, anchors = load_trained(ckpt_path, map_location=device)
     return Tracker(network, config, device, anchors=anchors)
