@@ -21,6 +21,7 @@ from PIL import Image
 
 from siammask.config import user_errors
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
+from siammask.tracking.backends import runtime_options
 from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,7 @@ def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     if tracker is None:
         ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
         log.info("tracking with checkpoint %s", ckpt_path)
-        tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device)
+        tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device, **runtime_options(cfg))
     return track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=max_frames,
                        overlay=cfg.overlay, progress=cfg.progress, masks=masks)
 
