@@ -16,6 +16,7 @@ import json
 import logging
 import os
 import sys
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -92,6 +93,15 @@ def _batch_axes(names: Sequence[str]) -> dict[str, dict[int, str]]:
     return {name: {0: "targets"} for name in names}
 
 
+def _onnx_export(*args: Any, **kwargs: Any) -> None:
+    """``torch.onnx.export`` without the tracer's warnings about sizes it keeps as constants: a graph's crop sizes
+    are fixed on purpose (only the number of targets varies)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)  # the RoW gathers' slices
+        torch.onnx.export(*args, dynamo=False, **kwargs)
+
+
 def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 2, exemplar_size: int = 127,
                 search_size: int = 255, opset: int = 17) -> tuple[Path, Path]:
     """Write ``template.onnx`` and ``search.onnx``; they take any number of targets per call (``num_targets`` is
@@ -103,15 +113,15 @@ def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 2, ex
     with torch.no_grad():
         template_feature = network.embed_template(template)
     template_path, search_path = out_dir / "template.onnx", out_dir / "search.onnx"
-    torch.onnx.export(TemplateBranch(network).eval(), (template,), template_path, input_names=["template"],
+    _onnx_export(TemplateBranch(network).eval(), (template,), template_path, input_names=["template"],
                       output_names=["template_feature"], dynamic_axes=_batch_axes(["template", "template_feature"]),
-                      opset_version=opset, dynamo=False)
+                      opset_version=opset)
     outputs = search_output_names(network)
     inputs = ["template_feature", "search"]
-    torch.onnx.export(SearchBranch(network).eval(),
+    _onnx_export(SearchBranch(network).eval(),
                       (template_feature, torch.zeros(num_targets, 3, search_size, search_size)), search_path,
                       input_names=inputs, output_names=outputs, dynamic_axes=_batch_axes(inputs + outputs),
-                      opset_version=opset, dynamo=False)
+                      opset_version=opset)
     return template_path, search_path
 
 
@@ -133,9 +143,9 @@ def export_mask_graphs(network: SiamMask, out_dir: str | Path, num_targets: int 
         skips = tuple(output.skips) if refine else ()
         inputs = ["mask_corr", *(skip_names(network) if refine else []), *index_names]
         paths[name] = out_dir / f"{name}.onnx"
-        torch.onnx.export(MaskBranch(network, refine).eval(), (output.mask_corr, *skips, *positions), paths[name],
+        _onnx_export(MaskBranch(network, refine).eval(), (output.mask_corr, *skips, *positions), paths[name],
                           input_names=inputs, output_names=["mask_logits"],
-                          dynamic_axes={**_batch_axes([*inputs, "mask_logits"])}, opset_version=opset, dynamo=False)
+                          dynamic_axes={**_batch_axes([*inputs, "mask_logits"])}, opset_version=opset)
     return paths
 
 
