@@ -218,3 +218,13 @@ def test_track_script_writes_timing_json_over_the_tracked_frames(tmp_path) -> No
     assert set(stages) == {"crop", "network", "post"} and all(v > 0 for v in stages.values())
     assert timing["median_ms_per_frame"] >= stages["network"]
     assert timing["cpu"] and timing["load_average_1min"] >= 0
+
+
+def test_eval_script_tracks_with_the_chosen_backend(checkpoint, tmp_path) -> None:
+    spec = importlib.util.spec_from_file_location("eval_script", ROOT / "eval.py")
+    eval_script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(eval_script)
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("eval", overrides=[f"ckpt_path={checkpoint}", "backend=onnxruntime", "threads=1"])
+    entries, _ = eval_script.tracker_entries(cfg, tmp_path)
+    assert isinstance(entries[0].make_tracker().network, OnnxNetwork)
