@@ -227,6 +227,10 @@ def check_graphs(out_dir: str | Path, identity: Mapping[str, Any], checkpoint: s
         raise FileNotFoundError(f"{str(out_dir)!r} holds no exported tracker graphs (no {MANIFEST}): write them with "
                                 f"`python -m siammask.export ckpt_path={checkpoint} output_dir={out_dir}`")
     names = json.loads(manifest.read_text())["graphs"]
+    missing = sorted({"template", "search", "mask_head"} - set(names))
+    if missing:
+        raise ValueError(f"{str(manifest)!r} lists no {', '.join(missing)} graph: export again with "
+                         f"`python -m siammask.export ckpt_path={checkpoint} output_dir=<new dir>`")
     paths = {name: out_dir / file for name, file in names.items()}
     for path in paths.values():
         if not path.is_file():
@@ -254,14 +258,11 @@ def cache_dir(checkpoint: str | Path, identity: Mapping[str, Any]) -> Path:
     return checkpoint.parent / f"{checkpoint.name}.onnx" / identity_key(identity)
 
 
-def cached_graphs(network: SiamMask, checkpoint: str | Path, identity: Mapping[str, Any],
-                  build: Callable[[SiamMask, Path, Mapping[str, Any]], dict[str, Path]] | None = None
-                  ) -> dict[str, Path]:
-    """The graphs of the cache beside ``checkpoint`` for ``identity``, exported first if absent; a cached graph
-    that does not match (an interrupted export, a file copied over) is rebuilt, with a warning.
-
-    ``build(network, folder, identity)`` writes the graphs (default :func:`export_graphs`; int8 passes its own).
-    """
+def cached_graphs(checkpoint: str | Path, identity: Mapping[str, Any],
+                  build: Callable[[Path, Mapping[str, Any]], dict[str, Path]]) -> dict[str, Path]:
+    """The graphs of the cache beside ``checkpoint`` for ``identity``, written by ``build(folder, identity)`` first
+    if absent; a cached graph that does not match (a file copied over, an older export format) is rebuilt, with a
+    warning."""
     folder = cache_dir(checkpoint, identity)
     if (folder / MANIFEST).is_file():
         try:
@@ -271,7 +272,7 @@ def cached_graphs(network: SiamMask, checkpoint: str | Path, identity: Mapping[s
     log.info("exporting the tracker's ONNX graphs to %s (first use of this checkpoint and settings)", folder)
     folder.mkdir(parents=True, exist_ok=True)
     (folder / MANIFEST).unlink(missing_ok=True)  # written last: a folder without it is an unfinished export
-    return (build or export_graphs)(network, folder, identity)
+    return build(folder, identity)
 
 
 @user_errors

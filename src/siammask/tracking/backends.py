@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from siammask.export import (
+    MANIFEST,
     ExportSettings,
     cached_graphs,
     check_graphs,
@@ -72,12 +73,13 @@ def build_graphs(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, ou
     config = TrackerConfig.from_mapping(tracker_cfg)
     ckpt_path = Path(ckpt_path).expanduser()
     identity = tracker_identity(ckpt_path, config, precision, calibration)
-    if network is None:
-        from siammask.lit.checkpoint import load_trained
 
-        network = load_trained(ckpt_path)[0]
+    def build(folder: Path, ident: Mapping) -> dict[str, Path]:
+        net = network
+        if net is None:  # the checkpoint is read only when graphs are to be written
+            from siammask.lit.checkpoint import load_trained
 
-    def build(net: SiamMask, folder: Path, ident: Mapping) -> dict[str, Path]:
+            net = load_trained(ckpt_path)[0]
         if precision == "fp32":
             return export_graphs(net, folder, ident)
         from siammask.export import stamp_graphs
@@ -90,12 +92,15 @@ def build_graphs(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, ou
         return paths
 
     if out_dir is None:
-        return cached_graphs(network, ckpt_path, identity, build)
+        return cached_graphs(ckpt_path, identity, build)
     out_dir = Path(out_dir).expanduser()
-    if out_dir.is_dir() and any(out_dir.iterdir()):
+    if (out_dir / MANIFEST).is_file():
         return check_graphs(out_dir, identity, ckpt_path)
+    if out_dir.is_dir() and any(out_dir.iterdir()):
+        raise ValueError(f"output_dir {str(out_dir)!r} holds other files and no exported graphs ({MANIFEST}): give "
+                         f"a new or empty folder")
     out_dir.mkdir(parents=True, exist_ok=True)
-    return build(network, out_dir, identity)
+    return build(out_dir, identity)
 
 
 class OnnxNetwork:
