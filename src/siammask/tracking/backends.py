@@ -164,8 +164,10 @@ def pytorch_network(network: SiamMask, config: TrackerConfig, fold_batchnorm: bo
 
         def probe(net: SiamMask) -> torch.Tensor:
             generator = torch.Generator().manual_seed(0)
+            device = next(net.parameters()).device
             template = torch.rand(1, 3, config.exemplar_size, config.exemplar_size, generator=generator) * 255
             search = torch.rand(1, 3, config.instance_size, config.instance_size, generator=generator) * 255
+            template, search = template.to(device), search.to(device)
             out = net(net.embed_template(template), search)
             parts = [out.score, out.mask_corr, *out.skips] + ([out.box] if out.box is not None else [])
             return torch.cat([part.flatten() for part in parts])
