@@ -99,6 +99,7 @@ def _onnx_export(*args: Any, **kwargs: Any) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
         warnings.filterwarnings("ignore", "Constant folding - Only steps=1", UserWarning)  # the RoW gathers' slices
+        warnings.filterwarnings("ignore", "Exporting aten::index", UserWarning)  # RoW indices are never negative
         torch.onnx.export(*args, dynamo=False, **kwargs)
 
 
