@@ -35,9 +35,10 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
         return [Entry("results", results_dir)], {"results_dir": str(results_dir)}
     from siammask.evaluation.baselines import StaticBoxTracker
     from siammask.tracking import Tracker, default_checkpoint, load_tracker
+    from siammask.tracking.backends import runtime_options
 
     def entry(name: str, ckpt: Path) -> Entry:
-        base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
+        base = load_tracker(str(ckpt), cfg.tracker, cfg.device, **runtime_options(cfg))
 
         def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
             return Tracker(base.network, base.config, base.device, base.anchors)

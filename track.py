@@ -1,4 +1,5 @@
-"""Track objects through a video from boxes or masks on its first frame; writes results.json, masks and an overlay.
+"""Track objects through a video from boxes or masks on its first frame; writes results.json, masks, an overlay and
+timing.json (median time per tracked frame and per stage, with the backend, threads, CPU model and load).
 
     python track.py input=<video file | folder of frames> bbox=[x,y,w,h] [ckpt_path=<ckpt>] [output_dir=<dir>]
     python track.py input=<video | frames> mask=<first-frame mask PNG> [ckpt_path=<ckpt>]
@@ -16,11 +17,14 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra
 import numpy as np
+import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
 from siammask.config import user_errors
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
+from siammask.tracking.backends import runtime_options
+from siammask.tracking.timing import timing_summary, write_timing
 from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video
 
 log = logging.getLogger(__name__)
@@ -62,9 +66,14 @@ def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     if tracker is None:
         ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
         log.info("tracking with checkpoint %s", ckpt_path)
-        tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device)
-    return track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=max_frames,
-                       overlay=cfg.overlay, progress=cfg.progress, masks=masks)
+        tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device, **runtime_options(cfg))
+    outputs = track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=max_frames,
+                          overlay=cfg.overlay, progress=cfg.progress, masks=masks)
+    backend = cfg.get("backend", "pytorch")
+    threads = cfg.get("threads") or (torch.get_num_threads() if backend == "pytorch" else None)
+    write_timing(Path(cfg.output_dir) / "timing.json", timing_summary(
+        outputs.frame_seconds, outputs.stages, tracker.num_targets, backend, threads))
+    return outputs
 
 
 @hydra.main(version_base="1.3", config_path="conf", config_name="track")

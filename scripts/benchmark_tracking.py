@@ -1,99 +1,233 @@
-"""Per-frame tracking time on this CPU, split into crop / network / post-processing, for two networks.
+"""Tracking speed on this CPU: the original release (optional), and this project's networks on each backend, for
+1, 2, 4, 8 targets. Prints Markdown tables (the README's), optionally writes them as JSON.
 
-    python scripts/benchmark_tracking.py [--frames-dir DIR] [--threads 2] [--json out.json]
+    .venv/bin/python scripts/benchmark_tracking.py [--release-root /path/to/foolwood/SiamMask] [--threads 2]
+        [--max-frames 70] [--targets 1 2 4 8] [--json out.json]
 
-Random weights (timing does not depend on them). Frames are decoded before timing; each stage is the
-median over the tracked frames of :attr:`siammask.tracking.Tracker.timings`. The goal is crop +
-post-processing <= 10% of the frame time. The machine is shared: run it when nothing else runs.
+Per-frame time is the wall time of one ``Tracker.track`` call (crop, network, post-processing: the whole frame;
+frames are decoded beforehand), median over the tracked frames (the first frame, initialisation, excluded), as
+track.py's timing.json. Networks: the paper's SiamMask-sharp (ResNet-50, refine) and the light default
+(experiment=quick), seeded random weights (speed does not depend on them). With ``--release-root`` (a checkout of
+github.com/foolwood/SiamMask, run as it is with the shims of scripts/compare_with_release.py) the release's own
+tracker runs first, and the paper network of every backend loads the very same weights, converted from the
+release's file, with the release's DAVIS settings. The int8 graphs are calibrated on the synthetic videos.
+
+The machine must be quiet: the header records the CPU and the 1-minute load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import json
-import platform
 import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from itertools import islice
 from pathlib import Path
 
+import cv2
+import numpy as np
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import OmegaConf
 
 from siammask.config import register_resolvers
+from siammask.export import export_graphs
 from siammask.geometry import xywh_to_xyxy
 from siammask.models import SiamMask
 from siammask.tracking import Tracker, TrackerConfig, open_frames
+from siammask.tracking.backends import BACKENDS, OnnxNetwork, pytorch_network
+from siammask.tracking.timing import cpu_model, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
-DEFAULT_BOX_XYWH = (305.0, 112.0, 163.0, 253.0)  # the player in tennis/00000.jpg
-PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256"]
-
-DEFAULT = "default (experiment=quick: regnetx_002, narrow heads, refine)"
-# Networks as configured in conf/ (what train.py would build), so the figures follow the configs.
-NETWORKS: dict[str, list[str]] = {
-    "paper SiamMask-sharp (paper_resnet50, 256 wide, refine)": [*PAPER, "model/refine=sharp"],
-    "paper SiamMask-base (paper_resnet50, 256 wide, no refine)": PAPER,
-    DEFAULT: ["experiment=quick"],
-}
+DEFAULT_BOX_XYWH = (305.0, 110.0, 165.0, 252.0)  # the player in tennis/00000.jpg (compare_with_release's box)
+PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
+         "model/refine=sharp"]
+NETWORKS = {"paper SiamMask-sharp": PAPER, "light default (experiment=quick)": ["experiment=quick"]}
+# PyTorch inference options compared (load_tracker's fold_batchnorm / channels_last).
+PYTORCH_OPTIONS = {"pytorch": {}, "pytorch, BN folded": {"fold_batchnorm": True},
+                   "pytorch, BN folded, channels-last": {"fold_batchnorm": True, "channels_last": True}}
+GRAPH_SETTINGS = {"exemplar_size": 127, "instance_size": 255, "opset": 17}
 
 
 def configured_network(overrides: list[str]) -> SiamMask:
     register_resolvers()
+    torch.manual_seed(0)
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("train", overrides=overrides)
-    return instantiate(cfg.model).network
+    return instantiate(cfg.model).network.eval()
 
 
-def time_network(network: SiamMask, frames: list, box_xywh: tuple[float, ...]) -> dict[str, float]:
-    tracker = Tracker(network, TrackerConfig(), "cpu")
-    tracker.init(frames[0], xywh_to_xyxy(box_xywh))
-    stages: dict[str, list[float]] = {"crop": [], "network": [], "post": [], "total": []}
+def davis_config() -> TrackerConfig:
+    return TrackerConfig.from_mapping(OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "tracker" / "davis.yaml")))
+
+
+def backend_networks(network: SiamMask, config: TrackerConfig, workdir: Path, threads: int,
+                     backends: list[str]) -> dict[str, Callable[[], SiamMask | OnnxNetwork]]:
+    """Row name -> a maker of the network as that backend runs it (made when its row is timed)."""
+    makers: dict[str, Callable[[], SiamMask | OnnxNetwork]] = {}
+    if "pytorch" in backends:
+        for name, options in PYTORCH_OPTIONS.items():
+            makers[name] = (lambda o=options: pytorch_network(copy.deepcopy(network), config, **o))
+    graphs: dict[str, dict] = {}
+
+    def onnx(precision: str) -> OnnxNetwork:
+        if "fp32" not in graphs:
+            graphs["fp32"] = export_graphs(network, workdir / "fp32", GRAPH_SETTINGS)
+        if precision == "int8" and "int8" not in graphs:
+            from siammask.quantize import quantize_graphs
+
+            (workdir / "int8").mkdir(exist_ok=True)
+            graphs["int8"] = quantize_graphs(graphs["fp32"], workdir / "int8", "synthetic", config, threads)
+        return OnnxNetwork(graphs[precision], network, threads)
+
+    if "onnxruntime" in backends:
+        makers["onnxruntime"] = lambda: onnx("fp32")
+    if "onnxruntime_int8" in backends:
+        makers["onnxruntime_int8"] = lambda: onnx("int8")
+    return makers
+
+
+def target_boxes(count: int, first_xywh: tuple[float, ...], image_hw: tuple[int, int]) -> np.ndarray:
+    """(count, 4) xyxy: the given box, then 100 px squares spread over the image (other, overlapping targets)."""
+    h, w = image_hw
+    boxes = [xywh_to_xyxy(np.array(first_xywh))]
+    for i in range(1, count):
+        x = (w - 100) * ((i * 0.37) % 1.0)
+        y = (h - 100) * ((i * 0.61) % 1.0)
+        boxes.append(np.array([x, y, x + 100, y + 100]))
+    return np.stack(boxes)
+
+
+def time_tracker(network: SiamMask | OnnxNetwork, config: TrackerConfig, frames: list[np.ndarray],
+                 boxes_xyxy: np.ndarray) -> dict[str, float]:
+    tracker = Tracker(network, config)
+    tracker.init(frames[0], boxes_xyxy)
+    totals, stages = [], []
     for frame in frames[1:]:
+        start = time.perf_counter()
         tracker.track(frame)
-        t = tracker.timings
-        for name, value in (("crop", t.crop), ("network", t.network), ("post", t.post),
-                            ("total", t.crop + t.network + t.post)):
-            stages[name].append(value)
-    medians = {name: statistics.median(values) * 1000 for name, values in stages.items()}
-    medians["fps"] = 1000 / medians["total"]
-    medians["crop_post_share"] = (medians["crop"] + medians["post"]) / medians["total"]
-    medians["frames"] = len(frames) - 1
-    return medians
+        totals.append(time.perf_counter() - start)
+        stages.append(tracker.timings)
+    result = {"ms": statistics.median(totals) * 1000}
+    for name in ("crop", "network", "post"):
+        result[name] = statistics.median(getattr(s, name) for s in stages) * 1000
+    return result
 
 
-def markdown(rows: dict[str, dict[str, float]], threads: int) -> str:
-    lines = [f"Tracking time per frame (median, ms), CPU, torch threads = {threads}, one target, random weights",
-             "", "| network | crop | network | post | total | FPS | crop+post share |",
-             "|---|---:|---:|---:|---:|---:|---:|"]
-    for name, r in rows.items():
-        lines.append(f"| {name} | {r['crop']:.2f} | {r['network']:.1f} | {r['post']:.2f} | {r['total']:.1f} | "
-                     f"{r['fps']:.1f} | {100 * r['crop_post_share']:.1f}% |")
+def time_release(release_root: Path, frame_paths: list[Path], box_xywh: tuple[float, ...],
+                 workdir: Path) -> tuple[float, Path]:
+    """The release's own tracker (SiamMask-sharp, DAVIS settings, refine) on seeded random weights: median ms per
+    tracked frame, and those weights saved in the release's format."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from compare_with_release import RELEASE_HP, import_release, seeded_release_model
+
+    release = import_release(release_root.resolve())
+    images = [cv2.imread(str(p)) for p in frame_paths]
+    model = seeded_release_model(release, images[0])
+    ckpt = workdir / "release_format.pth"
+    torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
+    x, y, w, h = box_xywh
+    times = []
+    with torch.no_grad():
+        state = release.init(images[0], np.array([x + w / 2, y + h / 2]), np.array([w, h]), model, RELEASE_HP["davis"])
+        for image in images[1:]:
+            start = time.perf_counter()
+            state = release.track(state, image, mask_enable=True, refine_enable=True)
+            times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1000, ckpt
+
+
+def markdown(title: str, columns: list[str], rows: dict[str, list[str]]) -> str:
+    lines = [title, "", "| | " + " | ".join(columns) + " |", "|---|" + "---:|" * len(columns)]
+    lines += [f"| {name} | " + " | ".join(cells) + " |" for name, cells in rows.items()]
     return "\n".join(lines)
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--frames-dir", default=DEFAULT_FRAMES)
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--frames-dir", type=Path, default=DEFAULT_FRAMES)
     parser.add_argument("--box", type=float, nargs=4, default=DEFAULT_BOX_XYWH, metavar=("X", "Y", "W", "H"),
-                        help="target on the first frame, xywh image pixels")
+                        help="first target on the first frame, xywh image pixels")
     parser.add_argument("--max-frames", type=int, default=None)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--targets", type=int, nargs="+", default=[1, 2, 4, 8])
+    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
+    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
+    parser.add_argument("--release-root", type=Path, default=None, help="a checkout of foolwood/SiamMask")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = parser.parse_args()
 
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-    frames = list(open_frames(args.frames_dir))[:args.max_frames]
+    frame_paths = sorted(args.frames_dir.glob("*.jpg"))[:args.max_frames]
+    frames = list(islice(open_frames(args.frames_dir), args.max_frames))
     if len(frames) < 2:
         raise SystemExit(f"{args.frames_dir} needs at least 2 frames")
-    rows = {name: time_network(configured_network(overrides), frames, tuple(args.box))
-            for name, overrides in NETWORKS.items()}
-    print(markdown(rows, args.threads))
+    load_before = load_average()
+    config = davis_config()
+    workdir = Path(tempfile.mkdtemp(prefix="benchmark_tracking_"))
+    figures: dict[str, dict] = {"release": None, "networks": {}}
+    networks = {name: NETWORKS[name] for name in args.networks}
+    paper_name = next(iter(NETWORKS))
+    release_ms = None
+    if args.release_root is not None:
+        if not (args.release_root / "tools" / "test.py").is_file():
+            raise SystemExit(f"{args.release_root} is not a checkout of foolwood/SiamMask (no tools/test.py)")
+        release_ms, release_ckpt = time_release(args.release_root, frame_paths, tuple(args.box), workdir)
+        figures["release"] = {"ms": release_ms}
+    for name, overrides in networks.items():
+        if name == paper_name and release_ms is not None:
+            from siammask.checkpoints import load_trained
+
+            network = load_trained(release_ckpt)[0]
+        else:
+            network = configured_network(overrides)
+        figures["networks"][name] = {}
+        folder = workdir / name.split()[0]
+        for row, make in backend_networks(network, config, folder, args.threads, args.backends).items():
+            made = make()
+            figures["networks"][name][row] = {
+                str(count): time_tracker(made, config, frames, target_boxes(count, tuple(args.box), frames[0].shape[:2]))
+                for count in args.targets}
+            print(f"{name}, {row}: " + ", ".join(f"{c} target(s) {v['ms']:.1f} ms"
+                                                 for c, v in figures["networks"][name][row].items()), flush=True)
+    figures["machine"] = {"cpu": cpu_model(), "threads": args.threads, "load_average_1min_before": load_before,
+                          "load_average_1min_after": load_average(), "torch": torch.__version__,
+                          "frames": len(frames) - 1, "frames_dir": str(args.frames_dir)}
+    print(report(figures, args.targets))
     if args.json is not None:
-        payload = {"threads": args.threads, "frames_dir": str(args.frames_dir), "machine": platform.processor() or
-                   platform.machine(), "torch": torch.__version__, "results_ms": rows}
-        args.json.write_text(json.dumps(payload, indent=2))
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def report(figures: dict, targets: list[int]) -> str:
+    machine = figures["machine"]
+    header = (f"{machine['cpu']}, {machine['threads']} threads, 1-minute load {machine['load_average_1min_before']} "
+              f"before / {machine['load_average_1min_after']} after, {machine['frames']} tracked frames, torch "
+              f"{machine['torch']}")
+    release = figures["release"]
+    one = str(targets[0])
+    rows = {}
+    if release is not None:
+        rows["original release (SiamMask-sharp, PyTorch)"] = [f"{release['ms']:.1f}", f"{1000 / release['ms']:.1f}",
+                                                              "1.00x"]
+    for network, backends in figures["networks"].items():
+        for row, by_count in backends.items():
+            ms = by_count[one]["ms"]
+            speedup = f"{release['ms'] / ms:.2f}x" if release is not None and "paper" in network else "-"
+            rows[f"{network}, {row}"] = [f"{ms:.1f}", f"{1000 / ms:.1f}", speedup]
+    single = markdown(f"Tracking, {one} target, ms per frame (median, whole frame) - {header}",
+                      ["ms / frame", "FPS", "vs release"], rows)
+    several = markdown("Several targets: ms per frame (median), and the time relative to one target",
+                       [f"{c} target{'s' if c > 1 else ''}" for c in targets],
+                       {f"{network}, {row}": [f"{by_count[str(c)]['ms']:.1f} ({by_count[str(c)]['ms'] / by_count[one]['ms']:.2f}x)"
+                                              for c in targets]
+                        for network, backends in figures["networks"].items() for row, by_count in backends.items()})
+    return single + "\n\n" + several
 
 
 if __name__ == "__main__":

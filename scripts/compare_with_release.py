@@ -108,7 +108,8 @@ def release_tracks(release: types.SimpleNamespace, model: torch.nn.Module, frame
 def our_tracks(ckpt: Path, frames_dir: Path, preset: str, refine: bool, out: Path) -> tuple[np.ndarray, list, Path]:
     subprocess.run([sys.executable, "track.py", f"input={frames_dir}", f"bbox=[{','.join(map(str, INIT_BOX_XYWH))}]",
                     f"ckpt_path={ckpt}", f"tracker={preset}", f"tracker.refine={str(refine).lower()}",
-                    f"output_dir={out}", f"hydra.run.dir={out}/hydra", "overlay=false", "progress=false"],
+                    f"output_dir={out}", f"hydra.run.dir={out}/hydra", "overlay=false", "progress=false",
+                    "fold_batchnorm=false"],  # the release's own layer-by-layer arithmetic, not its folded rounding
                    cwd=ROOT, check=True, capture_output=True)
     records = json.loads((out / "results.json").read_text())
     return np.array([r["bbox_xywh"] for r in records]), [r["rotated_box"] for r in records], out / "masks"

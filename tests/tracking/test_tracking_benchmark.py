@@ -1,25 +1,33 @@
-"""scripts/benchmark_tracking.py: the per-stage split adds up and the table reports it."""
+"""scripts/benchmark_tracking.py: per-frame medians with their stage split, for several targets, as Markdown tables."""
 
 from __future__ import annotations
 
 import importlib.util
 from pathlib import Path
 
-import pytest
 from tracking_helpers import TENNIS_BOX_XYWH
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def test_benchmark_splits_frame_time_into_stages(tennis_frames) -> None:
+def test_benchmark_times_frames_and_stages_for_several_targets_and_tabulates_them(tennis_frames) -> None:
     spec = importlib.util.spec_from_file_location("benchmark_tracking", ROOT / "scripts" / "benchmark_tracking.py")
     benchmark = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(benchmark)
-    network = benchmark.configured_network(benchmark.NETWORKS[benchmark.DEFAULT])
-    row = benchmark.time_network(network, tennis_frames[:4], tuple(TENNIS_BOX_XYWH))
-    assert row["frames"] == 3
-    assert min(row["crop"], row["network"], row["post"]) > 0
-    assert row["crop"] + row["network"] + row["post"] == pytest.approx(row["total"], rel=0.5)  # medians per stage
-    assert row["fps"] == pytest.approx(1000 / row["total"])
-    table = benchmark.markdown({"light": row}, threads=1)
-    assert "| light |" in table and "crop+post share" in table
+    network = benchmark.configured_network(benchmark.NETWORKS["light default (experiment=quick)"])
+    config = benchmark.davis_config()
+    by_count = {}
+    for count in (1, 2):
+        boxes = benchmark.target_boxes(count, tuple(TENNIS_BOX_XYWH), tennis_frames[0].shape[:2])
+        assert boxes.shape == (count, 4)
+        by_count[str(count)] = benchmark.time_tracker(network, config, tennis_frames[:3], boxes)
+    for row in by_count.values():
+        assert min(row["crop"], row["network"], row["post"]) > 0
+        assert row["ms"] >= row["network"]  # the whole frame holds its network call
+    figures = {"release": {"ms": 200.0}, "networks": {"paper x": {"pytorch": by_count}},
+               "machine": {"cpu": "test cpu", "threads": 1, "load_average_1min_before": 0.5,
+                           "load_average_1min_after": 0.6, "torch": "2", "frames": 2}}
+    table = benchmark.report(figures, [1, 2])
+    assert "| original release (SiamMask-sharp, PyTorch) | 200.0 | 5.0 | 1.00x |" in table
+    assert f"{200.0 / by_count['1']['ms']:.2f}x" in table and "| paper x, pytorch |" in table
+    assert "test cpu, 1 threads, 1-minute load 0.5 before / 0.6 after" in table

@@ -12,7 +12,11 @@ import torch
 
 
 def window_offset(map_size: int, window: int, step: float, score_size: int) -> int:
-    """First cell of position 0's window so that the middle position's window is centred on the map."""
+    """First cell of position 0's window so that the middle position's window is centred on the map.
+
+    Sizes read from a tensor's shape while tracing an ONNX export arrive as tensors: ``int`` makes them the graph's
+    constants (the map sizes of a crop size are fixed)."""
+    map_size, score_size = int(map_size), int(score_size)
     return round((map_size - window) / 2 - step * (score_size - 1) / 2)
 
 

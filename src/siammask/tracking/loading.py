@@ -46,9 +46,23 @@ def _is_default_run(run_dir: Path) -> bool:
         return False
 
 
-def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu") -> Tracker:
+def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu",
+                 backend: str = "pytorch", threads: int | None = None, onnx_dir: str | Path | None = None,
+                 calibration: str | None = None, fold_batchnorm: bool = False,
+                 channels_last: bool = False) -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
-    (:func:`siammask.checkpoints.load_trained`, without Lightning)."""
+    (:func:`siammask.checkpoints.load_trained`, without Lightning).
+
+    ``backend`` (:mod:`siammask.tracking.backends`): ``pytorch``, ``onnxruntime`` or ``onnxruntime_int8`` (graphs
+    exported on first use beside the checkpoint, or read from ``onnx_dir``; int8 calibrated on ``calibration``:
+    ``synthetic`` or a folder of frames). ``threads``: intra-op threads (None: one per core). ``fold_batchnorm`` /
+    ``channels_last``: PyTorch inference rewrites (same outputs up to float rounding).
+    """
+    from siammask.tracking.backends import check_backend, runtime_network  # onnx only imported when chosen
+
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
+    check_backend(backend, device, calibration)  # as a missing onnxruntime or int8 without calibration frames
     network, anchors = load_trained(ckpt_path, map_location=device)
+    network = runtime_network(network, ckpt_path, config, backend, threads, onnx_dir, calibration, fold_batchnorm,
+                              channels_last)
     return Tracker(network, config, device, anchors=anchors)

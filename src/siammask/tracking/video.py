@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
 from pathlib import Path
@@ -33,7 +34,7 @@ from tqdm import tqdm
 from siammask.evaluation.region import polygon_from_box_xyxy, polygon_mask
 from siammask.geometry import check_box_xyxy, xywh_to_xyxy, xyxy_to_xywh
 from siammask.tracking.io import FrameSource
-from siammask.tracking.tracker import Tracker, TrackResult
+from siammask.tracking.tracker import StageTimes, Tracker, TrackResult
 
 # BGR colours of targets 0, 1, ... (cycled), chosen to stay distinct on natural images.
 PALETTE_BGR = ((0, 200, 255), (255, 80, 0), (80, 255, 0), (255, 0, 200), (0, 80, 255), (200, 255, 255))
@@ -52,6 +53,8 @@ class TrackingOutputs:
     masks_dir: Path
     overlay_video: Path | None
     num_frames: int
+    frame_seconds: list[float] = field(default_factory=list)  # each tracked frame's Tracker.track call
+    stages: list[StageTimes] = field(default_factory=list)  # and its split (Tracker.timings)
 
 
 def boxes_from_xywh(bbox_xywh: Sequence, image_hw: tuple[int, int], source: str) -> np.ndarray:
@@ -98,6 +101,8 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | 
     records: list[dict] = []
     writer = H264Writer(output_dir / "overlay.mp4", frames.fps or DEFAULT_FPS, frames.frame_hw) if overlay else None
     done = 0
+    frame_seconds: list[float] = []
+    stages: list[StageTimes] = []
     try:
         chosen = frames if max_frames is None else islice(frames, max_frames)
         for index, frame in enumerate(tqdm(chosen, total=total, desc=f"tracking {frames.path.name}",
@@ -107,7 +112,10 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | 
                 from_box = [result.mask is None for result in given]
                 results = [_with_mask(r, frame.shape[:2]) for r in given]
             else:
+                start = time.perf_counter()
                 results = tracker.track(frame)
+                frame_seconds.append(time.perf_counter() - start)
+                stages.append(tracker.timings)
             several = len(results) > 1
             for target, result in enumerate(results):
                 records.append(_record(index, target, result, mask_from_box=index == 0 and from_box[target]))
@@ -122,7 +130,8 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | 
             writer.close()
     results_json = output_dir / "results.json"
     results_json.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # one entry a line
-    return TrackingOutputs(results_json, masks_dir, writer.path if writer is not None else None, done)
+    return TrackingOutputs(results_json, masks_dir, writer.path if writer is not None else None, done, frame_seconds,
+                           stages)
 
 
 def _with_mask(result: TrackResult, image_hw: tuple[int, int]) -> TrackResult:
