@@ -33,14 +33,15 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siammask.evaluation.region import (
-    init_box_from_polygon,
+from siammask.evaluation.region import init_box_from_polygon, polygon_from_values
+from siammask.evaluation.results import read_label_map, read_number_rows
+from siammask.geometry import (
+    check_box_xyxy,
+    mask_to_box_xyxy,
     polygon_bounds_xyxy,
     polygon_from_box_xyxy,
-    polygon_from_values,
+    xyxy_to_xywh,
 )
-from siammask.evaluation.results import read_label_map, read_number_rows
-from siammask.geometry import check_box_xyxy, mask_to_box_xyxy, xyxy_to_xywh
 from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
 
 BOX, MASK = "box", "mask"  # the two kinds of sequences: a target's regions, or a video's label maps
