@@ -19,6 +19,9 @@ Supported layouts:
   the same reader as ``prepare custom``; each object is a box sequence ``<video>-<object id>`` over the frames
   that annotate it, each video with masks a mask sequence over its frames with a mask file.
 * synthetic: any generator with ``sequence(video) -> (frames_rgb, boxes_xyxy (T, N, 4), masks (T, N, H, W))``.
+
+:data:`READERS` maps a benchmark config's ``reader`` to the function that reads its layout; a new layout is a
+reader function and an entry there.
 """
 
 from __future__ import annotations
