@@ -99,7 +99,12 @@ class Protocol(ABC):
         return {}, {}
 
     def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
-        """Plots with one curve per entry that scored any sequence; written into ``out_dir``."""
+        """The protocol's plots in ``out_dir``, one curve per entry that scored any sequence (none if no entry did)."""
+        scored = [(name, result) for name, result in results if result.per_sequence]
+        return self.draw(out_dir, benchmark, scored) if scored else []
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        """The plots of :meth:`plots`, given the entries that scored."""
         return []
 
 
@@ -137,10 +142,7 @@ class VotProtocol(Protocol):
         s = summarise_vot(scores, self.skip, self.eao_interval)
         return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
 
-    def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
-        scored = [(n, r) for n, r in results if r.per_sequence]
-        if not scored:
-            return []
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],
                    f"{n} [EAO {format_value(r.summary['eao'])}]") for n, r in scored]
         return [curve_plot(out_dir / "eao_curve.png", f"{benchmark}: expected average overlap", "sequence length",
@@ -172,10 +174,7 @@ class OtbProtocol(Protocol):
         s = summarise_otb(scores)
         return {k: s[k] for k in SUMMARY_KEYS}, {k: s[k] for k in CURVE_THRESHOLDS}
 
-    def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
-        scored = [(n, r) for n, r in results if r.per_sequence]
-        if not scored:
-            return []
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         success = [(CURVE_THRESHOLDS["success_curve"], r.curves["success_curve"],
                     f"{n} [AUC {format_value(r.summary['success_auc'])}]") for n, r in scored]
         paths = [curve_plot(out_dir / "success_plot.png", f"{benchmark}: success plot of OPE", "overlap threshold",
