@@ -59,8 +59,7 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
 def evaluate(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     print(f"Output folder: {out_dir}", flush=True)
-    videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
-    datasets = datasets_for(cfg.benchmark, videos)  # the benchmark's input is checked before any network loads
+    datasets = datasets_for(cfg.benchmark)  # the benchmark's input is checked before any network loads
     entries, source = tracker_entries(cfg, out_dir / "results")
     claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True),
                                   "device": cfg.device, **source})

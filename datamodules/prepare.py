@@ -32,7 +32,7 @@ import numpy as np
 from omegaconf import MISSING, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from siammask.geometry import CropWindow, mean_colour
+from siammask.geometry import CropWindow, mask_to_box_xyxy, mean_colour
 from siammask.progress import Progress
 
 from .lmdb_store import (
@@ -138,8 +138,7 @@ def crop_object(image_bgr: np.ndarray, pad_bgr: Sequence[float], obj: ObjectAnno
             return Skip(SMALL_MASK, where,
                         f"{what}: {pixels} mask pixels < min_mask_pixels={cfg.min_mask_pixels}")
     if obj.box_xyxy is None:
-        x, y, bw, bh = cv2.boundingRect(mask)
-        box_xyxy = np.array([x, y, x + bw, y + bh], dtype=np.float64)
+        box_xyxy = mask_to_box_xyxy(mask)
     else:
         box_xyxy = np.asarray(obj.box_xyxy, dtype=np.float64).reshape(-1)
     if box_xyxy.shape != (4,) or not np.all(np.isfinite(box_xyxy)):

@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 from siammask.datamodules.sources import Frame
 
-from siammask.geometry import warp_edge_affine
+from siammask.geometry import mask_to_box_xyxy, warp_edge_affine
 
 SPRITE_SIZE = 96  # sprite resolution (pixels); objects are at most ~150 px in a 320x240 frame
 SHAPE_RADIUS = 0.44  # largest shape radius, as a fraction of the sprite side (leaves room for deformation)
@@ -195,10 +195,9 @@ class SyntheticVideos:
         masks = np.stack([(owner == i + 1).view(np.uint8) for i in assets.target_ids])
         boxes_xyxy = np.zeros((len(masks), 4))
         for k, mask in enumerate(masks):
-            x, y, w, h = cv2.boundingRect(mask)
-            if w == 0:
+            if not mask.any():
                 raise RuntimeError(f"{self.name}: target {k} invisible in video {video} frame {t} (generator bug)")
-            boxes_xyxy[k] = (x, y, x + w, y + h)
+            boxes_xyxy[k] = mask_to_box_xyxy(mask)
         image = self._lighting(image, assets, t)
         if assets.blur_strength > 0:
             image = _motion_blur(image, assets.objects[assets.target_ids[0]].motion, t, assets.blur_strength)

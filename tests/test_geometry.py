@@ -1,17 +1,24 @@
+import cv2
 import numpy as np
 import pytest
+import torch
 
+from siammask import torch_boxes
 from siammask.geometry import (
     CropWindow,
     check_box_xyxy,
     context_size,
     cxcywh_to_xyxy,
     iou_xyxy,
+    mask_to_box_xyxy,
     mean_colour,
+    polygon_bounds_xyxy,
+    polygon_from_box_xyxy,
     xywh_to_xyxy,
     xyxy_to_cxcywh,
     xyxy_to_xywh,
 )
+from siammask.tracking.postprocess import mask_shape
 
 
 def test_box_format_conversions_round_trip():
@@ -85,3 +92,79 @@ def test_mean_colour_is_the_per_channel_mean():
     image = np.zeros((2, 2, 3), np.uint8)
     image[0, 0] = (4, 8, 12)
     assert mean_colour(image) == (1.0, 2.0, 3.0)
+
+
+def random_masks(count: int, hw=(23, 31), seed=0) -> np.ndarray:
+    """Sparse random blobs, some masks empty, some touching the borders."""
+    rng = np.random.default_rng(seed)
+    masks = rng.random((count, *hw)) < rng.uniform(0.0, 0.02, (count, 1, 1))
+    masks[1] = False
+    masks[2, 0, 0] = masks[2, -1, -1] = True
+    return masks
+
+
+def test_the_tight_box_of_a_mask_is_the_bounding_rect_and_the_nonzero_min_max_to_the_bit():
+    mask = np.zeros((6, 9), np.uint8)
+    mask[2:4, 3:8] = 1  # columns 3..7, rows 2..3
+    assert mask_to_box_xyxy(mask).tolist() == [3.0, 2.0, 8.0, 4.0]
+    for m in random_masks(40):
+        if not m.any():
+            with pytest.raises(ValueError, match="empty mask"):
+                mask_to_box_xyxy(m)
+            continue
+        box = mask_to_box_xyxy(m)
+        x, y, w, h = cv2.boundingRect(m.astype(np.uint8))  # what data preparation and the generator used
+        ys, xs = np.nonzero(m)  # what the tracker used
+        assert box.dtype == np.float64
+        np.testing.assert_array_equal(box, np.array([x, y, x + w, y + h], dtype=np.float64))
+        np.testing.assert_array_equal(box, [xs.min(), ys.min(), xs.max() + 1, ys.max() + 1])
+        np.testing.assert_array_equal(mask_to_box_xyxy(m.astype(np.uint8) * 255), box)
+
+
+def test_torch_mask_boxes_match_the_numpy_tight_box_and_are_zero_for_empty_masks():
+    masks = random_masks(40, hw=(31, 31), seed=1)
+    boxes = torch_boxes.masks_to_boxes_xyxy(torch.from_numpy(masks))
+    assert boxes.dtype == torch.float32 and boxes.shape == (40, 4)
+    for m, box in zip(masks, boxes):
+        expected = mask_to_box_xyxy(m) if m.any() else np.zeros(4)
+        np.testing.assert_array_equal(box.numpy(), expected.astype(np.float32))
+
+
+def test_torch_box_functions_agree_with_the_numpy_ones():
+    a = np.array([[10.0, 20.0, 40.0, 60.0], [0.0, 0.0, 5.0, 5.0]])
+    b = np.array([[20.0, 30.0, 50.0, 70.0], [1.0, 1.0, 4.0, 9.0]])
+    ta, tb = torch.from_numpy(a), torch.from_numpy(b)
+    np.testing.assert_array_equal(torch_boxes.xyxy_to_cxcywh(ta).numpy(), xyxy_to_cxcywh(a))
+    np.testing.assert_array_equal(torch_boxes.cxcywh_to_xyxy(ta).numpy(), cxcywh_to_xyxy(a))
+    np.testing.assert_allclose(torch_boxes.box_iou_xyxy(ta, tb).numpy(), iou_xyxy(a, b), rtol=1e-12)
+
+
+def test_box_corners_run_clockwise_and_their_bounds_give_the_box_back():
+    corners = polygon_from_box_xyxy([1.5, 2.0, 7.0, 9.25])
+    assert corners.tolist() == [[1.5, 2.0], [7.0, 2.0], [7.0, 9.25], [1.5, 9.25]]
+    assert polygon_bounds_xyxy(corners).tolist() == [1.5, 2.0, 7.0, 9.25]
+    assert polygon_bounds_xyxy([[3, 1], [0, 4], [2, 8]]).tolist() == [0.0, 1.0, 3.0, 8.0]
+
+
+def test_the_mask_outline_bounds_are_the_tight_box_of_its_largest_part_placed_at_the_offset():
+    mask = np.zeros((12, 14), np.uint8)
+    mask[2:5, 3:8] = 1  # the largest part: columns 3..7, rows 2..4
+    mask[9, 12] = 1  # a speck elsewhere
+    for pixel_corners in (True, False):
+        shape = mask_shape(mask, offset_xy=(10, 20), pixel_corners=pixel_corners)
+        assert shape.minmax_xyxy.dtype == np.float64
+        assert shape.minmax_xyxy.tolist() == [13.0, 22.0, 18.0, 25.0]
+
+
+def test_the_crop_window_owns_its_origin_and_every_map_starts_there():
+    window = CropWindow(cx=10.0, cy=20.0, size=8.0, out_size=16)  # origin (6, 16), 2 crop px per image px
+    assert window.origin_xy == (6.0, 16.0)
+    np.testing.assert_array_equal(window.affine(), [[2.0, 0.0, -12.0], [0.0, 2.0, -32.0]])
+    np.testing.assert_array_equal(window.box_to_crop([6.0, 16.0, 14.0, 24.0]), [0.0, 0.0, 16.0, 16.0])
+    np.testing.assert_array_equal(window.box_to_image([0.0, 0.0, 16.0, 16.0]), [6.0, 16.0, 14.0, 24.0])
+    np.testing.assert_array_equal(window.points_to_image(np.array([[4.0, 2.0]])), [[8.0, 17.0]])
+    sub = window.sub_window(8.0, 8.0, 4.0, 5)
+    assert (sub.cx, sub.cy, sub.size, sub.out_size) == (10.0, 20.0, 2.0, 5)
+    odd = CropWindow(cx=0.1, cy=-3.7, size=2.9, out_size=7)  # the old formula, to the bit
+    assert odd.origin_xy == (0.1 - 2.9 / 2, -3.7 - 2.9 / 2)
+    np.testing.assert_array_equal(odd.affine()[:, 2], [-odd.scale * (0.1 - 2.9 / 2), -odd.scale * (-3.7 - 2.9 / 2)])

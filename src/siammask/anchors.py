@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
+from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
+
 
 @dataclass(frozen=True)
 class AnchorSpec:
@@ -84,24 +86,6 @@ def foreground_logits(score: torch.Tensor) -> torch.Tensor:
     """(B, 2k, S, S) -> (B, k, S, S, 2) [background, foreground] logits."""
     b, c, h, w = score.shape
     return score.view(b, 2, c // 2, h, w).permute(0, 2, 3, 4, 1)
-
-
-def cxcywh_to_xyxy(boxes: torch.Tensor) -> torch.Tensor:
-    half = boxes[..., 2:] / 2
-    return torch.cat([boxes[..., :2] - half, boxes[..., :2] + half], dim=-1)
-
-
-def xyxy_to_cxcywh(boxes: torch.Tensor) -> torch.Tensor:
-    return torch.cat([(boxes[..., :2] + boxes[..., 2:]) / 2, boxes[..., 2:] - boxes[..., :2]], dim=-1)
-
-
-def box_iou_xyxy(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """IoU of boxes broadcast against each other."""
-    wh = (torch.minimum(a[..., 2:], b[..., 2:]) - torch.maximum(a[..., :2], b[..., :2])).clamp(min=0)
-    inter = wh[..., 0] * wh[..., 1]
-    area_a = (a[..., 2] - a[..., 0]).clamp(min=0) * (a[..., 3] - a[..., 1]).clamp(min=0)
-    area_b = (b[..., 2] - b[..., 0]).clamp(min=0) * (b[..., 3] - b[..., 1]).clamp(min=0)
-    return inter / (area_a + area_b - inter).clamp(min=1e-9)
 
 
 @dataclass

@@ -1,4 +1,6 @@
-"""Box formats and the square context crop shared by data preparation, pair sampling and tracking.
+"""Numpy geometry: box formats, polygons of boxes, the tight box of a mask, and the square context crop shared by
+data preparation, pair sampling, tracking and evaluation (the torch box functions of training live in
+:mod:`siammask.torch_boxes`).
 
 Coordinate convention (everywhere in the project): continuous *edge* coordinates, pixel ``i``
 covers ``[i, i + 1)``, so a box ``xyxy`` has width ``x1 - x0`` and pixel centres sit at ``i + 0.5``.
@@ -64,11 +66,25 @@ def check_box_xyxy(box_xyxy: BoxArray, image_hw: tuple[int, int] | None = None, 
 
 
 def mask_to_box_xyxy(mask: np.ndarray) -> np.ndarray:
-    """Tight box (xyxy, pixels of the mask) of a non-empty binary mask: pixel ``i`` spans ``[i, i + 1)``."""
-    ys, xs = np.nonzero(np.asarray(mask))
-    if xs.size == 0:
+    """Tight box (xyxy, pixels of the mask) of a non-empty (H, W) mask: pixel ``i`` spans ``[i, i + 1)``."""
+    m = np.asarray(mask)
+    cols, rows = np.flatnonzero(m.any(axis=0)), np.flatnonzero(m.any(axis=1))
+    if cols.size == 0:
         raise ValueError("an empty mask has no box")
-    return np.array([xs.min(), ys.min(), xs.max() + 1, ys.max() + 1], dtype=np.float64)
+    return np.array([cols[0], rows[0], cols[-1] + 1, rows[-1] + 1], dtype=np.float64)
+
+
+def polygon_from_box_xyxy(box_xyxy: BoxArray) -> np.ndarray:
+    """(4, 2) corners of an axis-aligned box, clockwise in image coordinates from the top-left (VOT polygon order)."""
+    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64).reshape(4)
+    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def polygon_bounds_xyxy(polygon: np.ndarray) -> np.ndarray:
+    """Axis-aligned bounding box of a polygon or point set (exact for rectangles, so OTB boxes survive the round
+    trip)."""
+    p = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    return np.concatenate([p.min(axis=0), p.max(axis=0)])
 
 
 def context_size(width: float, height: float, context_amount: float = 0.5) -> float:
@@ -112,25 +128,29 @@ class CropWindow:
         """Crop pixels per image pixel."""
         return self.out_size / self.size
 
+    @property
+    def origin_xy(self) -> tuple[float, float]:
+        """Image position (edge coordinates) of the crop's top-left corner, where crop pixel coordinates start."""
+        return self.cx - self.size / 2, self.cy - self.size / 2
+
     def affine(self) -> np.ndarray:
         """2x3 image->crop matrix in edge coordinates."""
         k = self.scale
-        return np.array([[k, 0.0, -k * (self.cx - self.size / 2)], [0.0, k, -k * (self.cy - self.size / 2)]])
+        x0, y0 = self.origin_xy
+        return np.array([[k, 0.0, -k * x0], [0.0, k, -k * y0]])
 
     def box_to_crop(self, box_xyxy: BoxArray) -> np.ndarray:
         b = np.asarray(box_xyxy, dtype=np.float64)
         k = self.scale
-        origin = np.array([self.cx - self.size / 2, self.cy - self.size / 2] * 2)
-        return (b - origin) * k
+        return (b - np.array(self.origin_xy * 2)) * k
 
     def box_to_image(self, box_xyxy_crop: BoxArray) -> np.ndarray:
         b = np.asarray(box_xyxy_crop, dtype=np.float64)
-        origin = np.array([self.cx - self.size / 2, self.cy - self.size / 2] * 2)
-        return b / self.scale + origin
+        return b / self.scale + np.array(self.origin_xy * 2)
 
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray:
         p = np.asarray(points_xy_crop, dtype=np.float64)
-        return p / self.scale + np.array([self.cx - self.size / 2, self.cy - self.size / 2])
+        return p / self.scale + np.array(self.origin_xy)
 
     def crop(self, image: np.ndarray, pad_value: float | tuple[float, ...] = 0.0,
              interpolation: int = cv2.INTER_LINEAR) -> np.ndarray:
@@ -145,7 +165,7 @@ class CropWindow:
 
     def sub_window(self, cx_crop: float, cy_crop: float, size_crop: float, out_size: int) -> CropWindow:
         """A window given in this crop's pixels, expressed in image pixels (e.g. a RoW of the search crop)."""
-        origin_x, origin_y = self.cx - self.size / 2, self.cy - self.size / 2
+        origin_x, origin_y = self.origin_xy
         return CropWindow(origin_x + cx_crop / self.scale, origin_y + cy_crop / self.scale, size_crop / self.scale,
                           out_size)
 

@@ -82,11 +82,10 @@ def _region(kind: str, result: TrackResult, image_hw: tuple[int, int]):
     if kind == Region.POLYGON:
         return Polygon.create([(float(x), float(y)) for x, y in np.asarray(result.polygon).reshape(-1, 2)])
     mask = result.mask if result.mask is not None else polygon_mask(result.polygon, image_hw)
-    ys, xs = np.nonzero(mask)
-    if xs.size == 0:
+    if not np.any(mask):
         return Mask.create(np.zeros((1, 1), dtype=np.uint8))
-    x0, y0 = int(xs.min()), int(ys.min())
-    return Mask.create(np.ascontiguousarray(mask[y0:ys.max() + 1, x0:xs.max() + 1].astype(np.uint8)), x0, y0)
+    x0, y0, x1, y1 = (int(v) for v in mask_to_box_xyxy(mask))
+    return Mask.create(np.ascontiguousarray(mask[y0:y1, x0:x1].astype(np.uint8)), x0, y0)
 
 
 def serve(tracker: Tracker) -> None:

@@ -13,8 +13,7 @@ from siammask.datamodules.from_tracks import from_tracks, main
 from siammask.datamodules.prepare import prepare, resolve_config
 
 from siammask.evaluation.datasets import custom_dataset
-from siammask.evaluation.region import polygon_from_box_xyxy
-from siammask.geometry import mask_to_box_xyxy
+from siammask.geometry import mask_to_box_xyxy, polygon_from_box_xyxy
 from siammask.tracking.io import open_frames
 from siammask.tracking.tracker import TrackResult
 from siammask.tracking.video import track_video

@@ -13,8 +13,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from siammask.evaluation.region import polygon_bounds_xyxy, polygon_from_box_xyxy
 from siammask.evaluation.results import write_label_map
+from siammask.geometry import polygon_bounds_xyxy, polygon_from_box_xyxy
 
 
 @dataclass

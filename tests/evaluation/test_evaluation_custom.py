@@ -12,7 +12,8 @@ from custom_videos import write_custom_videos
 from PIL import Image
 from test_evaluation_cli import run_eval, write_tiny_checkpoint
 
-from siammask.evaluation.datasets import custom_dataset, datasets_for
+from siammask.evaluation.benchmark import datasets_for
+from siammask.evaluation.datasets import custom_dataset
 from siammask.evaluation.results import label_map_path, otb_result_path, write_label_map, write_otb_boxes
 
 CUSTOM = {"name": "custom", "reader": "custom", "protocols": ["vot", "otb", "davis"]}

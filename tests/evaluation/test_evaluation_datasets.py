@@ -13,8 +13,8 @@ from evaluation_fakes import (
     write_json,
 )
 
+from siammask.evaluation.benchmark import datasets_for
 from siammask.evaluation.datasets import (
-    datasets_for,
     davis_dataset,
     otb_dataset,
     synthetic_datasets,

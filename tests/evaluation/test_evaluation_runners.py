@@ -6,8 +6,9 @@ from evaluation_fakes import BoxOracle, MaskOracle, indexed_frames
 
 from siammask.evaluation.baselines import StaticBoxTracker
 from siammask.evaluation.datasets import BoxSequence, FrameArray, MaskSequence
-from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_box_xyxy
+from siammask.evaluation.region import FAILURE, INIT, SKIP
 from siammask.evaluation.runners import merge_masks, run_otb, run_vos, run_vot
+from siammask.geometry import polygon_from_box_xyxy
 
 
 def box_sequence(n: int, hw=(40, 50)) -> BoxSequence:

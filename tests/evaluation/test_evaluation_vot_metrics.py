@@ -3,8 +3,9 @@
 import numpy as np
 import pytest
 
-from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_box_xyxy
+from siammask.evaluation.region import FAILURE, INIT, SKIP
 from siammask.evaluation.vot import eao_from_curve, expected_overlap_curve, score_vot_sequence, summarise_vot
+from siammask.geometry import polygon_from_box_xyxy
 
 GT_BOX = [0.0, 0.0, 10.0, 10.0]
 IMAGE_WH = (40, 40)

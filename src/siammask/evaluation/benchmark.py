@@ -16,35 +16,22 @@ unfinished one's partial files are discarded, never mixed with new ones.
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence, datasets_for
-from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
-from siammask.evaluation.otb import CURVE_THRESHOLDS, SUMMARY_KEYS, score_otb_sequence, summarise_otb
-from siammask.evaluation.results import (
-    label_map_path,
-    otb_result_path,
-    read_label_map,
-    read_otb_boxes,
-    read_vot_trajectory,
-    vot_result_path,
-    write_label_map,
-    write_otb_boxes,
-    write_vot_trajectory,
+from siammask.evaluation.datasets import Dataset, read_benchmark
+from siammask.evaluation.protocols import (
+    Protocol,
+    ProtocolResult,
+    benchmark_protocols,
+    make_protocol,
+    protocol_class,
 )
-from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
-from siammask.evaluation.vot import score_vot_sequence, summarise_vot
+from siammask.evaluation.runners import TrackerLike
 from siammask.progress import Progress
-from siammask.runs import PARTIAL_SUFFIX
 
-PROTOCOLS = ("vot", "otb", "davis", "ytvos")
-PARAMETERS = {"vot": ("burnin", "skip", "eao_interval"), "otb": (), "davis": ("bound_th",), "ytvos": ()}
 INPUT_ERRORS = (ValueError, OSError)  # bad input of one sequence; anything else is a bug and stops the run
 
 
@@ -58,18 +45,6 @@ class Entry:
     make_tracker: Callable[[], TrackerLike] | None = None
 
 
-@dataclass
-class ProtocolResult:
-    summary: dict[str, float]
-    per_sequence: dict[str, dict] = field(default_factory=dict)
-    failures: dict[str, str] = field(default_factory=dict)
-    curves: dict[str, np.ndarray] = field(default_factory=dict)
-
-    def to_json(self) -> dict:
-        return {**self.summary, "sequences": len(self.per_sequence), "per_sequence": self.per_sequence,
-                "failures": self.failures}
-
-
 def _protocol_dir(entry: Entry, protocol: str) -> Path:
     nested = entry.results_dir / protocol
     if entry.make_tracker is None and not nested.is_dir():
@@ -77,104 +52,31 @@ def _protocol_dir(entry: Entry, protocol: str) -> Path:
     return nested
 
 
-def _vot(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
-    path = vot_result_path(out, seq.name)
-    if tracker is not None:
-        write_vot_trajectory(path, run_vot(tracker, seq, int(params["skip"])))
-    trajectory = read_vot_trajectory(path, seq.name, len(seq.frames))
-    score = score_vot_sequence(trajectory, seq.gt_polygons, seq.image_hw[::-1], int(params["burnin"]))
-    return {"accuracy": score.accuracy, "lost": score.lost, "frames": score.num_frames}, score
-
-
-def _otb(seq: BoxSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
-    path = otb_result_path(out, seq.name)
-    if tracker is not None:
-        write_otb_boxes(path, run_otb(tracker, seq))
-    score = score_otb_sequence(read_otb_boxes(path, seq.name, len(seq.frames)), seq.gt_boxes_xywh)
-    return {k: score[k] for k in SUMMARY_KEYS}, score
-
-
-def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
-    """One sequence's PNGs, written into ``<folder>.partial`` and renamed to ``folder`` when all are there."""
-    partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
-    shutil.rmtree(partial, ignore_errors=True)  # left by a killed run
-    for name, labels in zip(names, label_maps):
-        write_label_map(label_map_path(partial.parent, partial.name, name), labels)
-    if folder.exists():
-        shutil.rmtree(folder)
-    partial.rename(folder)
-
-
-def _davis(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
-    names = seq.frames.names
-    if tracker is not None:
-        _write_label_maps(out / seq.name, names, run_vos(tracker, seq))
-    predicted = np.stack([read_label_map(label_map_path(out, seq.name, n), seq.name, seq.image_hw) for n in names])
-    if seq.merged:  # e.g. DAVIS 2016 results: 0/255 or any ids, all foreground is the one object
-        predicted = (predicted > 0).astype(np.uint8)
-    unknown = sorted(set(np.unique(predicted).tolist()) - {0, *seq.object_ids})
-    if unknown:
-        raise ValueError(f"sequence {seq.name!r}: result masks in {out / seq.name} contain ids {unknown}, "
-                         f"the sequence has objects {seq.object_ids}")
-    per_object = score_davis_sequence(np.stack(seq.labels), predicted, seq.object_ids, float(params["bound_th"]))
-    means = summarise_davis(list(per_object.values()))
-    row = {"J_mean": means["J_mean"], "F_mean": means["F_mean"], "JF_mean": means["JF_mean"],
-           "objects": {str(k): v for k, v in per_object.items()}}
-    return row, list(per_object.values())
-
-
-def _ytvos(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike | None) -> tuple[dict, Any]:
-    if tracker is None:
-        raise ValueError("YouTube-VOS has no public ground truth for its validation split: nothing to score; "
-                         "submit the written Annotations/ folder to the challenge server")
-    _write_label_maps(out / "Annotations" / seq.name, seq.frames.names, run_vos(tracker, seq))
-    return _ytvos_row(seq), None
-
-
-def _ytvos_row(seq: MaskSequence) -> dict:
-    return {"frames": len(seq.frames), "objects": len(seq.object_ids)}
-
-
-_SEQUENCE_SCORERS = {"vot": _vot, "otb": _otb, "davis": _davis, "ytvos": _ytvos}
-_FINISHED = {  # where a sequence's results are once it is done (a file or a whole folder)
-    "vot": vot_result_path, "otb": otb_result_path, "davis": lambda out, name: out / name,
-    "ytvos": lambda out, name: out / "Annotations" / name}
-
-
-def _summarise(protocol: str, scores: list, params: Mapping) -> tuple[dict, dict]:
-    if protocol == "vot":
-        s = summarise_vot(scores, int(params["skip"]), tuple(params["eao_interval"]))
-        return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
-    if protocol == "otb":
-        s = summarise_otb(scores)
-        return {k: s[k] for k in SUMMARY_KEYS}, {k: s[k] for k in CURVE_THRESHOLDS}
-    if protocol == "davis":
-        return summarise_davis_dataset(scores), {}
-    return {}, {}
-
-
-def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Mapping,
+def evaluate_protocol(protocol: str | Protocol, dataset: Dataset, entry: Entry, params: Mapping | None = None,
                       progress: bool = True) -> ProtocolResult:
-    """Run (if ``entry`` has a tracker) and score every sequence of ``dataset`` under ``protocol``."""
-    if protocol not in _SEQUENCE_SCORERS:
-        raise ValueError(f"unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
-    out = _protocol_dir(entry, protocol)
+    """Run (if ``entry`` has a tracker) and score every sequence of ``dataset`` under ``protocol`` (a protocol, or
+    the name it is registered under, then built with ``params``)."""
+    if isinstance(protocol, str):
+        protocol = make_protocol(protocol, params)
+    out = _protocol_dir(entry, protocol.name)
     runner: TrackerLike | None = None if entry.make_tracker is None else entry.make_tracker()
     per_sequence, failures, scores = {}, {}, []
-    finished = {name for name in dataset.names if runner is not None and _FINISHED[protocol](out, name).exists()}
+    finished = {name for name in dataset.names if runner is not None and protocol.finished_path(out, name).exists()}
     if finished:
-        print(f"{entry.name} {protocol}: {len(finished)} of {len(dataset.names)} sequences already done in {out}, "
-              "scored from their files", flush=True)
+        print(f"{entry.name} {protocol.name}: {len(finished)} of {len(dataset.names)} sequences already done in "
+              f"{out}, scored from their files", flush=True)
     # every sequence is a line in a log file (every_s=0): sequences are few and each takes a while
-    with Progress(len(dataset.names), f"{entry.name} {protocol}", "sequences", enabled=progress,
+    with Progress(len(dataset.names), f"{entry.name} {protocol.name}", "sequences", enabled=progress,
                   every_s=0.0) as bar:
         for name in dataset.names:
             try:
                 seq = dataset.load(name)
-                if name in finished and protocol == "ytvos":
-                    row, score = _ytvos_row(seq), None
+                if runner is None:
+                    row, score = protocol.score_saved(seq, out)
                 else:
-                    row, score = _SEQUENCE_SCORERS[protocol](seq, out, params, None if name in finished else runner)
+                    if name not in finished:
+                        protocol.run(runner, seq, out)
+                    row, score = protocol.score(seq, out)
             except INPUT_ERRORS as err:
                 failures[name] = str(err)
                 bar.update(note=f"{name} failed")
@@ -182,24 +84,22 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
             per_sequence[name] = row
             scores.append(score)
             bar.update(note=name)
-    summary, curves = _summarise(protocol, scores, params)
+    summary, curves = protocol.summarise(scores)
     return ProtocolResult(summary, per_sequence, failures, curves)
 
 
-def check_parameters(benchmark: Mapping, protocol: str) -> None:
-    """Fail before any tracking on an unknown protocol, a missing parameter or an impossible EAO interval."""
-    name = benchmark["name"]
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"benchmark {name!r} lists unknown protocol {protocol!r}; known: {list(PROTOCOLS)}")
-    params = benchmark.get(protocol, {})
-    missing = [key for key in PARAMETERS[protocol] if key not in params]
-    if missing:
-        raise ValueError(f"benchmark {name!r}: protocol {protocol!r} needs {protocol}.{missing} in its config")
-    if protocol == "vot":
-        low, high = params["eao_interval"]
-        if not 1 <= int(low) <= int(high):
-            raise ValueError(f"benchmark {name!r}: vot.eao_interval must be [low, high] with 1 <= low <= high "
-                             f"(sequence lengths), got {list(params['eao_interval'])}")
+def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, Dataset]:
+    """The dataset each protocol of a benchmark config (``conf/benchmark/*.yaml``) runs on: the box or the mask
+    sequences its reader offers. ``synthetic_videos`` stands in for the synthetic reader's ``generator``."""
+    if synthetic_videos is not None:
+        benchmark = {**benchmark, "generator": synthetic_videos}
+    kinds = {name: protocol_class(name, benchmark["name"]).sequences for name in benchmark["protocols"]}
+    offered = read_benchmark(benchmark, set(kinds.values()))
+    for name, kind in kinds.items():
+        if kind not in offered:
+            raise ValueError(f"benchmark {benchmark['name']!r}: protocol {name!r} cannot run on the "
+                             f"{benchmark['reader']!r} reader")
+    return {name: offered[kind] for name, kind in kinds.items()}
 
 
 def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: Any = None,
@@ -209,10 +109,8 @@ def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: An
 
     ``datasets``: the output of :func:`datasets_for`, when the caller built it first (to check the input
     before loading networks); built here otherwise."""
-    protocols = list(benchmark["protocols"])
-    for protocol in protocols:
-        check_parameters(benchmark, protocol)
+    protocols = benchmark_protocols(benchmark)  # bad protocol settings fail before any sequence is read
     datasets = datasets if datasets is not None else datasets_for(benchmark, synthetic_videos)
-    return {entry.name: {p: evaluate_protocol(p, datasets[p], entry, benchmark.get(p, {}), progress)
-                         for p in protocols}
+    return {entry.name: {name: evaluate_protocol(protocol, datasets[name], entry, progress=progress)
+                         for name, protocol in protocols.items()}
             for entry in entries}

@@ -19,29 +19,35 @@ Supported layouts:
   the same reader as ``prepare custom``; each object is a box sequence ``<video>-<object id>`` over the frames
   that annotate it, each video with masks a mask sequence over its frames with a mask file.
 * synthetic: any generator with ``sequence(video) -> (frames_rgb, boxes_xyxy (T, N, 4), masks (T, N, H, W))``.
+
+:data:`READERS` maps a benchmark config's ``reader`` to the function that reads its layout; a new layout is a
+reader function and an entry there.
 """
 
 from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import numpy as np
 
-from siammask.evaluation.region import (
-    init_box_from_polygon,
+from siammask.evaluation.region import init_box_from_polygon, polygon_from_values
+from siammask.evaluation.results import read_label_map, read_number_rows
+from siammask.geometry import (
+    check_box_xyxy,
+    mask_to_box_xyxy,
     polygon_bounds_xyxy,
     polygon_from_box_xyxy,
-    polygon_from_values,
+    xyxy_to_xywh,
 )
-from siammask.evaluation.results import read_label_map, read_number_rows
-from siammask.geometry import check_box_xyxy, mask_to_box_xyxy, xyxy_to_xywh
 from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
+
+BOX, MASK = "box", "mask"  # the two kinds of sequences: a target's regions, or a video's label maps
 
 
 class FrameSource(Protocol):
@@ -438,43 +444,56 @@ def synthetic_datasets(videos: SyntheticVideos, num_videos: int, name: str = "sy
             Dataset(name, [video_name(v) for v in range(num_videos)], load_masks))
 
 
-BOX_PROTOCOLS, MASK_PROTOCOLS = ("vot", "otb"), ("davis", "ytvos")
+def _read_vot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    return {BOX: vot_dataset(cfg.get("root"), cfg.get("json_name"), cfg["name"])}
 
 
-def datasets_for(cfg: Mapping, synthetic_videos: SyntheticVideos | None = None) -> dict[str, Dataset]:
-    """The dataset each protocol of a benchmark config (``conf/benchmark/*.yaml``) runs on.
+def _read_otb(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    return {BOX: otb_dataset(cfg.get("root"), cfg.get("json_name"), cfg["name"])}
 
-    ``reader`` picks the layout; box protocols (vot, otb) get box sequences, mask protocols (davis,
-    ytvos) mask sequences; the synthetic reader offers both from ``synthetic_videos``.
-    """
-    reader, name, root = cfg["reader"], cfg["name"], cfg.get("root")
-    box: Dataset | None = None
-    mask: Dataset | None = None
-    if reader == "vot":
-        box = vot_dataset(root, cfg.get("json_name"), name)
-    elif reader == "otb":
-        box = otb_dataset(root, cfg.get("json_name"), name)
-    elif reader == "davis":
-        mask = davis_dataset(root, int(cfg["year"]), cfg.get("split", "val"), cfg.get("resolution", "480p"),
-                             bool(cfg.get("merge_objects", False)), name=name)
-    elif reader == "ytvos":
-        mask = ytvos_dataset(root, cfg.get("split", "valid"), name)
-    elif reader == "custom":
-        box, mask = custom_dataset(root, name)
-        if not mask.names and any(p in MASK_PROTOCOLS for p in cfg["protocols"]):
-            raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
-                             f"protocol scores: add masks or leave davis out of benchmark.protocols")
-    elif reader == "synthetic":
-        if synthetic_videos is None:
-            raise ValueError(f"benchmark {name!r} reads synthetic videos but no generator was given")
-        box, mask = synthetic_datasets(synthetic_videos, int(cfg["num_videos"]), name)
-    else:
-        raise ValueError(f"benchmark {name!r}: unknown reader {reader!r}; known: vot, otb, davis, ytvos, custom, "
-                         "synthetic")
-    out = {}
-    for protocol in cfg["protocols"]:
-        dataset = box if protocol in BOX_PROTOCOLS else mask if protocol in MASK_PROTOCOLS else None
-        if dataset is None:
-            raise ValueError(f"benchmark {name!r}: protocol {protocol!r} cannot run on the {reader!r} reader")
-        out[protocol] = dataset
-    return out
+
+def _read_davis(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    return {MASK: davis_dataset(cfg.get("root"), int(cfg["year"]), cfg.get("split", "val"),
+                                cfg.get("resolution", "480p"), bool(cfg.get("merge_objects", False)),
+                                name=cfg["name"])}
+
+
+def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    return {MASK: ytvos_dataset(cfg.get("root"), cfg.get("split", "valid"), cfg["name"])}
+
+
+def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    root, name = cfg.get("root"), cfg["name"]
+    box, mask = custom_dataset(root, name)
+    if not mask.names and MASK in kinds:
+        raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
+                         f"protocol scores: add masks or leave davis out of benchmark.protocols")
+    return {BOX: box, MASK: mask}
+
+
+def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    """``generator``: the videos (anything with ``sequence(video)``), or their config with a ``_target_``."""
+    videos = cfg.get("generator")
+    if videos is None:
+        raise ValueError(f"benchmark {cfg['name']!r} reads synthetic videos but no generator was given")
+    if isinstance(videos, Mapping):
+        from hydra.utils import instantiate
+
+        videos = instantiate(videos)
+    box, mask = synthetic_datasets(videos, int(cfg["num_videos"]), cfg["name"])
+    return {BOX: box, MASK: mask}
+
+
+READERS: dict[str, Callable[[Mapping[str, Any], Collection[str]], dict[str, Dataset]]] = {
+    "vot": _read_vot, "otb": _read_otb, "davis": _read_davis, "ytvos": _read_ytvos, "custom": _read_custom,
+    "synthetic": _read_synthetic}
+"""A benchmark config's ``reader`` -> the datasets it offers (by sequence kind, :data:`BOX` / :data:`MASK`), given
+the config and the kinds its protocols run on."""
+
+
+def read_benchmark(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+    """The datasets of a benchmark config (``conf/benchmark/*.yaml``): its ``reader`` picks the layout."""
+    reader = cfg["reader"]
+    if reader not in READERS:
+        raise ValueError(f"benchmark {cfg['name']!r}: unknown reader {reader!r}; known: {', '.join(READERS)}")
+    return READERS[reader](cfg, kinds)

@@ -11,6 +11,8 @@ import numpy as np
 import shapely
 from matplotlib.path import Path as _MplPath
 
+from siammask.geometry import polygon_bounds_xyxy
+
 INIT, FAILURE, SKIP = 1, 2, 0
 """VOT baseline codes: tracker (re-)initialised, tracking failure, frame skipped after a failure."""
 
@@ -24,18 +26,6 @@ def polygon_from_values(values: np.ndarray | list[float]) -> np.ndarray:
     if v.size >= 6 and v.size % 2 == 0:
         return v.reshape(-1, 2)
     raise ValueError(f"a region needs 4 (x, y, w, h) or an even number >= 6 of polygon coordinates, got {v.size}")
-
-
-def polygon_from_box_xyxy(box_xyxy: np.ndarray) -> np.ndarray:
-    """The four corners of an axis-aligned box (image pixels), clockwise in image coordinates."""
-    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64).reshape(4)
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-
-
-def polygon_bounds_xyxy(polygon: np.ndarray) -> np.ndarray:
-    """Axis-aligned bounding box of a polygon (exact for rectangles, so OTB boxes survive the round trip)."""
-    p = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    return np.concatenate([p.min(axis=0), p.max(axis=0)])
 
 
 def _shape(polygon: np.ndarray) -> shapely.Geometry:

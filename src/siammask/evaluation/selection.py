@@ -10,20 +10,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from siammask.evaluation.benchmark import Entry, ProtocolResult, run_benchmark
+from siammask.evaluation.benchmark import Entry, run_benchmark
+from siammask.evaluation.protocols import PROTOCOLS, ProtocolResult, protocol_class
 
-# Headline metric of each protocol: VOT EAO, OTB success AUC, DAVIS J&F mean (YouTube-VOS has no public truth).
-MAIN_METRICS = {"vot": "eao", "otb": "success_auc", "davis": "JF_mean"}
 EPOCH_PATTERN = "epoch_*.ckpt"  # conf/callbacks/epoch_checkpoints.yaml
 
 
 def selection_metric(benchmark: Mapping[str, Any]) -> tuple[str, str]:
-    """(protocol, metric) that ranks checkpoints on ``benchmark``: its first protocol with ground truth."""
+    """(protocol, metric) that ranks checkpoints on ``benchmark``: its first protocol with a headline metric (VOT
+    EAO, OTB success AUC, DAVIS J&F mean; YouTube-VOS has no public ground truth)."""
     for protocol in benchmark["protocols"]:
-        if protocol in MAIN_METRICS:
-            return protocol, MAIN_METRICS[protocol]
+        headline = protocol_class(protocol, benchmark["name"]).headline
+        if headline is not None:
+            return protocol, headline
+    ranked = sorted(name for name, protocol in PROTOCOLS.items() if protocol.headline is not None)
     raise ValueError(f"benchmark {benchmark['name']!r} has no protocol with ground truth to select by "
-                     f"(protocols {list(benchmark['protocols'])}; known: {sorted(MAIN_METRICS)})")
+                     f"(protocols {list(benchmark['protocols'])}; known: {ranked})")
 
 
 def selection_score(benchmark: Mapping[str, Any], results: Mapping[str, ProtocolResult]) -> float:

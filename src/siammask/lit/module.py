@@ -21,8 +21,6 @@ from siammask.anchors import (
     AnchorTargetAssigner,
     CentreLabeller,
     box_deltas_map,
-    box_iou_xyxy,
-    cxcywh_to_xyxy,
     decode_boxes,
     foreground_logits,
 )
@@ -38,6 +36,7 @@ from siammask.losses import (
 from siammask.models import SearchOutput, build_network
 from siammask.models.windows import gather_windows, window_offset
 from siammask.schedules import WarmupLogDecayLR
+from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, masks_to_boxes_xyxy
 
 Batch = Mapping[str, torch.Tensor]
 BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
@@ -290,16 +289,7 @@ def _plain(value: Any) -> Any:
 def _mask_box_in_search(window_masks: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, offset: int,
                         stride: int) -> torch.Tensor:
     """Min-max box xyxy (search-crop pixels) of each RoW's binary mask; a zero box where the mask is empty."""
-    size = window_masks.shape[-1]
-    span = torch.arange(size, device=window_masks.device, dtype=torch.float32)
-    any_x, any_y = window_masks.any(1), window_masks.any(2)  # (N, size) columns / rows containing mask
-    big = float(size)
-    x0 = torch.where(any_x, span, big).amin(1)
-    x1 = torch.where(any_x, span + 1, -big).amax(1)
-    y0 = torch.where(any_y, span, big).amin(1)
-    y1 = torch.where(any_y, span + 1, -big).amax(1)
-    left = (offset + stride * cols).float()
-    top = (offset + stride * rows).float()
-    box = torch.stack([x0 + left, y0 + top, x1 + left, y1 + top], dim=1)
-    empty = ~any_x.any(1)
-    return torch.where(empty.view(-1, 1), torch.zeros_like(box), box)
+    boxes = masks_to_boxes_xyxy(window_masks)  # RoW pixels
+    left, top = (offset + stride * cols).float(), (offset + stride * rows).float()
+    shifted = boxes + torch.stack([left, top, left, top], dim=1)
+    return torch.where(window_masks.flatten(1).any(1).view(-1, 1), shifted, boxes)

@@ -193,6 +193,11 @@ class ReleaseSearchWindow:
     out_size: int
     image_hw: tuple[int, int]
 
+    @property
+    def origin_xy(self) -> tuple[float, float]:
+        """Image position of the rounded crop's top-left corner as the mask paste-back places it (unrounded)."""
+        return self.centre_xy[0] - self.side / 2, self.centre_xy[1] - self.side / 2
+
     def crop(self, image: np.ndarray, pad_colour: np.ndarray) -> np.ndarray:
         return release_crop(image, self.centre_xy, self.side, self.out_size, pad_colour)
 
@@ -201,8 +206,8 @@ class ReleaseSearchWindow:
 
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> ReleaseMaskWindow:
         k = self.side / self.out_size  # image pixels per crop pixel of the rounded crop
-        origin = (self.centre_xy[0] - self.side / 2 + (cx_crop - size_crop / 2) * k,
-                  self.centre_xy[1] - self.side / 2 + (cy_crop - size_crop / 2) * k)
+        x0, y0 = self.origin_xy
+        origin = (x0 + (cx_crop - size_crop / 2) * k, y0 + (cy_crop - size_crop / 2) * k)
         return ReleaseMaskWindow.of(origin, size_crop * k, mask_size, self.image_hw)
 
 

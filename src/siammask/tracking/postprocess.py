@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from siammask.geometry import CropWindow
+from siammask.geometry import CropWindow, polygon_bounds_xyxy
 
 # Corners of the unit square of a pixel at its integer index, in edge coordinates.
 _PIXEL_CORNERS = np.array([[0, 0], [1, 0], [1, 1], [0, 1]], dtype=np.float32)
@@ -41,7 +41,7 @@ def support_bounds(values_crop: np.ndarray, threshold: float, window: CropWindow
     if rows.size == 0:
         return None
     cols = np.flatnonzero(above.any(axis=0))
-    left, top = window.cx - window.size / 2, window.cy - window.size / 2
+    left, top = window.origin_xy
     k = window.scale
     bounds = _clipped_bounds(left + (cols[0] - 1) / k, top + (rows[0] - 1) / k, left + (cols[-1] + 2) / k,
                              top + (rows[-1] + 2) / k, image_hw)
@@ -67,12 +67,6 @@ def paste_region(values_crop: np.ndarray, window: CropWindow, bounds: tuple[int,
     return shifted.paste_back(values_crop, (y1 - y0, x1 - x0))
 
 
-def box_corners(box_xyxy: np.ndarray) -> np.ndarray:
-    """(4, 2) corners of an axis-aligned box, clockwise from the top-left (VOT polygon order)."""
-    x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64)
-    return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
-
-
 def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0), min_contour_area: float = 0.0,
                pixel_corners: bool = True) -> MaskShape | None:
     """Bounds and minimum-area rectangle of the largest outer contour of a uint8 0/1 mask.
@@ -92,7 +86,6 @@ def mask_shape(binary: np.ndarray, offset_xy: tuple[int, int] = (0, 0), min_cont
         return None
     pixels = contours[best].reshape(-1, 2).astype(np.float32) + np.asarray(offset_xy, dtype=np.float32)
     # The shape is the union of pixel squares: its hull is the hull of the boundary pixels' corners.
-    corners = (pixels[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2) if pixel_corners else pixels
-    rotated = cv2.boxPoints(cv2.minAreaRect(corners)).astype(np.float64)
-    minmax = np.concatenate([pixels.min(axis=0), pixels.max(axis=0) + 1]).astype(np.float64)
-    return MaskShape(minmax, rotated)
+    corners = (pixels[:, None, :] + _PIXEL_CORNERS[None]).reshape(-1, 2)
+    rotated = cv2.boxPoints(cv2.minAreaRect(corners if pixel_corners else pixels)).astype(np.float64)
+    return MaskShape(polygon_bounds_xyxy(corners), rotated)

@@ -29,11 +29,17 @@ import torch
 from scipy.special import expit
 
 from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
-from siammask.geometry import check_box_xyxy, cxcywh_to_xyxy, mask_to_box_xyxy, xyxy_to_cxcywh
+from siammask.geometry import (
+    check_box_xyxy,
+    cxcywh_to_xyxy,
+    mask_to_box_xyxy,
+    polygon_from_box_xyxy,
+    xyxy_to_cxcywh,
+)
 from siammask.models import SearchOutput, SiamMask
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.geometry import MaskWindow, SearchWindow, pad_colour, search_window, template_crop
-from siammask.tracking.postprocess import MaskShape, box_corners, mask_shape
+from siammask.tracking.postprocess import MaskShape, mask_shape
 
 
 @dataclass
@@ -333,13 +339,13 @@ class Tracker:
         results = []
         for i, t in enumerate(range(first, len(targets.centre_xy))):
             tracked_xyxy = cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]]))
-            tracked = box_corners(tracked_xyxy)
+            tracked = polygon_from_box_xyxy(tracked_xyxy)
             shape = masks.shapes[i] if masks.shapes else None
             rotated = shape.rotated_box if shape is not None else tracked
             if mode == "min_area_rect":
                 polygon = rotated
             elif mode == "mask_minmax" and shape is not None:
-                polygon = box_corners(shape.minmax_xyxy)
+                polygon = polygon_from_box_xyxy(shape.minmax_xyxy)
             else:
                 polygon = tracked
             mask = masks.masks[i] if masks.masks else None

@@ -1,0 +1,282 @@
+"""The evaluation protocols, one class each, registered in :data:`PROTOCOLS` under the names ``conf/benchmark/*.yaml``
+lists in ``protocols`` (its parameters are the config section of the same name, e.g. ``vot: {burnin, ...}``).
+
+A protocol says everything that differs between benchmarks: its parameters, which sequences it runs on (box or
+mask), how a tracker runs through a sequence and where the results are written, how a sequence is scored from
+its result files and the scores summarised, its report columns, its headline metric and its plots. The benchmark
+loop (:mod:`siammask.evaluation.benchmark`), the report and eval.py are the same for all; a new protocol is a
+subclass here and an entry in :data:`PROTOCOLS`.
+"""
+
+from __future__ import annotations
+
+import shutil
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar
+
+import numpy as np
+
+from siammask.evaluation.datasets import BOX, MASK, BoxSequence, MaskSequence
+from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
+from siammask.evaluation.otb import (
+    CURVE_THRESHOLDS,
+    NORM_PRECISION_AT,
+    PRECISION_AT,
+    SUMMARY_KEYS,
+    score_otb_sequence,
+    summarise_otb,
+)
+from siammask.evaluation.plots import curve_plot, format_value
+from siammask.evaluation.results import (
+    label_map_path,
+    otb_result_path,
+    read_label_map,
+    read_otb_boxes,
+    read_vot_trajectory,
+    vot_result_path,
+    write_label_map,
+    write_otb_boxes,
+    write_vot_trajectory,
+)
+from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
+from siammask.evaluation.vot import score_vot_sequence, summarise_vot
+from siammask.runs import PARTIAL_SUFFIX
+
+
+@dataclass
+class ProtocolResult:
+    summary: dict[str, float]
+    per_sequence: dict[str, dict] = field(default_factory=dict)
+    failures: dict[str, str] = field(default_factory=dict)
+    curves: dict[str, np.ndarray] = field(default_factory=dict)
+
+    def to_json(self) -> dict:
+        return {**self.summary, "sequences": len(self.per_sequence), "per_sequence": self.per_sequence,
+                "failures": self.failures}
+
+
+NamedResults = list[tuple[str, ProtocolResult]]  # (entry name, its result under one protocol)
+
+
+class Protocol(ABC):
+    """One protocol with its parameters (checked on construction, so a bad config fails before any tracking)."""
+
+    name: ClassVar[str]
+    sequences: ClassVar[str]  # BOX or MASK: the sequences of a benchmark's reader it runs on
+    parameters: ClassVar[tuple[str, ...]] = ()  # keys its config section must have
+    columns: ClassVar[tuple[tuple[str, str], ...]] = ()  # (summary key, header) of the summary table
+    sequence_columns: ClassVar[tuple[str, ...]] = ()  # per-sequence row keys of the per-sequence table
+    headline: ClassVar[str | None] = None  # summary key checkpoints are ranked by (None: nothing to rank by)
+
+    def __init__(self, params: Mapping[str, Any] | None = None, benchmark: str = "?") -> None:
+        self.params = dict(params or {})
+        missing = [key for key in self.parameters if key not in self.params]
+        if missing:
+            raise ValueError(f"benchmark {benchmark!r}: protocol {self.name!r} needs {self.name}.{missing} "
+                             f"in its config")
+
+    @abstractmethod
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        """Where a sequence's results are once it is done (a file or a whole folder, written at once)."""
+
+    @abstractmethod
+    def run(self, tracker: TrackerLike, seq: Any, out: Path) -> None:
+        """Track ``seq`` as the protocol prescribes and write its results under ``out``."""
+
+    @abstractmethod
+    def score(self, seq: Any, out: Path) -> tuple[dict, Any]:
+        """(per-sequence row, score for :meth:`summarise`) from the result files under ``out``."""
+
+    def score_saved(self, seq: Any, out: Path) -> tuple[dict, Any]:
+        """Score results written by someone else (eval.py ``results_dir``)."""
+        return self.score(seq, out)
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        """(summary numbers, curves) over all scored sequences."""
+        return {}, {}
+
+    def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
+        """The protocol's plots in ``out_dir``, one curve per entry that scored any sequence (none if no entry did)."""
+        scored = [(name, result) for name, result in results if result.per_sequence]
+        return self.draw(out_dir, benchmark, scored) if scored else []
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        """The plots of :meth:`plots`, given the entries that scored."""
+        return []
+
+
+class VotProtocol(Protocol):
+    """VOT supervised (reset-based) experiment: EAO, accuracy, robustness, lost (:mod:`siammask.evaluation.vot`)."""
+
+    name = "vot"
+    sequences = BOX
+    parameters = ("burnin", "skip", "eao_interval")
+    columns = (("eao", "EAO"), ("accuracy", "Accuracy"), ("robustness", "Robustness"), ("lost", "Lost"))
+    sequence_columns = ("accuracy", "lost")
+    headline = "eao"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, benchmark: str = "?") -> None:
+        super().__init__(params, benchmark)
+        low, high = self.params["eao_interval"]
+        if not 1 <= int(low) <= int(high):
+            raise ValueError(f"benchmark {benchmark!r}: vot.eao_interval must be [low, high] with 1 <= low <= high "
+                             f"(sequence lengths), got {list(self.params['eao_interval'])}")
+        self.burnin, self.skip = int(self.params["burnin"]), int(self.params["skip"])
+        self.eao_interval = tuple(self.params["eao_interval"])
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return vot_result_path(out, sequence)
+
+    def run(self, tracker: TrackerLike, seq: BoxSequence, out: Path) -> None:
+        write_vot_trajectory(vot_result_path(out, seq.name), run_vot(tracker, seq, self.skip))
+
+    def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
+        trajectory = read_vot_trajectory(vot_result_path(out, seq.name), seq.name, len(seq.frames))
+        score = score_vot_sequence(trajectory, seq.gt_polygons, seq.image_hw[::-1], self.burnin)
+        return {"accuracy": score.accuracy, "lost": score.lost, "frames": score.num_frames}, score
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        s = summarise_vot(scores, self.skip, self.eao_interval)
+        return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],
+                   f"{n} [EAO {format_value(r.summary['eao'])}]") for n, r in scored]
+        return [curve_plot(out_dir / "eao_curve.png", f"{benchmark}: expected average overlap", "sequence length",
+                           "expected average overlap", curves, self.eao_interval, "EAO interval")]
+
+
+class OtbProtocol(Protocol):
+    """OTB one-pass evaluation (OPE): success AUC, precision, normalised precision (:mod:`siammask.evaluation.otb`)."""
+
+    name = "otb"
+    sequences = BOX
+    columns = (("success_auc", "Success AUC"), ("precision", f"Precision@{PRECISION_AT:g}px"),
+               ("norm_precision", f"Norm. precision@{NORM_PRECISION_AT:g}"))
+    sequence_columns = tuple(SUMMARY_KEYS)
+    headline = "success_auc"
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return otb_result_path(out, sequence)
+
+    def run(self, tracker: TrackerLike, seq: BoxSequence, out: Path) -> None:
+        write_otb_boxes(otb_result_path(out, seq.name), run_otb(tracker, seq))
+
+    def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
+        score = score_otb_sequence(read_otb_boxes(otb_result_path(out, seq.name), seq.name, len(seq.frames)),
+                                   seq.gt_boxes_xywh)
+        return {k: score[k] for k in SUMMARY_KEYS}, score
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        s = summarise_otb(scores)
+        return {k: s[k] for k in SUMMARY_KEYS}, {k: s[k] for k in CURVE_THRESHOLDS}
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        success = [(CURVE_THRESHOLDS["success_curve"], r.curves["success_curve"],
+                    f"{n} [AUC {format_value(r.summary['success_auc'])}]") for n, r in scored]
+        paths = [curve_plot(out_dir / "success_plot.png", f"{benchmark}: success plot of OPE", "overlap threshold",
+                            "success rate", success)]
+        for kind, x_label in (("precision", "location error threshold (px)"),
+                              ("norm_precision", "normalised location error threshold")):
+            curves = [(CURVE_THRESHOLDS[f"{kind}_curve"], r.curves[f"{kind}_curve"],
+                       f"{n} [{format_value(r.summary[kind])}]") for n, r in scored]
+            paths.append(curve_plot(out_dir / f"{kind}_plot.png", f"{benchmark}: {kind.replace('_', ' ')} plot of OPE",
+                                    x_label, kind.replace("_", " "), curves))
+        return paths
+
+
+def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
+    """One sequence's PNGs, written into ``<folder>.partial`` and renamed to ``folder`` when all are there."""
+    partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
+    shutil.rmtree(partial, ignore_errors=True)  # left by a killed run
+    for name, labels in zip(names, label_maps):
+        write_label_map(label_map_path(partial.parent, partial.name, name), labels)
+    if folder.exists():
+        shutil.rmtree(folder)
+    partial.rename(folder)
+
+
+class DavisProtocol(Protocol):
+    """DAVIS semi-supervised: J / F mean, recall, decay and J&F (:mod:`siammask.evaluation.davis`)."""
+
+    name = "davis"
+    sequences = MASK
+    parameters = ("bound_th",)
+    columns = (("JF_mean", "J&F"), ("J_mean", "J mean"), ("J_mean_ci95", "J mean 95 % interval"),
+               ("J_recall", "J recall"), ("J_decay", "J decay"),
+               ("F_mean", "F mean"), ("F_recall", "F recall"), ("F_decay", "F decay"))
+    sequence_columns = ("J_mean", "F_mean", "JF_mean")
+    headline = "JF_mean"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, benchmark: str = "?") -> None:
+        super().__init__(params, benchmark)
+        self.bound_th = float(self.params["bound_th"])
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return out / sequence
+
+    def run(self, tracker: TrackerLike, seq: MaskSequence, out: Path) -> None:
+        _write_label_maps(out / seq.name, seq.frames.names, run_vos(tracker, seq))
+
+    def score(self, seq: MaskSequence, out: Path) -> tuple[dict, Any]:
+        predicted = np.stack([read_label_map(label_map_path(out, seq.name, n), seq.name, seq.image_hw)
+                              for n in seq.frames.names])
+        if seq.merged:  # e.g. DAVIS 2016 results: 0/255 or any ids, all foreground is the one object
+            predicted = (predicted > 0).astype(np.uint8)
+        unknown = sorted(set(np.unique(predicted).tolist()) - {0, *seq.object_ids})
+        if unknown:
+            raise ValueError(f"sequence {seq.name!r}: result masks in {out / seq.name} contain ids {unknown}, "
+                             f"the sequence has objects {seq.object_ids}")
+        per_object = score_davis_sequence(np.stack(seq.labels), predicted, seq.object_ids, self.bound_th)
+        means = summarise_davis(list(per_object.values()))
+        row = {"J_mean": means["J_mean"], "F_mean": means["F_mean"], "JF_mean": means["JF_mean"],
+               "objects": {str(k): v for k, v in per_object.items()}}
+        return row, list(per_object.values())
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        return summarise_davis_dataset(scores), {}
+
+
+class YtvosProtocol(Protocol):
+    """YouTube-VOS validation: no public ground truth, so the run writes the challenge submission
+    (``Annotations/<video>/<frame>.png``) and reports only what it wrote."""
+
+    name = "ytvos"
+    sequences = MASK
+    sequence_columns = ("frames", "objects")
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return out / "Annotations" / sequence
+
+    def run(self, tracker: TrackerLike, seq: MaskSequence, out: Path) -> None:
+        _write_label_maps(out / "Annotations" / seq.name, seq.frames.names, run_vos(tracker, seq))
+
+    def score(self, seq: MaskSequence, out: Path) -> tuple[dict, Any]:
+        return {"frames": len(seq.frames), "objects": len(seq.object_ids)}, None
+
+    def score_saved(self, seq: MaskSequence, out: Path) -> tuple[dict, Any]:
+        raise ValueError("YouTube-VOS has no public ground truth for its validation split: nothing to score; "
+                         "submit the written Annotations/ folder to the challenge server")
+
+
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (VotProtocol, OtbProtocol, DavisProtocol, YtvosProtocol)}
+
+
+def protocol_class(name: str, benchmark: str = "?") -> type[Protocol]:
+    """The protocol registered as ``name``; an unknown name raises listing the known ones."""
+    if name not in PROTOCOLS:
+        raise ValueError(f"benchmark {benchmark!r} lists unknown protocol {name!r}; known: {list(PROTOCOLS)}")
+    return PROTOCOLS[name]
+
+
+def make_protocol(name: str, params: Mapping[str, Any] | None = None, benchmark: str = "?") -> Protocol:
+    """The protocol registered as ``name`` with its parameters."""
+    return protocol_class(name, benchmark)(params, benchmark)
+
+
+def benchmark_protocols(benchmark: Mapping[str, Any]) -> dict[str, Protocol]:
+    """The protocols a benchmark config lists, in order, each with its config section as parameters."""
+    return {name: make_protocol(name, benchmark.get(name, {}), benchmark["name"]) for name in benchmark["protocols"]}
