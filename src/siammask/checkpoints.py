@@ -136,7 +136,7 @@ def release_preset(source: str | Path, fmt: str = "release") -> str:
                 "tracker=vot (VOT2016), tracker=vot18 (VOT2018, SiamMask_VOT_LD) or tracker=davis (DAVIS, YouTube-VOS)")
 
 
-def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def network_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
     the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
     DataParallel), pysot's siammask_r50_l3 model.pth, or a plain network state dict."""

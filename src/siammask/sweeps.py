@@ -81,10 +81,10 @@ class Summary:
 
     @property
     def best(self) -> Run | None:
-        scored = [r for r in self.runs if r.value is not None]
+        scored = [(r.value, r) for r in self.runs if r.value is not None]
         if not scored:
             return None
-        return (max if self.direction == "maximize" else min)(scored, key=lambda r: r.value)
+        return (max if self.direction == "maximize" else min)(scored, key=lambda pair: pair[0])[1]
 
 
 def read_sweep(folder: str | Path, direction: str | None = None) -> Summary:

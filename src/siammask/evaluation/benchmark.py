@@ -116,7 +116,8 @@ def _davis(seq: MaskSequence, out: Path, params: Mapping, tracker: TrackerLike |
     if unknown:
         raise ValueError(f"sequence {seq.name!r}: result masks in {out / seq.name} contain ids {unknown}, "
                          f"the sequence has objects {seq.object_ids}")
-    per_object = score_davis_sequence(np.stack(seq.labels), predicted, seq.object_ids, float(params["bound_th"]))
+    truth = np.stack(seq.labels)  # type: ignore[arg-type]  # a DAVIS-style sequence annotates every frame: no None
+    per_object = score_davis_sequence(truth, predicted, seq.object_ids, float(params["bound_th"]))
     means = summarise_davis(list(per_object.values()))
     row = {"J_mean": means["J_mean"], "F_mean": means["F_mean"], "JF_mean": means["JF_mean"],
            "objects": {str(k): v for k, v in per_object.items()}}
@@ -135,7 +136,8 @@ def _ytvos_row(seq: MaskSequence) -> dict:
     return {"frames": len(seq.frames), "objects": len(seq.object_ids)}
 
 
-_SEQUENCE_SCORERS = {"vot": _vot, "otb": _otb, "davis": _davis, "ytvos": _ytvos}
+# Any: each scorer takes the sequence type of its protocol's dataset (box or mask), which only the key tells
+_SEQUENCE_SCORERS: dict[str, Callable[[Any, Path, Mapping, TrackerLike | None], tuple[dict, Any]]] = {"vot": _vot, "otb": _otb, "davis": _davis, "ytvos": _ytvos}
 _FINISHED = {  # where a sequence's results are once it is done (a file or a whole folder)
     "vot": vot_result_path, "otb": otb_result_path, "davis": lambda out, name: out / name,
     "ytvos": lambda out, name: out / "Annotations" / name}
@@ -172,6 +174,7 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
             try:
                 seq = dataset.load(name)
                 if name in finished and protocol == "ytvos":
+                    assert isinstance(seq, MaskSequence)  # the protocol's dataset holds mask sequences
                     row, score = _ytvos_row(seq), None
                 else:
                     row, score = _SEQUENCE_SCORERS[protocol](seq, out, params, None if name in finished else runner)

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -130,7 +130,7 @@ class MaskSequence:
 
     name: str
     frames: FrameSource
-    labels: list[np.ndarray | None]  # (H, W) uint8 object ids per frame; None where not annotated
+    labels: Sequence[np.ndarray | None]  # (H, W) uint8 object ids per frame; None where not annotated
     object_ids: list[int]
     start_frames: dict[int, int]  # object id -> frame of its first (given) mask
     image_hw: tuple[int, int]
@@ -448,19 +448,22 @@ def datasets_for(cfg: Mapping, synthetic_videos: SyntheticVideos | None = None) 
     ytvos) mask sequences; the synthetic reader offers both from ``synthetic_videos``.
     """
     reader, name, root = cfg["reader"], cfg["name"], cfg.get("root")
+    if root is None and reader != "synthetic":
+        raise ValueError(f"benchmark {name!r}: the {reader!r} reader needs benchmark.root=<dataset folder>")
+    folder = str(root)
     box: Dataset | None = None
     mask: Dataset | None = None
     if reader == "vot":
-        box = vot_dataset(root, cfg.get("json_name"), name)
+        box = vot_dataset(folder, cfg.get("json_name"), name)
     elif reader == "otb":
-        box = otb_dataset(root, cfg.get("json_name"), name)
+        box = otb_dataset(folder, cfg.get("json_name"), name)
     elif reader == "davis":
-        mask = davis_dataset(root, int(cfg["year"]), cfg.get("split", "val"), cfg.get("resolution", "480p"),
+        mask = davis_dataset(folder, int(cfg["year"]), cfg.get("split", "val"), cfg.get("resolution", "480p"),
                              bool(cfg.get("merge_objects", False)), name=name)
     elif reader == "ytvos":
-        mask = ytvos_dataset(root, cfg.get("split", "valid"), name)
+        mask = ytvos_dataset(folder, cfg.get("split", "valid"), name)
     elif reader == "custom":
-        box, mask = custom_dataset(root, name)
+        box, mask = custom_dataset(folder, name)
         if not mask.names and any(p in MASK_PROTOCOLS for p in cfg["protocols"]):
             raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
                              f"protocol scores: add masks or leave davis out of benchmark.protocols")

@@ -119,10 +119,10 @@ def save_plots(out_dir: Path, benchmark: str, results: Results, eao_interval: tu
     out_dir, paths = Path(out_dir), []
     vot = [(n, per["vot"]) for n, per in results.items() if "vot" in per and per["vot"].per_sequence]
     if vot:
-        curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],
-                   f"{n} [EAO {_fmt(r.summary['eao'])}]") for n, r in vot]
+        eao_curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],
+                       f"{n} [EAO {_fmt(r.summary['eao'])}]") for n, r in vot]
         paths.append(_plot(out_dir / "eao_curve.png", f"{benchmark}: expected average overlap", "sequence length",
-                           "expected average overlap", curves, eao_interval))
+                           "expected average overlap", eao_curves, eao_interval))
     otb = [(n, per["otb"]) for n, per in results.items() if "otb" in per and per["otb"].per_sequence]
     if otb:
         success = [(CURVE_THRESHOLDS["success_curve"], r.curves["success_curve"],

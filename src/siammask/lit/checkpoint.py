@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from hydra.utils import instantiate
@@ -49,7 +49,7 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
         state = state_dict_of(payload, path)
         sharp = release_is_sharp(state)
         model = release_model_config(sharp)
-        anchors = AnchorSpec(**OmegaConf.to_container(model.anchors, resolve=True))
+        anchors = AnchorSpec(**cast(dict[str, Any], OmegaConf.to_container(model.anchors, resolve=True)))
         network = build_network(model.backbone, model.neck, model.head, model.refine, anchors.num_anchors)
         summary = load_network_weights(network, state, path)
         log.info("%s: official SiamMask weights (%s file, %s stage), mapped %s; their settings: %s", path, fmt,
@@ -57,6 +57,7 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
         return network.eval().to(device), anchors
     if fmt != "project":
         raise ValueError(describe_foreign(state_dict_of(payload, path), path))
+    assert isinstance(payload, dict)  # weights_format calls only a dict a project checkpoint
     hparams = payload["hyper_parameters"]
     anchors = AnchorSpec(**(hparams.get("anchors") or {}))
     network = build_network(without_weight_files(hparams["backbone"]), hparams["neck"], hparams["head"], hparams.get("refine"),

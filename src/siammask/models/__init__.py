@@ -1,11 +1,11 @@
 """Network parts; see :func:`build_siammask` for how they fit together."""
 
-from siammask.models.backbones import InputNormalization, TimmBackbone
+from siammask.models.backbones import Backbone, InputNormalization, TimmBackbone
 from siammask.models.neck import Adjust
 from siammask.models.network import SearchOutput, SiamMask, build_siammask
 from siammask.models.paper_resnet import PaperResNet50
 from siammask.models.refine import Refine
 from siammask.models.xcorr import XCorrHead, depthwise_xcorr
 
-__all__ = ["Adjust", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask", "TimmBackbone",
+__all__ = ["Adjust", "Backbone", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask", "TimmBackbone",
            "XCorrHead", "build_siammask", "depthwise_xcorr"]
