@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 # What bad input raises where it enters (a path, a box, a config value, a store): the message says what to fix.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, MissingMandatoryValue)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, MissingMandatoryValue)
 Result = TypeVar("Result")
 
 log = logging.getLogger(__name__)

@@ -448,7 +448,7 @@ def datasets_for(cfg: Mapping, synthetic_videos: SyntheticVideos | None = None) 
     ytvos) mask sequences; the synthetic reader offers both from ``synthetic_videos``.
     """
     reader, name, root = cfg["reader"], cfg["name"], cfg.get("root")
-    if root is None and reader != "synthetic":
+    if root is None and reader in ("vot", "otb", "davis", "ytvos", "custom"):  # the readers of files
         raise ValueError(f"benchmark {name!r}: the {reader!r} reader needs benchmark.root=<dataset folder>")
     folder = str(root)
     box: Dataset | None = None

@@ -1,0 +1,21 @@
+"""Run a Hydra entry point (``@hydra.main``) in this process, as its command line would."""
+
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+from hydra.core.global_hydra import GlobalHydra
+
+
+def run_command(main: Callable[[], object], *overrides: str, run_dir: Path) -> int:
+    """The exit code of ``main`` given ``key=value`` overrides; its Hydra run folder is ``run_dir``."""
+    argv = ["command", *overrides, f"hydra.run.dir={run_dir}"]
+    try:
+        with mock.patch.object(sys, "argv", argv):
+            main()
+    except SystemExit as exit_info:
+        return int(exit_info.code or 0)
+    finally:
+        GlobalHydra.instance().clear()
+    return 0
