@@ -16,6 +16,7 @@ unfinished one's partial files are discarded, never mixed with new ones.
 
 from __future__ import annotations
 
+import logging
 import shutil
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ from siammask.runs import PARTIAL_SUFFIX
 PROTOCOLS = ("vot", "otb", "davis", "ytvos")
 PARAMETERS = {"vot": ("burnin", "skip", "eao_interval"), "otb": (), "davis": ("bound_th",), "ytvos": ()}
 INPUT_ERRORS = (ValueError, OSError)  # bad input of one sequence; anything else is a bug and stops the run
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -165,8 +168,8 @@ def evaluate_protocol(protocol: str, dataset: Dataset, entry: Entry, params: Map
     per_sequence, failures, scores = {}, {}, []
     finished = {name for name in dataset.names if runner is not None and _FINISHED[protocol](out, name).exists()}
     if finished:
-        print(f"{entry.name} {protocol}: {len(finished)} of {len(dataset.names)} sequences already done in {out}, "
-              "scored from their files", flush=True)
+        log.info("%s %s: %d of %d sequences already done in %s, scored from their files", entry.name, protocol,
+                 len(finished), len(dataset.names), out)
     # every sequence is a line in a log file (every_s=0): sequences are few and each takes a while
     with Progress(len(dataset.names), f"{entry.name} {protocol}", "sequences", enabled=progress,
                   every_s=0.0) as bar:
