@@ -264,13 +264,13 @@ def _interrupt_after(monkeypatch, chunks: int) -> None:
     monkeypatch.setattr(prepare_module, "prepare_chunk", flaky)
 
 
-def test_interrupted_prepare_leaves_no_store_and_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
+def test_interrupted_prepare_leaves_no_store_and_resumes_to_the_same_result(tmp_path, monkeypatch, caplog):
     root = build_vid(tmp_path / "root", videos=3, frames=3)
     out = tmp_path / "out"
     _interrupt_after(monkeypatch, chunks=4)
-    with pytest.raises(Interrupt):
+    with pytest.raises(Interrupt), caplog.at_level("WARNING", logger="siammask.datamodules.prepare"):
         run("vid", root, out, frames_per_chunk=2)
-    assert "run the same command again to resume" in capsys.readouterr().err
+    assert "run the same command again to resume" in caplog.text
     assert not out.exists() and not is_store(Path(f"{out}{PARTIAL_SUFFIX}"))
     with pytest.raises(StoreError, match="unfinished prepare"):
         LmdbTrackSource(out)
