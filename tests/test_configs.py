@@ -151,3 +151,24 @@ def test_every_target_imports_and_takes_the_keys_written_beside_it(where, target
         _signature(obj).bind_partial(**kwargs)
     except TypeError as error:
         pytest.fail(f"{where}: {target} does not take {sorted(kwargs)}: {error}")
+
+
+ENTRY_CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))
+MANDATORY_GROUPS = {"visualize": ["data=synthetic"]}  # groups an entry config leaves to the command line
+
+
+@pytest.mark.parametrize("name", ENTRY_CONFIGS)
+def test_every_entry_config_composes_and_names_its_task(name):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(name, overrides=MANDATORY_GROUPS.get(name, []))
+    assert cfg.task_name == name  # the run folder: logs/<task_name>/runs/<time>
+
+
+def test_every_command_reads_an_entry_config_that_exists():
+    import re
+
+    root = CONF.parent
+    sources = [*root.glob("*.py"), *(root / "scripts").glob("*.py"), *(root / "datamodules").rglob("*.py"),
+               *(root / "src").rglob("*.py")]
+    named = {m for path in sources for m in re.findall(r'hydra\.main\([^)]*config_name="(\w+)"', path.read_text())}
+    assert len(named) >= 14 and named <= set(ENTRY_CONFIGS)
