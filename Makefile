@@ -18,6 +18,7 @@ train: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy
 
 test: lint
 	$(PY) -m pytest -n 2 --dist loadgroup $(ARGS)

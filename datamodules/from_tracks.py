@@ -1,6 +1,7 @@
 """Turn ``track.py`` output into one video of the custom layout (docs/custom_data.md), to correct and train on.
 
-    python -m siammask.datamodules.from_tracks <track.py output_dir> input=<the video or frame folder tracked>
+    python -m siammask.datamodules.from_tracks track_dir=<track.py output_dir>
+                                              input=<the video or frame folder tracked>
                                               dest=<root>/<video name> [overwrite=true]
 
 Track a new video from a box, fix the masks that are wrong (any editor that keeps palette or greyscale PNGs
@@ -15,22 +16,22 @@ Masked objects get no box line, so a corrected mask also corrects the object's b
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-import sys
-from collections.abc import Sequence
 from itertools import islice
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
-from omegaconf import OmegaConf
-from omegaconf.errors import OmegaConfBaseException
+from omegaconf import DictConfig
 
+from siammask.config import user_errors
 from siammask.tracking.io import ImageFolder, open_frames
 
 from .readers.custom import write_custom_video
 
-USAGE = __doc__.split("\n\n")[1]
+log = logging.getLogger(__name__)
 
 
 def read_tracks(track_dir: Path) -> tuple[int, dict[int, np.ndarray], dict[int, dict[int, list[float]]]]:
@@ -84,27 +85,17 @@ def from_tracks(track_dir: str | Path, input: str | Path, dest: str | Path, over
     frames = source.files[:num_frames] if isinstance(source, ImageFolder) else islice(source, num_frames)
     write_custom_video(dest, frames, labels, boxes)
     masked = len(labels)
-    print(f"wrote {dest}: {num_frames} frames, {masked} with masks, {len(boxes)} with boxes only "
-          f"(boxes.txt); next: python -m siammask.datamodules.prepare custom root={dest.parent} out=<store>")
+    log.info("wrote %s: %d frames, %d with masks, %d with boxes only (boxes.txt); next: python -m "
+             "siammask.datamodules.prepare dataset=custom root=%s out=<store>", dest, num_frames, masked, len(boxes),
+             dest.parent)
     return dest
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help") or "=" in args[0]:
-        print(__doc__, file=sys.stderr if args else sys.stdout)
-        return 2 if args else 0
-    try:
-        options = OmegaConf.from_dotlist(args[1:])
-        unknown = set(options) - {"input", "dest", "overwrite"}
-        if unknown or not {"input", "dest"} <= set(options):
-            raise ValueError(f"expected input=... dest=... [overwrite=true], got {args[1:]}")
-        from_tracks(args[0], options.input, options.dest, bool(options.get("overwrite", False)))
-        return 0
-    except (ValueError, OSError, OmegaConfBaseException) as error:
-        print(f"error: {error}\n\n{USAGE}", file=sys.stderr)
-        return 2
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="from_tracks")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    from_tracks(cfg.track_dir, cfg.input, cfg.dest, bool(cfg.overwrite))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,8 +1,8 @@
-"""Crop official datasets into a SiamMask LMDB store, and check stores.
+"""Crop official datasets into a SiamMask LMDB store (check one with ``siammask.datamodules.check_store``).
 
-    python -m siammask.datamodules.prepare <coco|ytb_vos|vid|det|custom> root=<dataset root> out=<lmdb dir>
-                                  [split=train|val] [workers=N] [overwrite=true] [resume=false] [key=value]
-    python -m siammask.datamodules.prepare check path=<lmdb dir> [samples=N]
+    python -m siammask.datamodules.prepare dataset=<coco|ytb_vos|vid|det|custom> root=<dataset root>
+                                  out=<lmdb dir> [split=train|val] [workers=N] [overwrite=true] [resume=false]
+                                  [key=value: any setting of conf/prepare.yaml]
 
 Every annotated object of every frame becomes one 511x511 crop centred on it, at the scale the
 exemplar is cut at (the release's ``data/*/par_crop.py``): the SiamFC context square
@@ -16,9 +16,9 @@ the printed summary and in ``<out>/prepare_summary.json``. See docs/datasets.md.
 from __future__ import annotations
 
 import json
+import logging
 import multiprocessing as mp
 import os
-import sys
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
@@ -28,10 +28,12 @@ from pathlib import Path
 from typing import Any
 
 import cv2
+import hydra
 import numpy as np
-from omegaconf import MISSING, OmegaConf
+from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from siammask.config import user_errors
 from siammask.geometry import CropWindow, mask_to_box_xyxy, mean_colour
 from siammask.progress import Progress
 
@@ -44,11 +46,7 @@ from .lmdb_store import (
     StoreWriter,
     check_output,
     chunk_key,
-    decode_record,
     encode_record,
-    open_env,
-    read_store,
-    record_key,
 )
 from .readers import READERS, DatasetReader, LayoutError
 from .readers.base import (
@@ -73,6 +71,7 @@ SPLITS = ("train", "val")
 SUMMARY_LINES = 20  # failures printed; the JSON summary lists all
 PROGRESS_EVERY_S = 30.0  # a progress line this often when the output is not a terminal (a log file)
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # start / end of image markers (ITU T.81, B.1.1.3)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -289,8 +288,8 @@ def prepare(dataset: str, cfg: PrepareConfig) -> dict[str, Any]:
                 progress.update()
     except BaseException:
         writer.close()
-        print(f"\ninterrupted: the chunks done so far are kept in {writer.partial}; run the same command "
-              f"again to resume", file=sys.stderr)
+        log.warning("interrupted: the chunks done so far are kept in %s; run the same command again to resume",
+                    writer.partial)
         raise
     metas = writer.read_chunks(keys)
     index = _build_index(metas)
@@ -365,113 +364,19 @@ def print_summary(summary: dict[str, Any]) -> None:
         print(f"    ... all {len(failures)} in {Path(summary['out']) / SUMMARY_NAME}")
 
 
-# ------------------------------------------------------------------------------------------- checking
-
-
-def check(path: str | Path, samples: int = 64, seed: int = 0) -> dict[str, Any]:
-    """Validate a store (header, index, every record present, ``samples`` records decoded) and describe it.
-
-    Returns statistics with a ``problems`` list (empty when the store is sound).
-    """
-    header, index = read_store(path)
-    out_size = int(header["crop"]["out_size"])
-    problems: list[str] = []
-    with open_env(path).begin(buffers=True) as txn:
-        missing = [int(r) for r in index.frame_record if txn.get(record_key(int(r))) is None]
-        if missing:
-            problems.append(f"{len(missing)} records listed in the index are missing, e.g. {missing[:5]}")
-        rng = np.random.default_rng(seed)
-        picked = rng.choice(index.num_frames, size=min(samples, index.num_frames), replace=False)
-        for frame in sorted(int(f) for f in picked):
-            problems.extend(_check_record(txn, index, frame, out_size))
-    box_image = index.frame_image_box_xyxy.astype(np.float64)
-    wh_image = box_image[:, 2:] - box_image[:, :2]
-    wh_crop = (index.frame_box_xyxy[:, 2:] - index.frame_box_xyxy[:, :2]).astype(np.float64)
-    stats = {
-        "path": str(path), "dataset": header["dataset"], "split": header["split"],
-        "has_masks": header["has_masks"],
-        "videos": index.num_videos, "tracks": index.num_tracks, "frames": index.num_frames,
-        "masks": int(index.frame_has_mask.sum()),
-        "track_length": _percentiles(index.track_lengths()),
-        "box_size_image_px": _percentiles(np.sqrt(wh_image.prod(axis=1))),
-        "box_aspect_w_over_h": _percentiles(wh_image[:, 0] / wh_image[:, 1]),
-        "box_size_crop_px": _percentiles(np.sqrt(wh_crop.prod(axis=1))),
-        "records_decoded": len(picked),
-        "problems": problems,
-    }
-    _print_check(stats)
-    return stats
-
-
-def _check_record(txn, index: StoreIndex, frame: int, out_size: int) -> list[str]:
-    record = int(index.frame_record[frame])
-    raw = txn.get(record_key(record))
-    if raw is None:
-        return []  # already counted as missing
-    try:
-        image, box, mask = decode_record(raw)
-    except StoreError as error:
-        return [f"record {record}: {error}"]
-    found = []
-    if image.shape != (out_size, out_size, 3):
-        found.append(f"record {record}: image shape {image.shape}, expected {(out_size, out_size, 3)}")
-    if not np.allclose(box, index.frame_box_xyxy[frame], atol=1e-3):
-        found.append(f"record {record}: box {box.tolist()} differs from the index "
-                     f"{index.frame_box_xyxy[frame].tolist()}")
-    if (mask is not None) != bool(index.frame_has_mask[frame]):
-        found.append(f"record {record}: mask presence disagrees with the index")
-    if mask is not None and (mask.shape != image.shape[:2] or mask.max() > 1):
-        found.append(f"record {record}: mask of shape {mask.shape} / max {mask.max()} is not an HW {{0,1}} "
-                     f"map")
-    return found
-
-
-def _percentiles(values: np.ndarray) -> dict[str, float]:
-    if len(values) == 0:
-        return {}
-    q = np.percentile(values, [0, 5, 50, 95, 100])
-    return {name: round(float(v), 2) for name, v in zip(("min", "p5", "median", "p95", "max"), q)}
-
-
-def _print_check(stats: dict[str, Any]) -> None:
-    print(f"{stats['path']}: SiamMask store of {stats['dataset']}/{stats['split']} "
-          f"(masks: {stats['has_masks']})")
-    print(f"  videos {stats['videos']}, tracks {stats['tracks']}, frames {stats['frames']}, "
-          f"masks {stats['masks']}")
-    for key in ("track_length", "box_size_image_px", "box_aspect_w_over_h", "box_size_crop_px"):
-        print(f"  {key:<20} " + "  ".join(f"{k} {v:g}" for k, v in stats[key].items()))
-    print(f"  decoded {stats['records_decoded']} records; " +
-          ("OK" if not stats["problems"] else f"{len(stats['problems'])} PROBLEMS:"))
-    for problem in stats["problems"]:
-        print(f"    {problem}")
-
-
 # ------------------------------------------------------------------------------------------------ CLI
 
-USAGE = __doc__.split("\n\n")[1]
+ENTRY_KEYS = ("task_name", "dataset", "paths")  # conf/prepare.yaml keys that are not PrepareConfig settings
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = list(sys.argv[1:] if argv is None else argv)
-    if not args or args[0] in ("-h", "--help"):
-        print(__doc__)
-        return 0 if args else 2
-    command, overrides = args[0], args[1:]
-    try:
-        if command == "check":
-            options = OmegaConf.from_dotlist(overrides)
-            unknown = set(options) - {"path", "samples", "seed"}
-            if unknown or "path" not in options:
-                raise ValueError(f"usage: check path=<lmdb dir> [samples=N] [seed=N] (got {overrides})")
-            stats = check(options.path, int(options.get("samples", 64)), int(options.get("seed", 0)))
-            return 1 if stats["problems"] else 0
-        cfg = resolve_config(command, overrides)
-        prepare(command, cfg)
-        return 0
-    except (ValueError, FileNotFoundError, OmegaConfBaseException) as error:
-        print(f"error: {error}\n\n{USAGE}", file=sys.stderr)
-        return 2
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="prepare")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    """conf/prepare.yaml: the settings given (not null) override the defaults, as in :func:`resolve_config`."""
+    given = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True).items()
+             if k not in ENTRY_KEYS and v is not None}
+    prepare(cfg.dataset, resolve_config(cfg.dataset, given))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

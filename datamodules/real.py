@@ -121,7 +121,7 @@ class LmdbDataModule(PairDataModule):
         problems = train_problems + val_problems
         if problems:  # every unusable store at once, so one round of prepare fixes them all
             raise StoreError(f"{len(problems)} LMDB store(s) cannot be used: {'; '.join(problems)}. Prepare each with: "
-                             f"python -m siammask.datamodules.prepare <dataset> root=<official dataset folder> "
+                             f"python -m siammask.datamodules.prepare dataset=<dataset> root=<official dataset folder> "
                              f"out=<path> (docs/datasets.md), or leave it out with data.<key>.<name>=null")
         super().__init__(train, val or None, **kwargs)
 

@@ -3,18 +3,23 @@
     python -m siammask.datamodules.visualize data=synthetic out=pairs.png n=16 [split=train|val] [epoch=0]
         [start=0] [data.augment=false] [data.sampler.negative_rate=0.5 ...]
 
-Any ``data.*`` override is passed to Hydra's compose API on ``conf/`` (the ``data`` group only).
+Options: conf/visualize.yaml; ``data`` picks a file of conf/data/, whose keys may be overridden as ``data.*``.
 """
 
 from __future__ import annotations
 
-import sys
+import logging
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
 import torch
+from hydra.utils import instantiate
+from omegaconf import DictConfig
+
+from siammask.config import user_errors
 
 BOX_POSITIVE_RGB = (0, 255, 0)
 BOX_NEGATIVE_RGB = (255, 64, 64)
@@ -22,6 +27,7 @@ MASK_TINT_RGB = np.array([255, 0, 255])
 MASK_ALPHA = 0.45
 GAP = 4  # pixels between tiles
 COLUMNS = 4
+log = logging.getLogger(__name__)
 
 
 def _rgb_hwc(image_chw: torch.Tensor) -> np.ndarray:
@@ -90,40 +96,22 @@ def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str
     return save_png(tile_grid([sample_tile(s) for s in _unbatch(samples)], columns), path)
 
 
-def main(argv: Sequence[str]) -> Path:
-    from hydra import compose, initialize_config_module
-    from hydra.utils import instantiate
-
-    options = {"out": "pairs.png", "n": "16", "split": "train", "epoch": "0", "start": "0"}
-    overrides = []
-    for arg in argv:
-        key, _, value = arg.partition("=")
-        if key in options:
-            options[key] = value
-        elif key == "data":
-            overrides.append(f"+data={value}")
-        elif key.startswith("data."):
-            overrides.append(arg)
-        else:
-            raise SystemExit(f"unknown argument {arg!r}: expected data=<config>, data.<key>=..., "
-                             f"or one of {sorted(options)}")
-    if not any(o.startswith("+data=") for o in overrides):
-        raise SystemExit("which data config? pass data=<name of a file in conf/data/>")
-    if options["split"] not in ("train", "val"):
-        raise SystemExit(f"split must be train or val, got {options['split']!r}")
-    with initialize_config_module(config_module="siammask.conf", version_base="1.3"):
-        cfg = compose(overrides=overrides)
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="visualize")
+@user_errors
+def main(cfg: DictConfig) -> Path:
+    if cfg.split not in ("train", "val"):
+        raise ValueError(f"split must be train or val, got {cfg.split!r}")
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
-    dataset = datamodule.train_dataset if options["split"] == "train" else datamodule.val_dataset
+    dataset = datamodule.train_dataset if cfg.split == "train" else datamodule.val_dataset
     if dataset is None:
-        raise SystemExit(f"data config {overrides[0][6:]!r} has no {options['split']} split")
-    dataset.set_epoch(int(options["epoch"]))
-    start, n = int(options["start"]), int(options["n"])
-    path = save_sample_grid([dataset[i % len(dataset)] for i in range(start, start + n)], options["out"])
-    print(f"wrote {n} {options['split']} pairs to {path}")
+        raise ValueError(f"the data config has no {cfg.split} split")
+    dataset.set_epoch(int(cfg.epoch))
+    start, n = int(cfg.start), int(cfg.n)
+    path = save_sample_grid([dataset[i % len(dataset)] for i in range(start, start + n)], cfg.out)
+    log.info("wrote %d %s pairs to %s", n, cfg.split, path)
     return path
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    main()

@@ -1,6 +1,6 @@
 """The release's own tracker vs ours on the same weights: the figures of README "Release-exact tracking".
 
-    .venv/bin/python scripts/compare_with_release.py --release-root /path/to/foolwood/SiamMask [--frames DIR]
+    .venv/bin/python scripts/compare_with_release.py release_root=/path/to/foolwood/SiamMask [frames=<dir>]
 
 Needs a checkout of the official release (github.com/foolwood/SiamMask; not part of this project, nothing of it
 is copied here): its ``Custom`` network and its ``siamese_init`` / ``siamese_track`` run as they are, on a
@@ -12,18 +12,23 @@ tracked box, mask and rotated box is compared. Prints one line per preset and wr
 
 from __future__ import annotations
 
-import argparse
 import json
+import os
 import subprocess
 import sys
 import types
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
 import torch
+from omegaconf import DictConfig
+
+from siammask.config import user_errors
 
 ROOT = Path(__file__).resolve().parents[1]
+os.environ.setdefault("PROJECT_ROOT", str(ROOT))  # conf/paths: the defaults are relative to this checkout
 INIT_BOX_XYWH = (305, 110, 165, 252)  # the tennis player in frame 0
 # The release's settings (experiments/siammask_sharp/config_davis.json / config_vot.json, anchors of config.json).
 RELEASE_ANCHORS = {"stride": 8, "ratios": [0.33, 0.5, 1, 2, 3], "scales": [8], "round_dight": 0}
@@ -133,30 +138,28 @@ def compare(release: types.SimpleNamespace, model: torch.nn.Module, ckpt: Path, 
             "mask_iou_mean": float(np.mean(ious)), "rotated_box_max_px": float(max(rotated_diff))}
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--release-root", type=Path, required=True, help="a checkout of foolwood/SiamMask")
-    parser.add_argument("--frames", type=Path, default=ROOT.parent / "shared" / "data" / "tennis")
-    parser.add_argument("--out", type=Path, default=ROOT / "out" / "release_comparison")
-    args = parser.parse_args()
-    if not (args.release_root / "tools" / "test.py").is_file():
-        raise SystemExit(f"{args.release_root} is not a checkout of foolwood/SiamMask (no tools/test.py)")
-    release = import_release(args.release_root.resolve())
-    frames = sorted(args.frames.glob("*.jpg"))
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="compare_with_release")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    release_root, frames_dir, out = Path(cfg.release_root), Path(cfg.frames), Path(cfg.out)
+    if not (release_root / "tools" / "test.py").is_file():
+        raise ValueError(f"{release_root} is not a checkout of foolwood/SiamMask (no tools/test.py)")
+    release = import_release(release_root.resolve())
+    frames = sorted(frames_dir.glob("*.jpg"))
     if not frames:
-        raise SystemExit(f"no JPEG frames in {args.frames}")
-    args.out.mkdir(parents=True, exist_ok=True)
+        raise FileNotFoundError(f"no JPEG frames in {frames_dir}")
+    out.mkdir(parents=True, exist_ok=True)
     model = seeded_release_model(release, cv2.imread(str(frames[0])))
-    ckpt = args.out / "release_format.pth"  # as the release saves (DataParallel names, 'state_dict')
+    ckpt = out / "release_format.pth"  # as the release saves (DataParallel names, 'state_dict')
     torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
     summary = {}
     for preset in ("davis", "vot"):
         for refine in (True, False):
             name = f"{preset}, refine {'on' if refine else 'off'}"
-            summary[name] = compare(release, model, ckpt, args.frames, preset, refine,
-                                    args.out / f"{preset}_{'refine' if refine else 'mask_head'}")
+            summary[name] = compare(release, model, ckpt, frames_dir, preset, refine,
+                                    out / f"{preset}_{'refine' if refine else 'mask_head'}")
             print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in summary[name].items()), flush=True)
-    (args.out / "summary.json").write_text(json.dumps(summary, indent=2))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 if __name__ == "__main__":

@@ -1,9 +1,9 @@
 """Write a small custom-format example (docs/custom_data.md) from the tennis frames of ../shared/data/tennis.
 
-    python scripts/make_tennis_example.py [--frames ../shared/data/tennis] [--out data/tennis_example]
-                                          [--clips 5] [--frames-per-clip 14]
+    python scripts/make_tennis_example.py [frames=../shared/data/tennis] [out=data/tennis_example]
+                                          [clips=5] [frames_per_clip=14]         (conf/tennis_example.yaml)
 
-The 70 frames are cut into ``--clips`` consecutive clips; all but the last go to ``<out>/videos`` (training),
+The 70 frames are cut into ``clips`` consecutive clips; all but the last go to ``<out>/videos`` (training),
 the last to ``<out>/held_out`` (validation store and ``eval.py benchmark=custom``). One object, the player
 (id 1), per frame:
 
@@ -17,16 +17,20 @@ the last to ``<out>/held_out`` (validation store and ``eval.py benchmark=custom`
 
 from __future__ import annotations
 
-import argparse
+import logging
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
+from omegaconf import DictConfig
 from siammask.datamodules.readers.custom import write_custom_video
 
+from siammask.config import user_errors
 from siammask.geometry import xyxy_to_xywh
 
 TENNIS = Path("../shared/data/tennis")  # relative to the repository root, as in README's commands
+log = logging.getLogger(__name__)
 # The player's box (x0, y0, x1, y1, image pixels) on key frames, placed by hand; frame 0 is README's track.py box.
 KEY_BOXES_XYXY = {0: (305, 112, 468, 365), 10: (183, 105, 357, 375), 20: (110, 85, 382, 382),
                   30: (153, 128, 392, 398), 40: (106, 145, 390, 395), 50: (262, 105, 474, 397),
@@ -96,15 +100,11 @@ def make_tennis_example(out: str | Path, clips: int = 5, frames_per_clip: int = 
     return out / "videos", out / "held_out"
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=Path, default=TENNIS, help="the 70 tennis frames")
-    parser.add_argument("--out", default="data/tennis_example")
-    parser.add_argument("--clips", type=int, default=5)
-    parser.add_argument("--frames-per-clip", type=int, default=14)
-    args = parser.parse_args()
-    train, held_out = make_tennis_example(args.out, args.clips, args.frames_per_clip, args.frames)
-    print(f"wrote {train} and {held_out}")
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="tennis_example")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    train, held_out = make_tennis_example(cfg.out, int(cfg.clips), int(cfg.frames_per_clip), Path(cfg.frames))
+    log.info("wrote %s and %s", train, held_out)
 
 
 if __name__ == "__main__":

@@ -1,16 +1,22 @@
 """Tile chosen frames of track.py's overlay video into one image (the README's stills).
 
     python track.py input=../shared/data/tennis bbox=[305,112,163,253] output_dir=out/tennis
-    python scripts/overlay_stills.py out/tennis/overlay.mp4 --frames 10 35 69 --out docs/figures/tennis.png
+    python scripts/overlay_stills.py video=out/tennis/overlay.mp4 frames=[10,35,69] out=docs/figures/tennis.png
 """
 
 from __future__ import annotations
 
-import argparse
+import logging
 from pathlib import Path
 
 import cv2
+import hydra
 import numpy as np
+from omegaconf import DictConfig
+
+from siammask.config import user_errors
+
+log = logging.getLogger(__name__)
 
 
 def read_frames(video: Path, indices: list[int]) -> list[np.ndarray]:
@@ -28,22 +34,19 @@ def read_frames(video: Path, indices: list[int]) -> list[np.ndarray]:
     return [frames[i] for i in indices]
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("video", type=Path)
-    parser.add_argument("--frames", type=int, nargs="+", required=True)
-    parser.add_argument("--width", type=int, default=420, help="width of each tile, pixels")
-    parser.add_argument("--out", type=Path, required=True)
-    args = parser.parse_args()
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="overlay_stills")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    indices, width, out = [int(i) for i in cfg.frames], int(cfg.width), Path(cfg.out)
     tiles = []
-    for index, frame in zip(args.frames, read_frames(args.video, args.frames)):
-        scale = args.width / frame.shape[1]
-        tile = cv2.resize(frame, (args.width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+    for index, frame in zip(indices, read_frames(Path(cfg.video), indices)):
+        scale = width / frame.shape[1]
+        tile = cv2.resize(frame, (width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
         cv2.putText(tile, f"frame {index}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
         tiles.append(tile)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    cv2.imwrite(str(args.out), np.hstack(tiles))
-    print(f"wrote {args.out}")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    cv2.imwrite(str(out), np.hstack(tiles))
+    log.info("wrote %s", out)
 
 
 if __name__ == "__main__":

@@ -1,18 +1,24 @@
 """Plot a run's training curves (loss per branch, box / mask IoU) from its CSV log into a PNG.
 
-    python scripts/plot_training.py logs/train/runs/<run> --out docs/training_curve.png
+    python scripts/plot_training.py run_dir=logs/train/runs/<run> out=docs/training_curve.png  (conf/plot_training.yaml)
 """
 
 from __future__ import annotations
 
-import argparse
+import logging
 from pathlib import Path
 
+import hydra
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import pandas as pd
+from omegaconf import DictConfig
+
+from siammask.config import user_errors
+
+log = logging.getLogger(__name__)
 
 
 def load_metrics(run_dir: Path) -> pd.DataFrame:
@@ -40,14 +46,12 @@ def plot(metrics: pd.DataFrame, out: Path, smooth: int = 10) -> None:
     fig.savefig(out, dpi=110)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("run_dir", type=Path)
-    parser.add_argument("--out", type=Path, default=Path("docs/training_curve.png"))
-    parser.add_argument("--smooth", type=int, default=10)
-    args = parser.parse_args()
-    plot(load_metrics(args.run_dir), args.out, args.smooth)
-    print(f"wrote {args.out}")
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="plot_training")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    out = Path(cfg.out)
+    plot(load_metrics(Path(cfg.run_dir)), out, int(cfg.smooth))
+    log.info("wrote %s", out)
 
 
 if __name__ == "__main__":

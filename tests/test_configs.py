@@ -3,9 +3,10 @@
 from pathlib import Path
 
 import pytest
+import yaml
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, InstantiationException
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
 from siammask.config import fast_precision, precision_choice, register_resolvers
@@ -106,3 +107,68 @@ def test_slurm_launcher_takes_nodes_and_tasks_from_the_trainer():
     launcher = OmegaConf.to_container(cfg.hydra.launcher, resolve=True)
     assert launcher["_target_"].endswith("SlurmLauncher")
     assert (launcher["nodes"], launcher["tasks_per_node"], launcher["gpus_per_node"]) == (2, 8, 8)
+
+
+def _targets(node, where: str):
+    """Every ``_target_`` node of a raw config file with the keyword arguments written beside it."""
+    if isinstance(node, dict):
+        if "_target_" in node:
+            yield where, node["_target_"], {k: v for k, v in node.items() if not k.startswith("_") and k != "defaults"}
+        for key, value in node.items():
+            yield from _targets(value, f"{where}.{key}")
+    elif isinstance(node, list):
+        for i, value in enumerate(node):
+            yield from _targets(value, f"{where}[{i}]")
+
+
+def _signature(target):
+    """The signature that receives the keyword arguments: past ``(*args, **kwargs)`` forwarding subclasses."""
+    import inspect
+
+    for owner in inspect.getmro(target) if inspect.isclass(target) else [target]:
+        function = owner.__init__ if inspect.isclass(target) else owner
+        signature = inspect.signature(function)
+        kinds = {p.kind for p in signature.parameters.values() if p.name != "self"}
+        if kinds != {inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD}:
+            return signature
+    return signature
+
+
+CONFIG_TARGETS = [(f"{path.relative_to(CONF)}{where}", target, kwargs)
+                  for path in sorted(CONF.rglob("*.yaml"))
+                  for where, target, kwargs in _targets(yaml.safe_load(path.read_text()), "")]
+
+
+def test_the_configs_name_targets():
+    assert len(CONFIG_TARGETS) > 30 and any(t == "siammask.lit.ThreeBranchModule" for _, t, _ in CONFIG_TARGETS)
+
+
+@pytest.mark.parametrize("where, target, kwargs", CONFIG_TARGETS, ids=[w for w, _, _ in CONFIG_TARGETS])
+def test_every_target_imports_and_takes_the_keys_written_beside_it(where, target, kwargs):
+    obj = get_object(target)
+    assert callable(obj), f"{where}: {target} is not callable"
+    try:
+        _signature(obj).bind_partial(**kwargs)
+    except TypeError as error:
+        pytest.fail(f"{where}: {target} does not take {sorted(kwargs)}: {error}")
+
+
+ENTRY_CONFIGS = sorted(p.stem for p in CONF.glob("*.yaml"))
+MANDATORY_GROUPS = {"visualize": ["data=synthetic"]}  # groups an entry config leaves to the command line
+
+
+@pytest.mark.parametrize("name", ENTRY_CONFIGS)
+def test_every_entry_config_composes_and_names_its_task(name):
+    with initialize_config_dir(str(CONF), version_base="1.3"):
+        cfg = compose(name, overrides=MANDATORY_GROUPS.get(name, []))
+    assert cfg.task_name == name  # the run folder: logs/<task_name>/runs/<time>
+
+
+def test_every_command_reads_an_entry_config_that_exists():
+    import re
+
+    root = CONF.parent
+    sources = [*root.glob("*.py"), *(root / "scripts").glob("*.py"), *(root / "datamodules").rglob("*.py"),
+               *(root / "src").rglob("*.py")]
+    named = {m for path in sources for m in re.findall(r'hydra\.main\([^)]*config_name="(\w+)"', path.read_text())}
+    assert len(named) >= 14 and named <= set(ENTRY_CONFIGS)

@@ -50,12 +50,11 @@ def test_summary_follows_the_sweeper_direction_and_writes_the_best_tracker_prese
 def test_the_command_line_summarises_a_folder_and_refuses_one_without_jobs(tmp_path):
     fake_job(tmp_path, "0", ["a=1"], {"val/track_J": 0.5})
     fake_job(tmp_path, "1", ["a=2"], {"val/track_J": 0.4})
-    done = subprocess.run([sys.executable, "-m", "siammask.sweeps", str(tmp_path)], capture_output=True, text=True,
-                          check=True)
+    command = [sys.executable, "-m", "siammask.sweeps", f"hydra.run.dir={tmp_path / 'run'}"]
+    done = subprocess.run([*command, f"folder={tmp_path}"], capture_output=True, text=True, check=True)
     assert "Best run: **0**" in done.stdout and str(tmp_path / "summary.csv") in done.stdout
-    empty = subprocess.run([sys.executable, "-m", "siammask.sweeps", str(tmp_path / "0")], capture_output=True,
-                           text=True, check=False)
-    assert empty.returncode == 2 and "holds no Hydra job folders" in empty.stderr
+    empty = subprocess.run([*command, f"folder={tmp_path / '0'}"], capture_output=True, text=True, check=False)
+    assert empty.returncode == 1 and "holds no Hydra job folders" in empty.stderr
 
 
 def test_a_missing_objective_names_the_metrics_that_exist():

@@ -108,9 +108,19 @@ def test_prediction_images_are_written_into_the_run_dir_during_training(tmp_path
 
 
 def test_mixed_precision_accumulation_and_clipping_are_trainer_flags(tmp_path):
-    run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", "trainer.gradient_clip_val=5",
-              "++trainer.max_steps=2", f"hydra.run.dir={tmp_path}", *FAST)
+    clip = 0.05  # far below the gradient norm of an untrained network, so every step is clipped
+    probe = tmp_path / "probe.json"
+    run_train("trainer.precision=bf16-mixed", "trainer.accumulate_grad_batches=2", f"trainer.gradient_clip_val={clip}",
+              "++trainer.max_steps=2", "++trainer.limit_val_batches=0", f"hydra.run.dir={tmp_path}", *FAST,
+              "+callbacks.probe._target_=training_probe.TrainingProbe", f"+callbacks.probe.out={probe}",
+              env={"PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), os.environ.get("PYTHONPATH", "")])})
     assert read_steps(tmp_path) == 2
+    record = json.loads(probe.read_text())
+    assert record["precision"] == "bf16-mixed"
+    assert len(record["score_dtypes"]) == 4 and set(record["score_dtypes"]) == {"torch.bfloat16"}  # 2 x 2 batches
+    assert len(record["before_clipping"]) == len(record["after_step"]) == 2  # one optimiser step per 2 batches
+    assert all(norm > 10 * clip for norm in record["before_clipping"])
+    assert record["after_step"] == pytest.approx([clip, clip], rel=1e-3)
 
 
 def test_every_missing_store_of_the_paper_recipe_is_named_in_one_line_without_traceback(tmp_path):

@@ -12,7 +12,7 @@ import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from hydra.utils import instantiate
@@ -150,7 +150,7 @@ def release_preset(source: str | Path, fmt: str = "release") -> str:
                 "tracker=vot (VOT2016), tracker=vot18 (VOT2018, SiamMask_VOT_LD) or tracker=davis (DAVIS, YouTube-VOS)")
 
 
-def network_state(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+def network_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
     the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
     DataParallel), pysot's siammask_r50_l3 model.pth, or a plain network state dict."""
@@ -289,7 +289,7 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
         state = state_dict_of(payload, path)
         sharp = release_is_sharp(state)
         model = release_model_config(sharp)
-        anchors = AnchorSpec(**OmegaConf.to_container(model.anchors, resolve=True))
+        anchors = AnchorSpec(**cast(dict[str, Any], OmegaConf.to_container(model.anchors, resolve=True)))
         network = build_network(model.backbone, model.neck, model.head, model.refine, anchors.num_anchors)
         summary = load_network_weights(network, state, path)
         log.info("%s: official SiamMask weights (%s file, %s stage), mapped %s; their settings: %s", path, fmt,
@@ -297,6 +297,7 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
         return network.eval().to(device), anchors
     if fmt != "project":
         raise ValueError(describe_foreign(state_dict_of(payload, path), path))
+    assert isinstance(payload, dict)  # weights_format calls only a dict a project checkpoint
     hparams = payload["hyper_parameters"]
     anchors = AnchorSpec(**(hparams.get("anchors") or {}))
     network = build_network(without_weight_files(hparams["backbone"]), hparams["neck"], hparams["head"],

@@ -17,7 +17,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 # What bad input raises where it enters (a path, a box, a config value, a store): the message says what to fix.
-USER_ERRORS = (ValueError, FileNotFoundError, NotADirectoryError, MissingMandatoryValue)
+USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, MissingMandatoryValue)
 Result = TypeVar("Result")
 
 log = logging.getLogger(__name__)
@@ -183,7 +183,7 @@ def _run_group() -> str | None:
     return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"
 
 
-def flatten(tree: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+def flatten(tree: Mapping[Any, Any], prefix: str = "") -> dict[str, Any]:
     """Nested mappings -> one level with ``/``-joined keys (what logger hparams tables show)."""
     flat: dict[str, Any] = {}
     for key, value in tree.items():
@@ -211,4 +211,5 @@ def git_state(folder: str | Path) -> dict[str, Any]:
 def run_record(cfg: DictConfig, overrides: Sequence[str], code_dir: str | Path) -> dict[str, Any]:
     """What every logger gets: the resolved configuration (flattened), the command-line overrides, git state."""
     config = OmegaConf.to_container(cfg, resolve=True)
+    assert isinstance(config, dict)  # a DictConfig's container is a dict
     return {**flatten(config), "overrides": " ".join(overrides), **git_state(code_dir)}

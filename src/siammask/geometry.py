@@ -181,7 +181,11 @@ def warp_edge_affine(image: np.ndarray, affine_edge: np.ndarray, out_size: int |
     m = np.asarray(affine_edge, dtype=np.float64).copy()
     m[:, 2] += 0.5 * (m[:, 0] + m[:, 1]) - 0.5  # OpenCV samples at pixel centres: x_cv = x_edge - 0.5
     out_wh = (out_size, out_size) if isinstance(out_size, (int, np.integer)) else tuple(out_size)
-    border = (float(pad_value),) * 4 if np.isscalar(pad_value) else tuple(pad_value) + (0.0,) * (4 - len(pad_value))
+    border: tuple[float, ...]
+    if isinstance(pad_value, (int, float, np.number)):
+        border = (float(pad_value),) * 4
+    else:
+        border = tuple(pad_value) + (0.0,) * (4 - len(pad_value))
     return cv2.warpAffine(image, m, out_wh, flags=interpolation, borderMode=cv2.BORDER_CONSTANT, borderValue=border)
 
 

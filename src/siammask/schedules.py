@@ -37,7 +37,7 @@ class WarmupLogDecayLR(torch.optim.lr_scheduler.LRScheduler):
         self.end_factor = end_factor
         super().__init__(optimizer, last_epoch)
 
-    def get_lr(self) -> list[float]:
+    def get_lr(self) -> list[float | torch.Tensor]:  # the base class allows tensors
         factor = warmup_log_decay(self.last_epoch, self.total_steps, self.warmup_steps, self.warmup_start_factor,
                                   self.end_factor)
         return [group.setdefault("initial_lr", group["lr"]) * factor for group in self.optimizer.param_groups]

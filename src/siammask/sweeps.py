@@ -1,6 +1,6 @@
 """Sweep results: each run's objective and metrics, and the summary of a Hydra multirun folder.
 
-    python -m siammask.sweeps logs/train/multiruns/<time>     # summary.csv, summary.md, summary.png there
+    python -m siammask.sweeps folder=logs/train/multiruns/<time>  # summary.csv, summary.md, summary.png there
 
 train.py and eval.py write ``result.json`` into every run folder (:func:`write_result`); the summary reads it with
 the run's ``.hydra/overrides.yaml``. The Hydra callback :class:`SweepSummary` (conf/hydra/default.yaml) prints the
@@ -10,17 +10,20 @@ run's tracker preset, ready to copy to ``conf/tracker/<name>.yaml``.
 
 from __future__ import annotations
 
-import argparse
 import csv
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import hydra
 import yaml
 from hydra.experimental.callback import Callback
+from omegaconf import DictConfig
+
+from siammask.config import user_errors
 
 RESULT_FILE = "result.json"
 SUMMARY_FILES = ("summary.csv", "summary.md", "summary.png")
@@ -81,10 +84,10 @@ class Summary:
 
     @property
     def best(self) -> Run | None:
-        scored = [r for r in self.runs if r.value is not None]
+        scored = [(r.value, r) for r in self.runs if r.value is not None]
         if not scored:
             return None
-        return (max if self.direction == "maximize" else min)(scored, key=lambda r: r.value)
+        return (max if self.direction == "maximize" else min)(scored, key=lambda pair: pair[0])[1]
 
 
 def read_sweep(folder: str | Path, direction: str | None = None) -> Summary:
@@ -226,17 +229,14 @@ def _written(folder: Path) -> str:
     return ", ".join(str(folder / name) for name in SUMMARY_FILES if (folder / name).is_file())
 
 
-def main(argv: Sequence[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m siammask.sweeps", description=__doc__.splitlines()[0])
-    parser.add_argument("folder", type=Path, help="a Hydra multirun folder, e.g. logs/train/multiruns/<time>")
-    parser.add_argument("--direction", choices=["maximize", "minimize"], default=None,
-                        help="default: the sweeper's (multirun.yaml), else maximize")
-    args = parser.parse_args(argv)
-    try:
-        _, text = write_summary(args.folder, args.direction)
-    except FileNotFoundError as error:
-        parser.exit(2, f"error: {error}\n")
-    print(f"{text}\nWritten: {_written(args.folder)}")
+@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="sweep_summary")
+@user_errors
+def main(cfg: DictConfig) -> None:
+    folder = Path(cfg.folder)
+    if cfg.direction not in (None, "maximize", "minimize"):
+        raise ValueError(f"direction={cfg.direction!r}: choose maximize or minimize")
+    _, text = write_summary(folder, cfg.direction)
+    print(f"{text}\nWritten: {_written(folder)}")  # the command's product
 
 
 if __name__ == "__main__":

@@ -43,7 +43,9 @@ def _targets(objects: Sequence, image_hw: tuple[int, int]) -> tuple[list[str], n
     """Region kinds, boxes (T, 4) xyxy and, when every object is a mask, masks (T, H, W) of TraX objects."""
     from trax import Region
 
-    kinds, boxes, masks = [], [], []
+    kinds: list[str] = []
+    boxes: list[Sequence[float] | np.ndarray] = []
+    masks: list[np.ndarray] = []
     for index, (region, _properties) in enumerate(objects):
         kind = region.type
         if kind == Region.RECTANGLE:

@@ -1,6 +1,7 @@
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import pytorch_lightning as pl
 from hydra import compose, initialize_config_dir
@@ -8,10 +9,13 @@ from model_fixtures import light_model_kwargs, make_batch
 from omegaconf import OmegaConf
 from pytorch_lightning.callbacks import ModelCheckpoint
 from siammask.callbacks.tracking_validation import SCORE_KEY, TrackingValidation
+from siammask.datamodules.synthetic import SyntheticVideos
 from torch.utils.data import DataLoader
 
 from siammask.config import register_resolvers
+from siammask.evaluation.datasets import synthetic_datasets
 from siammask.lit import ThreeBranchModule
+from siammask.tracking import TrackResult
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
 register_resolvers()
@@ -28,6 +32,50 @@ def test_tracking_validation_scores_videos_and_restores_training_mode():
     assert all(0.0 <= v <= 1.0 for v in metrics.values())
     assert math.isclose(metrics["JF"], (metrics["J"] + metrics["F"]) / 2)
     assert module.network.training
+
+
+class GroundTruthTracker:
+    """The tracker protocol answering each frame with the ground-truth masks of the objects it was given (found
+    by the frame's pixels), or with empty masks: the best and the worst tracker the callback can score."""
+
+    def __init__(self, videos: SyntheticVideos, num_videos: int, empty: bool = False) -> None:
+        _, masks = synthetic_datasets(videos, num_videos)
+        self.labels = {}
+        for name in masks.names:
+            sequence = masks.load(name)
+            for f in range(len(sequence.frames)):
+                self.labels[sequence.frames[f].tobytes()] = sequence.labels[f]
+        self.empty, self.ids = empty, []
+
+    def init(self, image_rgb, boxes_xyxy, masks=None):
+        self.ids = []
+        return self.add(image_rgb, boxes_xyxy, masks)
+
+    def add(self, image_rgb, boxes_xyxy, masks=None):
+        labels = self.labels[image_rgb.tobytes()]
+        self.ids += [int(np.bincount(labels[mask > 0]).argmax()) for mask in masks]
+        return self.track(image_rgb)
+
+    def track(self, image_rgb):
+        labels = self.labels[image_rgb.tobytes()]
+        corners = np.zeros((4, 2))
+        return [TrackResult(np.zeros(4), corners, corners, ((labels == i) & (not self.empty)).astype(np.uint8), 1.0)
+                for i in self.ids]
+
+
+EASY_J = 0.9  # a tracker that follows the synthetic objects' masks scores above this; one that loses them, near 0
+
+
+@pytest.mark.parametrize("empty", [False, True])
+def test_tracking_validation_scores_a_perfect_tracker_high_and_an_empty_mask_tracker_low(empty, monkeypatch):
+    callback = TrackingValidation(num_videos=2, videos=VIDEOS)
+    tracker = GroundTruthTracker(callback.videos, 2, empty=empty)
+    monkeypatch.setattr("siammask.callbacks.tracking_validation.Tracker", lambda *args: tracker)
+    metrics = callback.evaluate(ThreeBranchModule(**light_model_kwargs()))
+    if empty:
+        assert metrics["J"] < EASY_J and metrics["J"] == pytest.approx(0.0)
+    else:
+        assert metrics["J"] >= EASY_J and metrics["J"] == pytest.approx(1.0) and metrics["F"] == pytest.approx(1.0)
 
 
 def test_tracking_validation_rejects_a_zero_period():

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from command_line import run_command
 from custom_videos import write_custom_videos
 from PIL import Image
 from siammask.datamodules.from_tracks import from_tracks, main
@@ -87,11 +88,12 @@ def test_other_frames_than_the_tracked_ones_are_refused_naming_both(tracked, tmp
 
 def test_command_line_refuses_a_non_empty_dest_without_overwrite(tracked, tmp_path, capsys):
     out, frames_dir, _, _ = tracked
-    dest = tmp_path / "dest"
-    assert main([str(out), f"input={frames_dir}", f"dest={dest}"]) == 0
-    assert main([str(out), f"input={frames_dir}", f"dest={dest}"]) == 2
+    dest, runs = tmp_path / "dest", tmp_path / "runs"
+    given = (f"track_dir={out}", f"input={frames_dir}", f"dest={dest}")
+    assert run_command(main, *given, run_dir=runs) == 0
+    assert run_command(main, *given, run_dir=runs) == 1
     assert f"{dest} exists and is not empty" in capsys.readouterr().err
-    assert main([str(out), f"input={frames_dir}", f"dest={dest}", "overwrite=true"]) == 0
+    assert run_command(main, *given, "overwrite=true", run_dir=runs) == 0
 
 
 def test_a_video_file_input_is_decoded_into_numbered_jpeg_frames(tracked, tmp_path):

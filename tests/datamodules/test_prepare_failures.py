@@ -6,11 +6,15 @@ import json
 import multiprocessing as mp
 import os
 from pathlib import Path
+from unittest import mock
 
 import lmdb
 import numpy as np
 import pytest
 import siammask.datamodules.prepare as prepare_module
+from command_line import run_command
+from siammask.datamodules.check_store import check
+from siammask.datamodules.check_store import main as check_main
 from siammask.datamodules.lmdb_store import (
     PARTIAL_SUFFIX,
     SUMMARY_NAME,
@@ -20,7 +24,7 @@ from siammask.datamodules.lmdb_store import (
     read_store,
     record_key,
 )
-from siammask.datamodules.prepare import check, main, prepare, resolve_config
+from siammask.datamodules.prepare import ENTRY_KEYS, PrepareConfig, main, prepare, resolve_config
 from siammask.datamodules.readers import LayoutError
 from siammask.datamodules.real import LmdbTrackSource
 from test_prepare_layouts import (
@@ -161,15 +165,39 @@ def test_missing_root_and_empty_custom_root_are_layout_errors(tmp_path):
     assert nothing_written(tmp_path / "out")
 
 
-def test_cli_reports_usage_errors_with_exit_code_2(tmp_path, capsys):
-    assert main(["coco", "root=x", f"out={tmp_path / 'o'}", "no_such_key=1"]) == 2
-    assert "no_such_key" in capsys.readouterr().err
-    assert main(["imagenet", "root=x", "out=y"]) == 2
-    assert "unknown dataset 'imagenet'" in capsys.readouterr().err
-    assert main(["vid", f"root={tmp_path}", f"out={tmp_path / 'o'}", "split=test"]) == 2
-    assert "split='test'" in capsys.readouterr().err
-    assert main(["coco", "out=y"]) == 2  # root missing
-    assert "root" in capsys.readouterr().err
+@pytest.mark.parametrize("given, message", [
+    (["dataset=coco", "root=x", "no_such_key=1"], "no_such_key"),
+    (["dataset=imagenet", "root=x"], "unknown dataset 'imagenet'"),
+    (["dataset=vid", "split=test"], "split='test'"),
+    (["dataset=coco", "root=???"], "root"),  # root missing
+])
+def test_cli_reports_usage_errors_with_exit_code_1(given, message, tmp_path, capsys):
+    overrides = [f"root={tmp_path}", f"out={tmp_path / 'o'}", *given]
+    assert run_command(main, *overrides, run_dir=tmp_path / "run") == 1
+    assert message in capsys.readouterr().err
+    assert nothing_written(tmp_path / "o")
+
+
+def test_cli_settings_override_the_dataset_defaults_and_the_rest_keep_them(tmp_path):
+    """conf/prepare.yaml leaves every setting null: the dataset's own default applies unless one is given."""
+    calls = []
+    with mock.patch.object(prepare_module, "prepare", lambda dataset, cfg: calls.append((dataset, cfg))):
+        for extra in ([], ["min_mask_pixels=5", "val_videos=[a]"]):
+            assert run_command(main, "dataset=ytb_vos", "root=r", "out=o", *extra, run_dir=tmp_path / "run") == 0
+    assert calls[0] == ("ytb_vos", resolve_config("ytb_vos", ["root=r", "out=o"]))
+    assert calls[0][1].min_mask_pixels == 1000  # the release's YouTube-VOS filter
+    assert calls[1][1] == resolve_config("ytb_vos", ["root=r", "out=o", "min_mask_pixels=5", "val_videos=[a]"])
+    assert calls[1][1].min_mask_pixels == 5 and calls[1][1].val_videos == ["a"]
+
+
+def test_cli_lists_exactly_the_prepare_settings():
+    from dataclasses import fields
+
+    from hydra import compose, initialize_config_module
+
+    with initialize_config_module("siammask.conf", version_base="1.3"):
+        cfg = compose("prepare")
+    assert set(cfg) - set(ENTRY_KEYS) == {f.name for f in fields(PrepareConfig)}
 
 
 def _foreign_lmdb(path: Path) -> None:
@@ -184,7 +212,7 @@ def test_foreign_lmdb_is_recognised_and_never_replaced(tmp_path, capsys):
     _foreign_lmdb(foreign)
     with pytest.raises(StoreError, match="not a SiamMask store"):
         LmdbTrackSource(foreign)
-    assert main(["check", f"path={foreign}"]) == 2
+    assert run_command(check_main, f"path={foreign}", run_dir=tmp_path / "run") == 1
     assert "foreign LMDB" in capsys.readouterr().err
     root = build_custom(tmp_path / "root", frames=1)
     for overwrite in (False, True):
@@ -236,13 +264,13 @@ def _interrupt_after(monkeypatch, chunks: int) -> None:
     monkeypatch.setattr(prepare_module, "prepare_chunk", flaky)
 
 
-def test_interrupted_prepare_leaves_no_store_and_resumes_to_the_same_result(tmp_path, monkeypatch, capsys):
+def test_interrupted_prepare_leaves_no_store_and_resumes_to_the_same_result(tmp_path, monkeypatch, caplog):
     root = build_vid(tmp_path / "root", videos=3, frames=3)
     out = tmp_path / "out"
     _interrupt_after(monkeypatch, chunks=4)
-    with pytest.raises(Interrupt):
+    with pytest.raises(Interrupt), caplog.at_level("WARNING", logger="siammask.datamodules.prepare"):
         run("vid", root, out, frames_per_chunk=2)
-    assert "run the same command again to resume" in capsys.readouterr().err
+    assert "run the same command again to resume" in caplog.text
     assert not out.exists() and not is_store(Path(f"{out}{PARTIAL_SUFFIX}"))
     with pytest.raises(StoreError, match="unfinished prepare"):
         LmdbTrackSource(out)
@@ -307,5 +335,5 @@ def test_check_reports_missing_and_corrupt_records(tmp_path, capsys):
     stats = check(out, samples=100)
     assert any("1 records listed in the index are missing" in p for p in stats["problems"])
     assert any(p.startswith("record 1:") and "does not match its header" in p for p in stats["problems"])
-    assert main(["check", f"path={out}"]) == 1
+    assert run_command(check_main, f"path={out}", run_dir=tmp_path / "run") == 1
     assert "2 PROBLEMS" in capsys.readouterr().out

@@ -16,8 +16,9 @@ import numpy as np
 import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
+from siammask.datamodules.check_store import check
 from siammask.datamodules.lmdb_store import SUMMARY_NAME, read_store
-from siammask.datamodules.prepare import check, prepare, resolve_config
+from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.datamodules.real import LmdbTrackSource
 
 BACKGROUND_RGB = (40, 80, 200)

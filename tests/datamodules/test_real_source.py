@@ -155,7 +155,7 @@ def test_mixture_can_leave_a_dataset_out_with_null(stores):
 
 
 def test_missing_store_error_names_the_config_key_and_the_prepare_command(tmp_path):
-    pattern = r"(?s)datasets\.coco\.path: no SiamMask LMDB store .*python -m siammask\.datamodules\.prepare <dataset>"
+    pattern = r"(?s)datasets\.coco\.path: no SiamMask LMDB store .*python -m siammask\.datamodules\.prepare dataset=<dataset>"
     with pytest.raises(StoreError, match=pattern):
         LmdbDataModule(path=str(tmp_path / "missing"), name="coco")
 

@@ -6,6 +6,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from command_line import run_command
 from siammask.datamodules.visualize import (
     BOX_NEGATIVE_RGB,
     BOX_POSITIVE_RGB,
@@ -60,14 +61,16 @@ def test_empty_sample_list_is_refused(tmp_path):
 
 def test_cli_composes_the_data_config_and_writes_the_grid(tmp_path):
     out = tmp_path / "pairs.png"
-    main(["data=synthetic", "data.train_sources.0.source.num_videos=3", "data.sampler.negative_rate=0.5",
-          f"out={out}", "n=3"])
+    assert run_command(main, "data=synthetic", "data.train_sources.0.source.num_videos=3",
+                       "data.sampler.negative_rate=0.5", f"out={out}", "n=3", run_dir=tmp_path / "run") == 0
     image = cv2.imread(str(out))
     assert image.shape == (255, 3 * (127 + GAP + 255) + 2 * GAP, 3)
 
 
-@pytest.mark.parametrize("argv, message", [(["out=x.png"], "which data config"),
-                                           (["data=synthetic", "bogus=1"], "unknown argument")])
-def test_cli_refuses_missing_or_unknown_arguments(argv, message):
-    with pytest.raises(SystemExit, match=message):
-        main(argv)
+@pytest.mark.parametrize("argv, message", [(["out=x.png"], "data"),
+                                           (["data=synthetic", "bogus=1"], "bogus"),
+                                           (["data=synthetic", "split=test"], "split must be train or val")])
+def test_cli_refuses_missing_or_unknown_arguments(argv, message, tmp_path, capsys):
+    assert run_command(main, *argv, run_dir=tmp_path / "run") == 1
+    assert message in capsys.readouterr().err
+    assert not (tmp_path / "x.png").exists()

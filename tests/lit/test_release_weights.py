@@ -3,11 +3,11 @@ converted track with exactly those weights, and clear refusals of files that do 
 
 import importlib.util
 import logging
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from command_line import run_command
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
@@ -163,13 +163,12 @@ def test_pysot_model_loads_as_the_release_network_with_its_preset(sharp_cfg, tmp
     assert "pysot file, sharp stage" in caplog.text and "tracker=vot18" in caplog.text
 
 
-def test_convert_release_prints_what_it_mapped(sharp_cfg, tmp_path, monkeypatch, capsys):
+def test_convert_release_prints_what_it_mapped(sharp_cfg, tmp_path, capsys):
     path, _ = release_file(tmp_path, network_of(sharp_cfg), name="SiamMask_VOT.pth")
     spec = importlib.util.spec_from_file_location("convert_release", ROOT / "scripts" / "convert_release.py")
     script = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(script)
-    monkeypatch.setattr(sys, "argv", ["convert_release.py", str(path), str(tmp_path / "out.ckpt")])
-    script.main()
+    assert run_command(script.main, f"weights={path}", f"out={tmp_path / 'out.ckpt'}", run_dir=tmp_path / "run") == 0
     printed = capsys.readouterr().out
     assert "sharp stage" in printed and "mapped backbone.* (" in printed
     assert "tracker=vot" in printed and (tmp_path / "out.ckpt").is_file()

@@ -35,5 +35,6 @@ class StaticBoxTracker:
         return self.track(image_rgb)[first:]
 
     def track(self, image_rgb: np.ndarray) -> list[TrackResult]:
-        return [TrackResult(r.box_xyxy.copy(), r.rotated_box.copy(), r.polygon.copy(), r.mask.copy(), r.score)
+        return [TrackResult(r.box_xyxy.copy(), r.rotated_box.copy(), r.polygon.copy(), r.mask.copy() if r.mask is not None else None,
+                            r.score)
                 for r in self._results]

@@ -16,6 +16,7 @@ unfinished one's partial files are discarded, never mixed with new ones.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,8 @@ from siammask.evaluation.runners import TrackerLike
 from siammask.progress import Progress
 
 INPUT_ERRORS = (ValueError, OSError)  # bad input of one sequence; anything else is a bug and stops the run
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -63,8 +66,8 @@ def evaluate_protocol(protocol: str | Protocol, dataset: Dataset, entry: Entry, 
     per_sequence, failures, scores = {}, {}, []
     finished = {name for name in dataset.names if runner is not None and protocol.finished_path(out, name).exists()}
     if finished:
-        print(f"{entry.name} {protocol.name}: {len(finished)} of {len(dataset.names)} sequences already done in "
-              f"{out}, scored from their files", flush=True)
+        log.info("%s %s: %d of %d sequences already done in %s, scored from their files", entry.name, protocol.name,
+                 len(finished), len(dataset.names), out)
     # every sequence is a line in a log file (every_s=0): sequences are few and each takes a while
     with Progress(len(dataset.names), f"{entry.name} {protocol.name}", "sequences", enabled=progress,
                   every_s=0.0) as bar:

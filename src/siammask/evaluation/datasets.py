@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
@@ -136,7 +136,7 @@ class MaskSequence:
 
     name: str
     frames: FrameSource
-    labels: list[np.ndarray | None]  # (H, W) uint8 object ids per frame; None where not annotated
+    labels: Sequence[np.ndarray | None]  # (H, W) uint8 object ids per frame; None where not annotated
     object_ids: list[int]
     start_frames: dict[int, int]  # object id -> frame of its first (given) mask
     image_hw: tuple[int, int]
@@ -444,26 +444,34 @@ def synthetic_datasets(videos: SyntheticVideos, num_videos: int, name: str = "sy
             Dataset(name, [video_name(v) for v in range(num_videos)], load_masks))
 
 
+def _root(cfg: Mapping[str, Any]) -> str:
+    """The dataset folder the readers of files need."""
+    if cfg.get("root") is None:
+        raise ValueError(f"benchmark {cfg['name']!r}: the {cfg['reader']!r} reader needs "
+                         "benchmark.root=<dataset folder>")
+    return str(cfg["root"])
+
+
 def _read_vot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
-    return {BOX: vot_dataset(cfg.get("root"), cfg.get("json_name"), cfg["name"])}
+    return {BOX: vot_dataset(_root(cfg), cfg.get("json_name"), cfg["name"])}
 
 
 def _read_otb(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
-    return {BOX: otb_dataset(cfg.get("root"), cfg.get("json_name"), cfg["name"])}
+    return {BOX: otb_dataset(_root(cfg), cfg.get("json_name"), cfg["name"])}
 
 
 def _read_davis(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
-    return {MASK: davis_dataset(cfg.get("root"), int(cfg["year"]), cfg.get("split", "val"),
+    return {MASK: davis_dataset(_root(cfg), int(cfg["year"]), cfg.get("split", "val"),
                                 cfg.get("resolution", "480p"), bool(cfg.get("merge_objects", False)),
                                 name=cfg["name"])}
 
 
 def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
-    return {MASK: ytvos_dataset(cfg.get("root"), cfg.get("split", "valid"), cfg["name"])}
+    return {MASK: ytvos_dataset(_root(cfg), cfg.get("split", "valid"), cfg["name"])}
 
 
 def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
-    root, name = cfg.get("root"), cfg["name"]
+    root, name = _root(cfg), cfg["name"]
     box, mask = custom_dataset(root, name)
     if not mask.names and MASK in kinds:
         raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "

@@ -230,7 +230,8 @@ class DavisProtocol(Protocol):
         if unknown:
             raise ValueError(f"sequence {seq.name!r}: result masks in {out / seq.name} contain ids {unknown}, "
                              f"the sequence has objects {seq.object_ids}")
-        per_object = score_davis_sequence(np.stack(seq.labels), predicted, seq.object_ids, self.bound_th)
+        truth = np.stack(seq.labels)  # type: ignore[arg-type]  # a DAVIS-style sequence annotates every frame: no None
+        per_object = score_davis_sequence(truth, predicted, seq.object_ids, self.bound_th)
         means = summarise_davis(list(per_object.values()))
         row = {"J_mean": means["J_mean"], "F_mean": means["F_mean"], "JF_mean": means["JF_mean"],
                "objects": {str(k): v for k, v in per_object.items()}}

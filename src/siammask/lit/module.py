@@ -15,6 +15,7 @@ import pytorch_lightning as pl
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
+from pytorch_lightning.utilities.types import OptimizerConfig, OptimizerLRSchedulerConfig
 
 from siammask.anchors import (
     AnchorSpec,
@@ -62,9 +63,10 @@ class SiamMaskModule(pl.LightningModule):
             "scheduler": scheduler, "anchors": anchors, "targets": targets, "exemplar_size": exemplar_size,
             "search_size": search_size, "train_only": train_only, "init_from": init_from,
             "mask_positions_per_pair": mask_positions_per_pair, "bad_loss": bad_loss, "max_loss": max_loss}), logger=False)
-        head, refine = self.hparams.head, self.hparams.refine
+        head, refine = self.hparams["head"], self.hparams["refine"]
         self.anchor_spec = AnchorSpec(**(anchors or {}))
-        self.network = build_network(self.hparams.backbone, self.hparams.neck, head, refine, self.anchor_spec.num_anchors)
+        self.network = build_network(self.hparams["backbone"], self.hparams["neck"], head, refine,
+                                     self.anchor_spec.num_anchors)
         if (head.get("box") is not None) != self.has_box_branch:
             raise ValueError(f"{type(self).__name__} {'needs' if self.has_box_branch else 'takes no'} a box head: "
                              f"set model.head.box accordingly (model=three_branch or model=two_branch)")
@@ -76,7 +78,7 @@ class SiamMaskModule(pl.LightningModule):
             raise ValueError(f"model.bad_loss={bad_loss!r}: choose one of {BAD_LOSS_POLICIES}")
         self.bad_loss, self.max_loss = bad_loss, max_loss
         self._skip_update = False  # a training batch since the last optimiser step had a bad loss (bad_loss=skip)
-        instantiate(self.hparams.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
+        instantiate(self.hparams["optimizer"], params=[torch.nn.Parameter(torch.zeros(1))])  # bad keys fail now
         if init_from:
             init_network_from(self.network, init_from)
         if train_only:
@@ -121,6 +123,7 @@ class SiamMaskModule(pl.LightningModule):
         if self.loss_weights.get("mask_dice"):  # optional overlap term (losses.mask_dice_loss)
             losses["mask_dice"] = mask_dice_loss(mask_logits, labels)
         total = sum(self.loss_weights.get(name, 1.0) * value for name, value in losses.items())
+        assert isinstance(total, torch.Tensor)  # losses always holds the mask loss
         size = batch["search"].shape[0]
         bad = self._bad_loss(total)
         if bad and self.bad_loss == "stop":
@@ -206,13 +209,13 @@ class SiamMaskModule(pl.LightningModule):
                 module.eval()
 
     # ----- optimisation -----
-    def configure_optimizers(self) -> dict[str, Any]:
+    def configure_optimizers(self) -> OptimizerConfig | OptimizerLRSchedulerConfig:
         params = [p for p in self.parameters() if p.requires_grad]
-        optimizer = instantiate(self.hparams.optimizer, params=params)
-        if not self.hparams.scheduler:
+        optimizer = instantiate(self.hparams["optimizer"], params=params)
+        if not self.hparams["scheduler"]:
             return {"optimizer": optimizer}
         total = int(self.trainer.estimated_stepping_batches)
-        cfg = dict(self.hparams.scheduler)
+        cfg = dict(self.hparams["scheduler"])
         scheduler = WarmupLogDecayLR(optimizer, total_steps=total, warmup_steps=int(cfg["warmup_fraction"] * total),
                                      warmup_start_factor=cfg["warmup_start_factor"], end_factor=cfg["end_factor"])
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
@@ -233,11 +236,12 @@ class ThreeBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams.targets or {}))
+        self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams["targets"] or {}))
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
                                       self.search_size)
+        assert output.box is not None  # the three-branch network has a box head
         losses = {"score": anchor_score_loss(output.score, targets.labels),
                   "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
         return losses, targets.positive_positions()
@@ -247,6 +251,7 @@ class ThreeBranchModule(SiamMaskModule):
         size = output.score.shape[-1]
         best = probability.flatten(1).argmax(1)
         rows, cols = (best % (size * size)) // size, best % size
+        assert output.box is not None  # the three-branch network has a box head
         deltas = box_deltas_map(output.box, self.anchor_spec.num_anchors).flatten(1, 3)
         anchors = self.anchor_spec.grid(size, self.search_size, output.score.device).flatten(0, 2)
         index = torch.arange(best.shape[0], device=best.device)
@@ -261,7 +266,7 @@ class TwoBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_positions = CentreLabeller(self.anchor_spec.stride, **(self.hparams.targets or {}))
+        self.label_positions = CentreLabeller(self.anchor_spec.stride, **(self.hparams["targets"] or {}))
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         labels = self.label_positions(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],

@@ -1,7 +1,7 @@
 """Network parts; see :func:`build_siammask` for how they fit together, :func:`build_network` for the network
 of a Hydra ``model`` config."""
 
-from siammask.models.backbones import InputNormalization, TimmBackbone
+from siammask.models.backbones import Backbone, InputNormalization, TimmBackbone
 from siammask.models.builder import build_network
 from siammask.models.neck import Adjust
 from siammask.models.network import SearchOutput, SiamMask, build_siammask
@@ -9,5 +9,5 @@ from siammask.models.paper_resnet import PaperResNet50
 from siammask.models.refine import Refine
 from siammask.models.xcorr import XCorrHead, depthwise_xcorr
 
-__all__ = ["Adjust", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask", "TimmBackbone",
-           "XCorrHead", "build_network", "build_siammask", "depthwise_xcorr"]
+__all__ = ["Adjust", "Backbone", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask",
+           "TimmBackbone", "XCorrHead", "build_network", "build_siammask", "depthwise_xcorr"]

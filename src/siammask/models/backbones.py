@@ -11,9 +11,11 @@ from __future__ import annotations
 import socket
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, cast
 
 import timm
 import torch
+from timm.models import FeatureInfo
 from torch import nn
 
 SIAMESE_STRIDE = 8  # the paper's output stride for the correlation features (§3.1)
@@ -25,6 +27,9 @@ class InputNormalization(nn.Module):
     ``mean`` and ``std`` are on the 0-1 scale (timm's convention); ``bgr=True`` flips channels and,
     with ``scale_to_unit=False``, keeps raw 0-255 values (the official SiamMask ResNet-50 weights).
     """
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, mean: Sequence[float] = (0.0, 0.0, 0.0), std: Sequence[float] = (1.0, 1.0, 1.0),
                  bgr: bool = False, scale_to_unit: bool = True) -> None:
@@ -43,7 +48,18 @@ class InputNormalization(nn.Module):
         return (x - self.mean) / self.std
 
 
-class TimmBackbone(nn.Module):
+class Backbone(nn.Module):
+    """What the network reads from any backbone, so a new one plugs in without touching the network.
+
+    ``forward`` takes images as (B, 3, H, W) RGB 0-255 and returns feature maps ordered by stride, the last at
+    stride 8; ``channels[i]`` and ``reductions[i]`` are map i's width and stride in input pixels.
+    """
+
+    channels: list[int]
+    reductions: list[int]
+
+
+class TimmBackbone(Backbone):
     """A timm model cut into feature stages with output stride 8 (later stages dilated, as in the paper)."""
 
     def __init__(self, name: str, out_indices: Sequence[int], output_stride: int = SIAMESE_STRIDE,
@@ -55,8 +71,9 @@ class TimmBackbone(nn.Module):
             raise ValueError(f"unknown timm backbone {name!r}; similar names: {close}")
         self.name = name
         self.model = _checked_create(name, out_indices, output_stride, pretrained, checkpoint_path)
-        self.channels: list[int] = list(self.model.feature_info.channels())
-        self.reductions: list[int] = list(self.model.feature_info.reduction())
+        feature_info = cast(FeatureInfo, self.model.feature_info)  # every features_only model carries one
+        self.channels = list(feature_info.channels())
+        self.reductions = list(feature_info.reduction())
         effective = [min(r, output_stride) for r in self.reductions]
         if effective[-1] != SIAMESE_STRIDE:
             raise ValueError(
@@ -64,7 +81,7 @@ class TimmBackbone(nn.Module):
                 f"feature, SiamMask needs {SIAMESE_STRIDE}: pick a deeper index or output_stride=8 (this model "
                 f"may not support dilation)")
         self.reductions = effective
-        cfg = self.model.pretrained_cfg
+        cfg = cast(dict[str, Any], self.model.pretrained_cfg)
         self.normalize = InputNormalization(mean if mean is not None else cfg.get("mean", (0.485, 0.456, 0.406)),
                                             std if std is not None else cfg.get("std", (0.229, 0.224, 0.225)))
 
@@ -102,7 +119,7 @@ def _builds_undilated(name: str, out_indices: Sequence[int]) -> bool:
 
 def _create_timm_model(name: str, out_indices: Sequence[int], output_stride: int, pretrained: bool,
                        checkpoint_path: str | None) -> nn.Module:
-    kwargs = {"features_only": True, "out_indices": tuple(out_indices)}
+    kwargs: dict[str, Any] = {"features_only": True, "out_indices": tuple(out_indices)}
     if output_stride != 32:
         kwargs["output_stride"] = output_stride
     if checkpoint_path:

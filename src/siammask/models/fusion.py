@@ -7,13 +7,16 @@ one pass over each feature map instead of two.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TypeVar
 
 import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+Network = TypeVar("Network", bound=nn.Module)
 
-def fold_batchnorm(network: nn.Module, probe: Callable[[nn.Module], torch.Tensor]) -> int:
+
+def fold_batchnorm(network: Network, probe: Callable[[Network], torch.Tensor]) -> int:
     """Fold every BatchNorm that reads a convolution's output directly into that convolution, in place; returns how
     many were folded. The network must be in eval mode.
 
@@ -43,9 +46,11 @@ def fold_batchnorm(network: nn.Module, probe: Callable[[nn.Module], torch.Tensor
             for hook in hooks:
                 hook.remove()
         produced.clear()
-        replacements = [(name, replacement) for conv_name, bn_name in pairs for name, replacement in (
-            (conv_name, fuse_conv_bn_eval(network.get_submodule(conv_name), network.get_submodule(bn_name))),
-            (bn_name, _after_normalisation(network.get_submodule(bn_name))))]
+        replacements: list[tuple[str, nn.Module]] = []
+        for conv_name, bn_name in pairs:
+            conv, bn = network.get_submodule(conv_name), network.get_submodule(bn_name)
+            assert isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d)  # the hooks pair only these
+            replacements += [(conv_name, fuse_conv_bn_eval(conv, bn)), (bn_name, _after_normalisation(bn))]
         for name, replacement in replacements:
             _replace(network, name, replacement)
         folded = probe(network)
@@ -60,8 +65,9 @@ def _after_normalisation(bn: nn.BatchNorm2d) -> nn.Module:
     """What remains of a BatchNorm once folded: nothing, or the activation a timm ``BatchNormAct2d`` carries."""
     if type(bn) is nn.BatchNorm2d:
         return nn.Identity()
-    if hasattr(bn, "act") and hasattr(bn, "drop"):
-        return nn.Sequential(bn.drop, bn.act)
+    drop, act = getattr(bn, "drop", None), getattr(bn, "act", None)
+    if isinstance(drop, nn.Module) and isinstance(act, nn.Module):
+        return nn.Sequential(drop, act)
     raise TypeError(f"cannot fold {type(bn).__name__}: only BatchNorm2d and timm's BatchNormAct2d")
 
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
+from siammask.models.backbones import Backbone
 from siammask.models.neck import Adjust
 from siammask.models.refine import Refine
 from siammask.models.windows import gather_windows
@@ -34,7 +35,7 @@ class SearchOutput:
 
 
 class SiamMask(nn.Module):
-    def __init__(self, backbone: nn.Module, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
+    def __init__(self, backbone: Backbone, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
                  box_head: XCorrHead | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
                  skip_indices: tuple[int, ...] = ()) -> None:
         super().__init__()
@@ -75,7 +76,7 @@ class SiamMask(nn.Module):
         return logits.view(-1, self.mask_size, self.mask_size)
 
 
-def build_siammask(backbone: nn.Module, neck: Callable[..., Adjust], score_head: Callable[..., XCorrHead],
+def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., XCorrHead],
                    mask_head: Callable[..., XCorrHead], box_head: Callable[..., XCorrHead] | None = None,
                    refine: Callable[..., Refine] | None = None, num_anchors: int = 5) -> SiamMask:
     """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
@@ -88,7 +89,8 @@ def build_siammask(backbone: nn.Module, neck: Callable[..., Adjust], score_head:
     score = score_head(in_channels=width, out_channels=2 * num_anchors if box_head is not None else 1)
     box = box_head(in_channels=width, out_channels=4 * num_anchors) if box_head is not None else None
     mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE)
-    refine_module, skips = None, ()
+    refine_module: Refine | None = None
+    skips: tuple[int, ...] = ()
     if refine is not None:
         skips = refine_skip_indices(backbone.reductions)
         refine_module = refine(skip_channels=[backbone.channels[i] for i in skips], corr_channels=mask.hidden_channels,

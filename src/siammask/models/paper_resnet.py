@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from siammask.models.backbones import InputNormalization
+from siammask.models.backbones import Backbone, InputNormalization
 
 EXPANSION = 4
 
@@ -63,7 +63,7 @@ def _layer(in_channels: int, planes: int, blocks: int, stride: int = 1, dilation
     return nn.Sequential(*layers)
 
 
-class PaperResNet50(nn.Module):
+class PaperResNet50(Backbone):
     """Returns [conv1 (64ch, stride 2), layer1 (256, 4), layer2 (512, 8), layer3 (1024, 8)].
 
     ``out_indices`` selects among these four, like timm's ``features_only``. Input is the project's

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -48,7 +50,7 @@ class _GroupedConv(torch.autograd.Function):
         return F.conv2d(inputs, weight, groups=groups)
 
     @staticmethod
-    def symbolic(graph: object, inputs: object, weight: object, groups: int) -> object:
+    def symbolic(graph: Any, inputs: object, weight: object, groups: int) -> object:  # Any: torch's private graph type
         return graph.op("Conv", inputs, weight, group_i=groups)
 
 

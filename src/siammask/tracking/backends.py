@@ -85,6 +85,7 @@ def build_graphs(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, ou
         from siammask.export import stamp_graphs
         from siammask.quantize import quantize_graphs
 
+        assert calibration is not None  # tracker_identity refused int8 without calibration frames
         with tempfile.TemporaryDirectory(dir=folder) as scratch:
             fp32 = export_graphs(net, Path(scratch), {**ident, "precision": "fp32"})
             paths = quantize_graphs(fp32, folder, calibration, config, threads)

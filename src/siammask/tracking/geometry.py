@@ -217,13 +217,14 @@ def pad_colour(geometry: str, image: np.ndarray) -> np.ndarray:
     return release_pad_colour(image).astype(np.float64) if geometry == "release" else np.asarray(mean_colour(image))
 
 
-def template_crop(geometry: str, image: np.ndarray, centre_xy: tuple[float, float], size_wh: tuple[float, float],
+def template_crop(geometry: str, image: np.ndarray, centre_xy: np.ndarray, size_wh: np.ndarray,
                   context_amount: float, exemplar_size: int, pad: np.ndarray) -> np.ndarray:
     """The exemplar crop of a target (paper §3.1's context square)."""
     side = context_size(size_wh[0], size_wh[1], context_amount)
+    cx, cy = float(centre_xy[0]), float(centre_xy[1])
     if geometry == "release":
-        return release_crop(image, centre_xy, release_round(side), exemplar_size, pad.astype(np.uint8))
-    return CropWindow(float(centre_xy[0]), float(centre_xy[1]), side, exemplar_size).crop(image, tuple(pad))
+        return release_crop(image, (cx, cy), release_round(side), exemplar_size, pad.astype(np.uint8))
+    return CropWindow(cx, cy, side, exemplar_size).crop(image, tuple(pad))
 
 
 def search_window(geometry: str, centre_xy: np.ndarray, size_wh: np.ndarray, context_amount: float,

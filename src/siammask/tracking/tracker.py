@@ -23,6 +23,7 @@ import functools
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
@@ -40,6 +41,9 @@ from siammask.models import SearchOutput, SiamMask
 from siammask.tracking.config import TrackerConfig
 from siammask.tracking.geometry import MaskWindow, SearchWindow, pad_colour, search_window, template_crop
 from siammask.tracking.postprocess import MaskShape, mask_shape
+
+if TYPE_CHECKING:  # the ONNX backend is imported only when chosen
+    from siammask.tracking.backends import OnnxNetwork
 
 
 @dataclass
@@ -114,7 +118,7 @@ class Tracker:
     caller tracking with a network it is still training switches it back with ``network.train()``.
     """
 
-    def __init__(self, network: SiamMask, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
+    def __init__(self, network: SiamMask | OnnxNetwork, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
                  anchors: AnchorSpec | None = None) -> None:
         self.config = TrackerConfig.from_mapping(config)
         self.device = torch.device(device)
@@ -122,7 +126,7 @@ class Tracker:
         self.anchors = anchors = anchors or AnchorSpec()  # default: the release's anchors
         self.has_box_branch = network.box_head is not None
         self.timings = StageTimes()
-        if self.has_box_branch:
+        if network.box_head is not None:
             k = anchors.num_anchors
             if network.score_head.out_channels != 2 * k or network.box_head.out_channels != 4 * k:
                 raise ValueError(f"network heads give {network.score_head.out_channels} score / "
@@ -135,6 +139,12 @@ class Tracker:
         self._image_hw: tuple[int, int] = (0, 0)
         self._grids: dict[int, torch.Tensor] = {}
         self._anchor_wh = anchors.base_sizes().double().numpy()  # (k, 2) crop pixels
+
+    @property
+    def _state(self) -> _Targets:
+        """The tracked targets, for the steps that run only after ``init`` has set them."""
+        assert self._targets is not None, "a tracking step ran before init"
+        return self._targets
 
     @property
     def num_targets(self) -> int:
@@ -265,9 +275,10 @@ class Tracker:
             return _Choice(rows, cols, probability[np.arange(num), rows, cols])
         k = self.anchors.num_anchors
         probability = expit(score[:, k:] - score[:, :k])  # softmax of [bg, fg]: logistic of fg - bg
+        assert output.box is not None  # a network with a box head outputs box deltas
         deltas = box_deltas_map(output.box.double().cpu(), k).numpy()  # (T, k, S, S, 4)
         scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
-        target_wh = (self._targets.size_wh * scale[:, None])[:, None, None, None]  # crop pixels, over (k, S, S)
+        target_wh = (self._state.size_wh * scale[:, None])[:, None, None, None]  # crop pixels, over (k, S, S)
         penalty = shape_penalty(np.exp(deltas[..., 2]) * self._anchor_wh[:, 0, None, None],
                                 np.exp(deltas[..., 3]) * self._anchor_wh[:, 1, None, None],
                                 target_wh[..., 0], target_wh[..., 1], cfg.penalty_k)
@@ -317,15 +328,16 @@ class Tracker:
         """Two-branch: each candidate's box is its mask's min-max box (RoW centre, same size if no mask)."""
         boxes = [xyxy_to_cxcywh(shape.minmax_xyxy) if shape is not None
                  else np.array([*row_window.centre_xy, *size])
-                 for shape, row_window, size in zip(masks.shapes, row_windows, self._targets.size_wh)]
+                 for shape, row_window, size in zip(masks.shapes, row_windows, self._state.size_wh)]
         choice.box_cxcywh = np.stack(boxes)
-        size = self._targets.size_wh
+        size = self._state.size_wh
         choice.penalty = shape_penalty(choice.box_cxcywh[:, 2], choice.box_cxcywh[:, 3], size[:, 0], size[:, 1],
                                        self.config.penalty_k)
 
     def _update_state(self, choice: _Choice) -> None:
         """Move to the candidate; blend the size by lr x penalty x score (release); clamp as the release."""
-        cfg, targets = self.config, self._targets
+        cfg, targets = self.config, self._state
+        assert choice.box_cxcywh is not None and choice.penalty is not None  # from the box head or the masks
         rate = (choice.penalty * choice.score * cfg.lr)[:, None]
         centre = choice.box_cxcywh[:, :2]
         size = targets.size_wh * (1 - rate) + choice.box_cxcywh[:, 2:] * rate
@@ -335,7 +347,7 @@ class Tracker:
 
     def _results(self, masks: _Masks, scores: np.ndarray, first: int = 0) -> list[TrackResult]:
         """Results of targets ``first``, ``first + 1``, ... (``masks`` and ``scores`` hold just those)."""
-        targets, mode = self._targets, self.config.box_mode
+        targets, mode = self._state, self.config.box_mode
         results = []
         for i, t in enumerate(range(first, len(targets.centre_xy))):
             tracked_xyxy = cxcywh_to_xyxy(np.concatenate([targets.centre_xy[t], targets.size_wh[t]]))
@@ -376,7 +388,7 @@ def shape_penalty(candidate_w: np.ndarray, candidate_h: np.ndarray, target_w: np
     def change(ratio: np.ndarray) -> np.ndarray:
         return np.maximum(ratio, 1.0 / ratio)
 
-    def padded_side(w: np.ndarray, h: np.ndarray) -> np.ndarray:
+    def padded_side(w: np.ndarray | float, h: np.ndarray | float) -> np.ndarray:
         pad = (w + h) * 0.5
         return np.sqrt((w + pad) * (h + pad))
 
