@@ -112,7 +112,7 @@ def main(argv: Sequence[str]) -> Path:
     if options["split"] not in ("train", "val"):
         raise SystemExit(f"split must be train or val, got {options['split']!r}")
     with initialize_config_module(config_module="siammask.conf", version_base="1.3"):
-        cfg = compose(overrides=overrides)
+        cfg = compose(overrides=["+crop=paper", *overrides])  # the crop sizes the sampler interpolates
     datamodule = instantiate(cfg.data)
     datamodule.setup("fit")
     dataset = datamodule.train_dataset if options["split"] == "train" else datamodule.val_dataset

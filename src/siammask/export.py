@@ -11,6 +11,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from siammask.crop import PAPER_CROP
 from siammask.models import SiamMask
 
 
@@ -41,8 +42,9 @@ def search_output_names(network: SiamMask) -> list[str]:
     return names + [f"skip{i}" for i in range(len(network.skip_indices))]
 
 
-def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 1, exemplar_size: int = 127,
-                search_size: int = 255, opset: int = 17) -> tuple[Path, Path]:
+def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 1,
+                exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
+                opset: int = 17) -> tuple[Path, Path]:
     """Write ``template.onnx`` and ``search.onnx`` for ``num_targets`` targets per call.
 
     The batch is fixed at export: depthwise correlation is one grouped convolution whose group count

@@ -28,6 +28,7 @@ from siammask.anchors import (
     foreground_logits,
 )
 from siammask.checkpoints import load_network_weights, read_weights_file, state_dict_of, weights_format
+from siammask.crop import PAPER_CROP
 from siammask.lit.network_config import build_network
 from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
 from siammask.models import SearchOutput
@@ -49,7 +50,8 @@ class SiamMaskModule(pl.LightningModule):
                  refine: Mapping[str, Any] | None = None, loss: Mapping[str, float] | None = None,
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                  anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
-                 exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
+                 exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
+                 train_only: Sequence[str] | None = None,
                  init_from: str | None = None, mask_positions_per_pair: int | None = None,
                  bad_loss: str = "stop", max_loss: float | None = None) -> None:
         super().__init__()
