@@ -19,8 +19,6 @@ from omegaconf import DictConfig, ListConfig, OmegaConf
 
 from siammask.anchors import (
     AnchorSpec,
-    AnchorTargetAssigner,
-    CentreLabeller,
     box_deltas_map,
     box_iou_xyxy,
     cxcywh_to_xyxy,
@@ -33,7 +31,6 @@ from siammask.lit.network_config import build_network
 from siammask.losses import anchor_score_loss, box_regression_loss, mask_loss, similarity_loss, upsample_masks
 from siammask.models import SearchOutput
 from siammask.models.windows import gather_windows, window_offset
-from siammask.schedules import WarmupLogDecayLR
 
 Batch = Mapping[str, torch.Tensor]
 BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
@@ -96,6 +93,13 @@ class SiamMaskModule(pl.LightningModule):
     def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         """Best response per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) or None."""
         raise NotImplementedError
+
+    def _targets_config(self) -> Mapping[str, Any]:
+        """The training-target class and its settings (``model.targets``, conf/model/targets), given the anchors here."""
+        if not self.hparams.targets or "_target_" not in self.hparams.targets:
+            raise ValueError(f"model.targets={self.hparams.targets!r}: give the target assignment's _target_ and "
+                             f"settings (conf/model/targets: anchor_iou for three branches, centre for two)")
+        return self.hparams.targets
 
     # ----- shared -----
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> SearchOutput:
@@ -207,10 +211,8 @@ class SiamMaskModule(pl.LightningModule):
         optimizer = instantiate(self.hparams.optimizer, params=params)
         if not self.hparams.scheduler:
             return {"optimizer": optimizer}
-        total = int(self.trainer.estimated_stepping_batches)
-        cfg = dict(self.hparams.scheduler)
-        scheduler = WarmupLogDecayLR(optimizer, total_steps=total, warmup_steps=int(cfg["warmup_fraction"] * total),
-                                     warmup_start_factor=cfg["warmup_start_factor"], end_factor=cfg["end_factor"])
+        scheduler = instantiate(self.hparams.scheduler, optimizer=optimizer,
+                                total_steps=int(self.trainer.estimated_stepping_batches))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _load_initial_weights(self, path: str) -> None:
@@ -240,7 +242,7 @@ class ThreeBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams.targets or {}))
+        self.assign_targets = instantiate(self._targets_config(), _partial_=True)(spec=self.anchor_spec)
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
@@ -268,7 +270,7 @@ class TwoBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_positions = CentreLabeller(self.anchor_spec.stride, **(self.hparams.targets or {}))
+        self.label_positions = instantiate(self._targets_config(), _partial_=True)(stride=self.anchor_spec.stride)
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         labels = self.label_positions(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
