@@ -1,8 +1,13 @@
 """The two SiamMask variants as LightningModules sharing one base (paper §3.2).
 
 Three-branch: anchor score + box + mask. Two-branch: SiamFC similarity score + mask. They differ only
-in how the score head is supervised and how the best position is chosen; everything else (the mask
+in how the score head is supervised and how the highest-scoring position is read; everything else (the mask
 branch, metrics, optimisation, freezing) is shared here.
+
+The batch metrics (``box_iou``, ``mask_iou``) and the prediction images read the score argmax, not the tracker's
+choice (:class:`siammask.tracking.Tracker` ranks candidates by score x scale / ratio penalty blended with a cosine
+window): that choice needs the target's previous size and position, which a training pair does not carry. They
+measure the network, not a tracker preset; tracking itself is measured by the tracking validation callback.
 """
 
 from __future__ import annotations
@@ -90,8 +95,8 @@ class SiamMaskModule(pl.LightningModule):
         """Losses of the score (and box) branch, and the (B, S, S) positions where the mask is trained."""
         raise NotImplementedError
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Best response per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) or None."""
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Score argmax per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) there, or None."""
         raise NotImplementedError
 
     def _targets_config(self) -> Mapping[str, Any]:
@@ -167,10 +172,11 @@ class SiamMaskModule(pl.LightningModule):
                               self.search_window_offset(score_size))[:, 0]
 
     @torch.no_grad()
-    def predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What a tracker would pick per pair: rows (B,), cols (B,), box xyxy in search pixels (B, 4) and the
-        binary mask of that RoW (B, e, e) over its exemplar-sized window (box from the mask without a box branch)."""
-        rows, cols, box_xyxy = self.choose(output)
+    def argmax_predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """At the score argmax per pair (not the tracker's penalised, windowed choice; module docstring): rows (B,),
+        cols (B,), box xyxy in search pixels (B, 4) and the binary mask of that RoW (B, e, e) over its exemplar-sized
+        window (box from the mask without a box branch)."""
+        rows, cols, box_xyxy = self.highest_score(output)
         index = torch.arange(rows.shape[0], device=rows.device)
         masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
         if box_xyxy is None:
@@ -183,8 +189,8 @@ class SiamMaskModule(pl.LightningModule):
         return window_offset(self.search_size, self.exemplar_size, self.anchor_spec.stride, score_size)
 
     def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
-        """IoU of the chosen box and of the chosen RoW's mask with the ground truth, as a tracker would pick."""
-        rows, cols, box_xyxy, predicted = self.predictions(output)
+        """IoU with the ground truth of the box and of the RoW's mask at the score argmax (not the tracker's choice)."""
+        rows, cols, box_xyxy, predicted = self.argmax_predictions(output)
         index = torch.arange(rows.shape[0], device=rows.device)
         truth = self._mask_windows(batch["search_mask"], index, rows, cols, output.score.shape[-1]) > 0.5
         positive = ~batch["is_negative"].bool()
@@ -251,7 +257,7 @@ class ThreeBranchModule(SiamMaskModule):
                   "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
         return losses, targets.positive_positions()
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         probability = foreground_logits(output.score).softmax(-1)[..., 1]  # (B, k, S, S)
         size = output.score.shape[-1]
         best = probability.flatten(1).argmax(1)
@@ -277,7 +283,7 @@ class TwoBranchModule(SiamMaskModule):
                                       self.search_size)
         return {"score": similarity_loss(output.score, labels)}, labels > 0
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         size = output.score.shape[-1]
         best = output.score.flatten(1).argmax(1)
         return best // size, best % size, None
