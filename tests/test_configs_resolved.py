@@ -160,3 +160,9 @@ def test_the_default_trains_at_its_own_search_size_and_tracks_at_the_crop_nodes(
     cfg = {key: select(resolved("train", ["crop.search_size=287"]), key) for key in ("model", "data", "tracker")}
     assert (cfg["model"]["search_size"], cfg["data"]["sampler"]["search_size"]) == (223, 223)
     assert cfg["tracker"]["search_size"] == 287
+
+
+@pytest.mark.parametrize("experiment", ["quick", "finetune"])
+def test_model_two_branch_keeps_its_centre_labels_under_an_experiment_that_tunes_the_anchor_sampling(experiment):
+    cfg = resolved("train", [f"experiment={experiment}", "model=two_branch"])
+    assert select(cfg, "model.targets") == {"_target_": "siammask.anchors.CentreLabeller", "radius": 16.0}
