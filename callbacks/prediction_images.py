@@ -1,8 +1,8 @@
 """Pictures of what the network predicts on training pairs, logged as images while it trains.
 
 Every ``every_n_steps`` steps the first ``num_pairs`` pairs of the batch are drawn twice, side by side:
-as sampled (ground-truth box and mask) and as predicted (the box and mask of the RoW a tracker would
-pick). The grid goes to every logger that takes images (W&B ``log_image``, TensorBoard ``add_image``)
+as sampled (ground-truth box and mask) and as predicted (the box and mask at the score argmax, where the training
+metrics box_iou / mask_iou are read; a tracker also weighs scale change and displacement, see siammask.lit.module). The grid goes to every logger that takes images (W&B ``log_image``, TensorBoard ``add_image``)
 and, as a PNG, to ``<run dir>/predictions/step_<n>.png``, so CSV-only runs get it too.
 """
 
@@ -52,7 +52,7 @@ class PredictionImages(pl.Callback):
         pairs = {k: v[: self.num_pairs] for k, v in batch.items()}
         with eval_mode(pl_module), torch.no_grad():
             output = pl_module(pairs["template"], pairs["search"])
-            rows, cols, box_xyxy, masks = pl_module.predictions(output)
+            rows, cols, box_xyxy, masks = pl_module.argmax_predictions(output)
         size = pairs["search"].shape[-1]
         pasted = paste_windows(masks, rows, cols, pl_module.anchor_spec.stride,
                                pl_module.search_window_offset(output.score.shape[-1]), size)

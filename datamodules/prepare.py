@@ -34,6 +34,7 @@ from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
 from siammask.config import user_errors
+from siammask.crop import PAPER_CROP
 from siammask.geometry import CropWindow, mask_to_box_xyxy, mean_colour
 from siammask.progress import Progress
 
@@ -85,8 +86,10 @@ class PrepareConfig:
     resume: bool = True  # continue an interrupted build found at <out>.partial (false: start it again)
     overwrite: bool = False  # replace a complete store at <out> (only once the new one is complete)
     out_size: int = 511  # stored crop side: release data/*/par_crop.py "crop511"
-    exemplar_size: int = 127  # the crop is at exemplar scale: side = context size * out_size / exemplar_size
-    context_amount: float = 0.5  # SiamFC context p = 0.5 (w + h), release par_crop.py
+    # The crop is at exemplar scale (side = context size * out_size / exemplar_size), with the SiamFC context of
+    # conf/crop/paper.yaml (release par_crop.py); the pair sampler refuses a store cut otherwise.
+    exemplar_size: int = PAPER_CROP.exemplar_size
+    context_amount: float = PAPER_CROP.context_amount
     jpeg_quality: int = 95  # OpenCV's default, what the release's cv2.imwrite stored
     png_compression: int = 1  # zlib level of mask PNGs: level 1 decodes ~4x faster than OpenCV's 3 (measured)
     mask_threshold: float = 0.5  # crop pixel is object where the resampled mask >= this (release COCO: 0.5)

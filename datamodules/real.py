@@ -35,6 +35,7 @@ class LmdbTrackSource:
         self.header, self.index = read_store(self.path)
         self.name: str = name or str(self.header["dataset"])
         self.has_masks: bool = bool(self.header["has_masks"])
+        self.stored_crop: dict[str, Any] = dict(self.header["crop"])  # how prepare cut it: the sampler checks
         self._env: lmdb.Environment | None = None
         self._pid: int | None = None
         if self.index.num_tracks == 0:

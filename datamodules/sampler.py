@@ -9,7 +9,7 @@ pysot ``datasets/dataset.py`` / ``augmentation.py``):
   per object;
 * positive pair: template frame uniform over the track, search frame uniform within ``frame_range``
   of it; negative pair (rate ``negative_rate``): the search frame shows an object of another video;
-* each crop is centred on its own frame's object: the exemplar is the context square
+* each crop is centred on its own frame's object: the exemplar (the sample's ``template``) is the context square
   (SiamFC context 0.5) resampled to 127, the search region the same square enlarged by 255 / 127
   (target at the same scale), both with a random shift/scale of the crop window (release jitter,
   scale drawn independently for x and y) and mean-colour padding.
@@ -24,6 +24,7 @@ so a sample depends on (seed, epoch, index) only, not on worker count or order.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -34,6 +35,7 @@ from siammask.datamodules.augment import PhotometricAugmentation
 from siammask.datamodules.sources import Frame, TrackSource
 from torch.utils.data import Dataset
 
+from siammask.crop import PAPER_CROP
 from siammask.geometry import (
     CropWindow,
     box_through_affine,
@@ -131,7 +133,8 @@ class PairSampler(Dataset):
     """
 
     def __init__(self, sources: Sequence[SourceSpec | Mapping], *, seed: int = 0, augment: bool = True,
-                 template_size: int = 127, search_size: int = 255, context_amount: float = 0.5,
+                 exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
+                 context_amount: float = PAPER_CROP.context_amount,
                  template_jitter: CropJitter | Mapping = CropJitter(4.0, 0.05),
                  search_jitter: CropJitter | Mapping = CropJitter(64.0, 0.18),
                  negative_rate: float = 0.2, flip: float = 0.0,
@@ -149,7 +152,7 @@ class PairSampler(Dataset):
         self.seed = seed
         self.pick = pick
         self.augment = augment
-        self.template_size = template_size
+        self.exemplar_size = exemplar_size
         self.search_size = search_size
         self.context_amount = context_amount
         self.template_jitter = _as_jitter(template_jitter)
@@ -157,6 +160,8 @@ class PairSampler(Dataset):
         self.negative_rate = negative_rate
         self.flip = flip
         self.photometric = PhotometricAugmentation(**photometric) if isinstance(photometric, Mapping) else photometric
+        for spec in self.specs:
+            self._check_stored_crop(spec.source)
 
         self._num_tracks = np.array([s.source.num_tracks() for s in self.specs], dtype=np.int64)
         for spec, n in zip(self.specs, self._num_tracks):
@@ -273,11 +278,27 @@ class PairSampler(Dataset):
         shift = jitter.shift * rng.uniform(-1.0, 1.0, size=2)
         return CropPose((float(scale[0]), float(scale[1])), (float(shift[0]), float(shift[1])))
 
+    def _check_stored_crop(self, source: TrackSource) -> None:
+        """A source of crops cut in advance (a prepared LMDB store: ``stored_crop``, from its header) must have been
+        cut with this sampler's exemplar size and context: else its search crops reach past what was stored."""
+        stored = getattr(source, "stored_crop", None)
+        if stored is None:
+            return
+        mine = {"exemplar_size": self.exemplar_size, "context_amount": self.context_amount}
+        different = {key: stored.get(key) for key, value in mine.items()
+                     if not isinstance(stored.get(key), (int, float)) or not math.isclose(stored[key], value)}
+        if different:
+            theirs = ", ".join(f"{key}={value}" for key, value in different.items())
+            ours = ", ".join(f"{key}={mine[key]}" for key in different)
+            raise ValueError(f"source {source.name!r} ({getattr(source, 'path', 'no path')}) was prepared with "
+                             f"{theirs}, but the pair sampler crops with {ours} (crop.* in the config): prepare the "
+                             f"store again with {ours}, or set the crop node to the store's values")
+
     # -- rendering ---------------------------------------------------------------------------------------------
 
     def window(self, box_xyxy: np.ndarray, out_size: int) -> CropWindow:
         """The un-jittered crop window of a crop of side ``out_size`` around an object."""
-        return CropWindow.around_box(box_xyxy, out_size, self.context_amount, out_size / self.template_size)
+        return CropWindow.around_box(box_xyxy, out_size, self.context_amount, out_size / self.exemplar_size)
 
     def load(self, ref: FrameRef) -> Frame:
         """The frame of ``ref``, validated (raises naming source, track and frame index)."""
@@ -287,13 +308,13 @@ class PairSampler(Dataset):
 
     def crop_affines(self, plan: PairPlan, template: Frame, search: Frame) -> tuple[np.ndarray, np.ndarray]:
         """Image->crop affines (edge coordinates) of the template and the search crop of ``plan``."""
-        return (plan.template_pose.affine(self.window(template.box_xyxy, self.template_size), plan.flip),
+        return (plan.template_pose.affine(self.window(template.box_xyxy, self.exemplar_size), plan.flip),
                 plan.search_pose.affine(self.window(search.box_xyxy, self.search_size), plan.flip))
 
     def render(self, plan: PairPlan) -> dict[str, torch.Tensor]:
         template, search = self.load(plan.template), self.load(plan.search)
         template_affine, search_affine = self.crop_affines(plan, template, search)
-        template_rgb = warp_edge_affine(template.image, template_affine, self.template_size,
+        template_rgb = warp_edge_affine(template.image, template_affine, self.exemplar_size,
                                         mean_colour(template.image))
         search_rgb = warp_edge_affine(search.image, search_affine, self.search_size, mean_colour(search.image))
         has_mask = not plan.is_negative and search.mask is not None

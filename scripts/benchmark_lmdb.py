@@ -26,6 +26,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
+from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from siammask.datamodules.lmdb_store import open_env, record_key, split_record
 from siammask.datamodules.prepare import prepare, resolve_config
@@ -116,7 +117,9 @@ def main() -> None:
     args = parser.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    sampler_kwargs = OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "data" / "paper_mix.yaml").sampler)
+    with initialize_config_module("siammask.conf", version_base="1.3"):
+        data = compose(overrides=["+crop=paper", "+data=paper_mix"]).data  # the paper's crops, no model
+    sampler_kwargs = OmegaConf.to_container(data.sampler, resolve=True)
     sampler_kwargs["samples_per_epoch"] = None
 
     with tempfile.TemporaryDirectory() as tmp:

@@ -36,6 +36,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 from siammask.config import register_resolvers
+from siammask.crop import PAPER_CROP
 from siammask.export import export_graphs
 from siammask.geometry import xywh_to_xyxy
 from siammask.models import SiamMask
@@ -52,7 +53,7 @@ NETWORKS = {"paper SiamMask-sharp": PAPER, "light default (experiment=quick)": [
 # PyTorch inference options compared (load_tracker's fold_batchnorm / channels_last).
 PYTORCH_OPTIONS = {"pytorch": {}, "pytorch, BN folded": {"fold_batchnorm": True},
                    "pytorch, BN folded, channels-last": {"fold_batchnorm": True, "channels_last": True}}
-GRAPH_SETTINGS = {"exemplar_size": 127, "instance_size": 255, "opset": 17}
+GRAPH_SETTINGS = {"exemplar_size": PAPER_CROP.exemplar_size, "search_size": PAPER_CROP.search_size, "opset": 17}
 
 
 def configured_network(overrides: list[str]) -> SiamMask:
@@ -64,7 +65,10 @@ def configured_network(overrides: list[str]) -> SiamMask:
 
 
 def davis_config() -> TrackerConfig:
-    return TrackerConfig.from_mapping(OmegaConf.to_container(OmegaConf.load(ROOT / "conf" / "tracker" / "davis.yaml")))
+    """The davis preset as track.py composes it (it inherits vot and interpolates the crop node)."""
+    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("track", overrides=["tracker=davis"])
+    return TrackerConfig.from_mapping(OmegaConf.to_container(cfg.tracker, resolve=True))
 
 
 def backend_networks(network: SiamMask, config: TrackerConfig, workdir: Path, threads: int,

@@ -16,6 +16,7 @@ def light_model_kwargs(refine: bool = False, two_branch: bool = False, backbone:
         "refine": {"_target_": "siammask.models.Refine", "_partial_": True} if refine else None,
         "loss": {"score": 1.0, "box": 1.2, "mask": 36.0},
         "optimizer": {"_target_": "torch.optim.SGD", "lr": 0.01, "momentum": 0.9},
+        "targets": {"_target_": f"siammask.anchors.{'CentreLabeller' if two_branch else 'AnchorTargetAssigner'}"},
     }
 
 

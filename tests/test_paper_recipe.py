@@ -13,7 +13,6 @@ from omegaconf.errors import InterpolationResolutionError
 
 from siammask.config import register_resolvers
 from siammask.models import PaperResNet50
-from siammask.schedules import WarmupLogDecayLR
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
@@ -46,9 +45,7 @@ def base_checkpoint(imagenet_weights, tmp_path_factory) -> Path:
 def learning_rates(cfg, total_steps: int) -> list[float]:
     """The configured optimiser's learning rate at every step of the configured schedule."""
     optimizer = instantiate(cfg.model.optimizer, params=[torch.nn.Parameter(torch.zeros(1))])
-    s = cfg.model.scheduler
-    schedule = WarmupLogDecayLR(optimizer, total_steps, int(s.warmup_fraction * total_steps), s.warmup_start_factor,
-                                s.end_factor)
+    schedule = instantiate(cfg.model.scheduler, optimizer=optimizer, total_steps=total_steps)
     lrs = []
     for _ in range(total_steps):
         lrs.append(optimizer.param_groups[0]["lr"])

@@ -14,14 +14,15 @@ from dataclasses import dataclass
 
 import torch
 
+from siammask.crop import PAPER_CROP
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
 
 
 @dataclass(frozen=True)
 class AnchorSpec:
-    """Defaults: the paper's anchors (SiamRPN, §3.2): stride 8, ratios 0.33/0.5/1/2/3, scale 8."""
+    """Defaults: the paper's anchors (SiamRPN, §3.2): stride 8 (conf/crop), ratios 0.33/0.5/1/2/3, scale 8."""
 
-    stride: int = 8
+    stride: int = PAPER_CROP.stride
     ratios: Sequence[float] = (0.33, 0.5, 1.0, 2.0, 3.0)
     scales: Sequence[float] = (8.0,)
 
@@ -165,7 +166,7 @@ class CentreLabeller:
     Positives and negatives are weighted to contribute equally, as in SiamFC's balanced loss.
     """
 
-    stride: int = 8
+    stride: int = PAPER_CROP.stride
     radius: float = 16.0
 
     def __call__(self, search_bbox_xyxy: torch.Tensor, is_negative: torch.Tensor, score_size: int,

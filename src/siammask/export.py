@@ -27,6 +27,7 @@ from omegaconf import DictConfig
 from torch import nn
 
 from siammask.config import project_root, user_errors
+from siammask.crop import PAPER_CROP
 from siammask.models import SiamMask
 
 log = logging.getLogger(__name__)
@@ -103,8 +104,9 @@ def _onnx_export(*args: Any, **kwargs: Any) -> None:
         torch.onnx.export(*args, dynamo=False, **kwargs)
 
 
-def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 2, exemplar_size: int = 127,
-                search_size: int = 255, opset: int = 17) -> tuple[Path, Path]:
+def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 2,
+                exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
+                opset: int = 17) -> tuple[Path, Path]:
     """Write ``template.onnx`` and ``search.onnx``; they take any number of targets per call (``num_targets`` is
     only the example batch the export traces)."""
     out_dir = Path(out_dir)
@@ -126,12 +128,13 @@ def export_onnx(network: SiamMask, out_dir: str | Path, num_targets: int = 2, ex
     return template_path, search_path
 
 
-def export_mask_graphs(network: SiamMask, out_dir: str | Path, num_targets: int = 2, search_size: int = 255,
+def export_mask_graphs(network: SiamMask, out_dir: str | Path, num_targets: int = 2,
+                       exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
                        opset: int = 17) -> dict[str, Path]:
     """Write ``mask_head.onnx`` (the 1x1 mask head at the chosen RoWs) and, for SiamMask-sharp, ``refine.onnx``."""
     out_dir = Path(out_dir)
     network = network.eval()
-    template = torch.zeros(num_targets, 3, 127, 127)
+    template = torch.zeros(num_targets, 3, exemplar_size, exemplar_size)
     with torch.no_grad():
         output = network(network.embed_template(template), torch.zeros(num_targets, 3, search_size, search_size))
     index = torch.arange(num_targets, dtype=torch.int64)
@@ -154,8 +157,8 @@ def export_mask_graphs(network: SiamMask, out_dir: str | Path, num_targets: int 
 class ExportSettings:
     """What, besides the checkpoint, decides the graphs: crop sizes, opset, precision and the int8 calibration."""
 
-    exemplar_size: int = 127
-    instance_size: int = 255
+    exemplar_size: int = PAPER_CROP.exemplar_size
+    search_size: int = PAPER_CROP.search_size
     opset: int = 17
     precision: str = "fp32"
     calibration: str | None = None  # fingerprint of the calibration crops (int8 only)
@@ -206,9 +209,10 @@ def export_graphs(network: SiamMask, out_dir: str | Path, identity: Mapping[str,
     """All fp32 graphs of ``network``, stamped with ``identity``, and the folder's manifest."""
     out_dir = Path(out_dir)
     template, search = export_onnx(network, out_dir, exemplar_size=identity["exemplar_size"],
-                                   search_size=identity["instance_size"], opset=identity["opset"])
+                                   search_size=identity["search_size"], opset=identity["opset"])
     paths = {"template": template, "search": search,
-             **export_mask_graphs(network, out_dir, search_size=identity["instance_size"], opset=identity["opset"])}
+             **export_mask_graphs(network, out_dir, exemplar_size=identity["exemplar_size"],
+                                  search_size=identity["search_size"], opset=identity["opset"])}
     stamp_graphs(paths, out_dir, identity)
     return paths
 

@@ -83,7 +83,7 @@ def calibration_crops(pairs: list[Pair], config: TrackerConfig) -> tuple[np.ndar
         templates.append(template_crop(config.geometry, first, centre, size, config.context_amount,
                                        config.exemplar_size, pad))
         window = search_window(config.geometry, centre, size, config.context_amount, config.exemplar_size,
-                               config.instance_size, following.shape[:2])
+                               config.search_size, following.shape[:2])
         searches.append(window.crop(following, pad))
     as_chw = (lambda crops: np.stack(crops).transpose(0, 3, 1, 2).astype(np.float32))
     return as_chw(templates), as_chw(searches)

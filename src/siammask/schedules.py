@@ -25,14 +25,16 @@ def warmup_log_decay(step: int, total_steps: int, warmup_steps: int, warmup_star
 class WarmupLogDecayLR(torch.optim.lr_scheduler.LRScheduler):
     """Per-step :func:`warmup_log_decay`, applied to every parameter group, including groups added later.
 
+    The warm-up is ``warmup_fraction`` of ``total_steps`` (rounded down), so one config fits any run length.
+
     Later groups (backbone stages unfrozen mid-training) bring their own ``initial_lr``; the schedule
     multiplies it like any other, so unfreezing does not restart or double the decay.
     """
 
-    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, warmup_steps: int = 0,
+    def __init__(self, optimizer: torch.optim.Optimizer, total_steps: int, warmup_fraction: float = 0.0,
                  warmup_start_factor: float = 1.0, end_factor: float = 1.0, last_epoch: int = -1) -> None:
         self.total_steps = total_steps
-        self.warmup_steps = warmup_steps
+        self.warmup_steps = int(warmup_fraction * total_steps)
         self.warmup_start_factor = warmup_start_factor
         self.end_factor = end_factor
         super().__init__(optimizer, last_epoch)

@@ -108,7 +108,7 @@ def test_no_validation_sources_gives_no_validation_loader():
 
 
 def test_synthetic_config_instantiates_and_augment_override_reaches_the_sampler():
-    overrides = ["+data=synthetic", "data.augment=false", "data.num_workers=0",
+    overrides = ["+crop=paper", "+data=synthetic", "data.augment=false", "data.num_workers=0",
                  "data.train_sources.0.source.num_videos=5", "data.val_sources.0.source.num_videos=2",
                  "data.min_steps_per_epoch=1", "data.batch_size=2"]
     with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):

@@ -147,6 +147,26 @@ def test_paper_mix_config_mixes_every_store_with_its_num_use_and_frame_range(sto
     assert batch["search"].shape == (4, 3, 255, 255) and batch["has_mask"].dtype == torch.bool
 
 
+def test_a_store_cut_with_other_crop_settings_than_the_sampler_is_refused_naming_both(stores):
+    source = LmdbTrackSource(stores["coco"])
+    assert (source.stored_crop["exemplar_size"], source.stored_crop["context_amount"]) == (127, 0.5)
+    PairSampler([SourceSpec(source)], exemplar_size=127, context_amount=0.5, negative_rate=0.0)  # agrees: accepted
+    with pytest.raises(ValueError, match=r"'coco' .* prepared with exemplar_size=127, but the pair sampler crops "
+                                         r"with exemplar_size=100 "):
+        PairSampler([SourceSpec(source)], exemplar_size=100, negative_rate=0.0)
+    with pytest.raises(ValueError, match=r"prepared with context_amount=0.5, but the pair sampler crops with "
+                                         r"context_amount=0.6 "):
+        PairSampler([SourceSpec(source)], context_amount=0.6, negative_rate=0.0)
+
+
+def test_the_crop_node_reaches_the_sampler_and_a_store_prepared_otherwise_is_refused(stores):
+    overrides = ["data=coco", f"data.path={stores['coco']}", "data.num_workers=0", "data.sampler.negative_rate=0",
+                 "crop.context_amount=0.6"]
+    module = instantiate(_compose_data(overrides))
+    with pytest.raises(ValueError, match=r"context_amount=0.5, but the pair sampler crops with context_amount=0.6"):
+        module.setup("fit")
+
+
 def test_mixture_can_leave_a_dataset_out_with_null(stores):
     module = LmdbDataModule({"coco": {"path": str(stores["coco"]), "num_use": 3, "frame_range": 1},
                              "det": None}, batch_size=2, num_workers=0)

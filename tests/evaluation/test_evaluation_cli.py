@@ -94,7 +94,8 @@ def write_tiny_checkpoint(path: Path) -> None:
     module = ThreeBranchModule(
         backbone={"_target_": "siammask.models.TimmBackbone", "name": "resnet18", "out_indices": [0, 1, 2]},
         neck={"_target_": "siammask.models.Adjust", "_partial_": True, "out_channels": 8}, head=head, refine=None,
-        loss={"score": 1.0, "box": 1.2, "mask": 36.0}, optimizer={"_target_": "torch.optim.SGD", "lr": 0.01})
+        loss={"score": 1.0, "box": 1.2, "mask": 36.0}, optimizer={"_target_": "torch.optim.SGD", "lr": 0.01},
+        targets={"_target_": "siammask.anchors.AnchorTargetAssigner"})
     trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, enable_progress_bar=False)
     trainer.strategy.connect(module)
     path.parent.mkdir(parents=True)

@@ -5,6 +5,7 @@ from model_fixtures import light_model_kwargs, make_batch
 from siammask.checkpoints import load_network
 from siammask.lit import ThreeBranchModule, TwoBranchModule
 from siammask.lit.module import sample_per_pair
+from siammask.models import SearchOutput
 
 
 def logged(module):
@@ -43,6 +44,19 @@ def test_mask_loss_is_zero_for_pairs_without_masks():
     batch["has_mask"][:] = False
     module.training_step(batch, 0)
     assert values["train/loss_mask"] == 0.0 and "train/mask_iou" not in values
+
+
+@pytest.mark.parametrize("two_branch", [False, True])
+def test_batch_metrics_read_the_score_argmax_even_where_the_tracker_cosine_window_is_zero(two_branch):
+    module = (TwoBranchModule if two_branch else ThreeBranchModule)(**light_model_kwargs(two_branch=two_branch))
+    size, k = 17, module.anchor_spec.num_anchors
+    score = torch.zeros(1, 1 if two_branch else 2 * k, size, size)
+    score[0, 0 if two_branch else k + 2, 0, size - 1] = 5.0  # (foreground of anchor 2) at the top-right corner
+    box = None if two_branch else torch.zeros(1, 4 * k, size, size)  # zero deltas: the box is the anchor
+    rows, cols, box_xyxy = module.highest_score(SearchOutput(score, box, torch.zeros(1, 16, size, size), []))
+    assert (int(rows), int(cols)) == (0, size - 1)
+    if not two_branch:  # anchor 2 (ratio 1, 64 x 64) centred 8 cells of 8 px right of and above the 255 crop's centre
+        torch.testing.assert_close(box_xyxy[0], torch.tensor([191.5 - 32, 63.5 - 32, 191.5 + 32, 63.5 + 32]))
 
 
 def test_module_refuses_a_head_config_that_does_not_match_the_variant():

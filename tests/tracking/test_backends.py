@@ -30,7 +30,7 @@ PAPER_SHARP = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "
 DEFAULT = ["experiment=quick"]
 CONFIG = TrackerConfig()
 SECOND_BOX_XYWH = [60.0, 200.0, 120.0, 110.0]
-EXPORT_SETTINGS = {"exemplar_size": 127, "instance_size": 255, "opset": 17}
+EXPORT_SETTINGS = {"exemplar_size": 127, "search_size": 255, "opset": 17}
 
 
 def configured_network(overrides: list[str], frame: np.ndarray) -> torch.nn.Module:
@@ -44,7 +44,7 @@ def configured_network(overrides: list[str], frame: np.ndarray) -> torch.nn.Modu
     pad = pad_colour(CONFIG.geometry, frame)
     crops = [template_crop(CONFIG.geometry, frame, centre, size, CONFIG.context_amount, CONFIG.exemplar_size, pad),
              search_window(CONFIG.geometry, centre, size, CONFIG.context_amount, CONFIG.exemplar_size,
-                           CONFIG.instance_size, frame.shape[:2]).crop(frame, pad)]
+                           CONFIG.search_size, frame.shape[:2]).crop(frame, pad)]
     template, search = (torch.from_numpy(c).permute(2, 0, 1)[None].float() for c in crops)
     with torch.no_grad():
         output = network(network.embed_template(template), search)
@@ -132,7 +132,7 @@ def test_graphs_are_exported_on_first_use_beside_the_checkpoint_and_reused(check
     expected = reference.track(tennis_frames[1])[0]
     for tracker in (first, second):
         np.testing.assert_allclose(tracker.track(tennis_frames[1])[0].box_xyxy, expected.box_xyxy, atol=1e-3)
-    load_tracker(checkpoint, {"instance_size": 239}, backend="onnxruntime", threads=1)  # other settings, other key
+    load_tracker(checkpoint, {"search_size": 239}, backend="onnxruntime", threads=1)  # other settings, other key
     assert len(list((checkpoint.parent / "model.ckpt.onnx").iterdir())) == 2
 
 
@@ -158,8 +158,8 @@ def test_a_named_onnx_dir_of_another_checkpoint_or_config_is_refused(checkpoint,
     build_graphs(other, {}, exported)
     with pytest.raises(ValueError, match=r"does not belong to checkpoint .*model\.ckpt.*checkpoint_sha256"):
         load_tracker(checkpoint, {}, backend="onnxruntime", onnx_dir=exported)
-    with pytest.raises(ValueError, match="instance_size is 255, expected 239"):
-        load_tracker(other, {"instance_size": 239}, backend="onnxruntime", onnx_dir=exported)
+    with pytest.raises(ValueError, match="search_size is 255, expected 239"):
+        load_tracker(other, {"search_size": 239}, backend="onnxruntime", onnx_dir=exported)
     assert load_tracker(other, {}, backend="onnxruntime", onnx_dir=exported).num_targets == 0
 
 

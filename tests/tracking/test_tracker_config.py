@@ -22,7 +22,7 @@ def test_tracker_presets_carry_the_release_hyper_parameters(name: str) -> None:
         cfg = compose("track", overrides=[f"tracker={name}", "input=x", "bbox=[1,2,3,4]"])
     config = TrackerConfig.from_mapping(cfg.tracker)
     assert (config.penalty_k, config.window_influence, config.lr, config.seg_thr) == RELEASE_HP[name]
-    assert (config.exemplar_size, config.instance_size, config.context_amount) == (127, 255, 0.5)
+    assert (config.exemplar_size, config.search_size, config.context_amount) == (127, 255, 0.5)
     assert (config.min_contour_area, config.min_size, config.box_mode) == (100, 10, "min_area_rect")
     assert (config.geometry, config.refine) == ("release", True)  # the release's arithmetic, test.py --refine
 
@@ -51,7 +51,7 @@ def test_from_mapping_accepts_dictconfig_and_refuses_unknown_keys() -> None:
     ({"mask_enabled": False}, "reads the mask"),
     ({"lr": 1.5}, r"lr must lie in \[0, 1\]"),
     ({"penalty_k": -0.1}, "penalty_k"),
-    ({"exemplar_size": 300}, "exemplar_size < instance_size"),
+    ({"exemplar_size": 300}, "exemplar_size < search_size"),
 ])
 def test_invalid_values_are_refused_with_their_name(values: dict, message: str) -> None:
     with pytest.raises(ValueError, match=message):

@@ -1,8 +1,13 @@
 """The two SiamMask variants as LightningModules sharing one base (paper §3.2).
 
 Three-branch: anchor score + box + mask. Two-branch: SiamFC similarity score + mask. They differ only
-in how the score head is supervised and how the best position is chosen; everything else (the mask
+in how the score head is supervised and how the highest-scoring position is read; everything else (the mask
 branch, metrics, optimisation, freezing) is shared here.
+
+The batch metrics (``box_iou``, ``mask_iou``) and the prediction images read the score argmax, not the tracker's
+choice (:class:`siammask.tracking.Tracker` ranks candidates by score x scale / ratio penalty blended with a cosine
+window): that choice needs the target's previous size and position, which a training pair does not carry. They
+measure the network, not a tracker preset; tracking itself is measured by the tracking validation callback.
 """
 
 from __future__ import annotations
@@ -19,13 +24,12 @@ from pytorch_lightning.utilities.types import OptimizerConfig, OptimizerLRSchedu
 
 from siammask.anchors import (
     AnchorSpec,
-    AnchorTargetAssigner,
-    CentreLabeller,
     box_deltas_map,
     decode_boxes,
     foreground_logits,
 )
 from siammask.checkpoints import init_network_from
+from siammask.crop import PAPER_CROP
 from siammask.losses import (
     anchor_score_loss,
     box_regression_loss,
@@ -36,7 +40,6 @@ from siammask.losses import (
 )
 from siammask.models import SearchOutput, build_network
 from siammask.models.windows import gather_windows, window_offset
-from siammask.schedules import WarmupLogDecayLR
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, masks_to_boxes_xyxy
 
 Batch = Mapping[str, torch.Tensor]
@@ -53,7 +56,8 @@ class SiamMaskModule(pl.LightningModule):
                  refine: Mapping[str, Any] | None = None, loss: Mapping[str, float] | None = None,
                  optimizer: Mapping[str, Any] | None = None, scheduler: Mapping[str, Any] | None = None,
                  anchors: Mapping[str, Any] | None = None, targets: Mapping[str, Any] | None = None,
-                 exemplar_size: int = 127, search_size: int = 255, train_only: Sequence[str] | None = None,
+                 exemplar_size: int = PAPER_CROP.exemplar_size, search_size: int = PAPER_CROP.search_size,
+                 train_only: Sequence[str] | None = None,
                  init_from: str | None = None, mask_positions_per_pair: int | None = None,
                  bad_loss: str = "stop", max_loss: float | None = None) -> None:
         super().__init__()
@@ -96,9 +100,17 @@ class SiamMaskModule(pl.LightningModule):
         """Losses of the score (and box) branch, and the (B, S, S) positions where the mask is trained."""
         raise NotImplementedError
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        """Best response per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) or None."""
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+        """Score argmax per pair: rows (B,), cols (B,), and the box branch's box xyxy (B, 4) there, or None."""
         raise NotImplementedError
+
+    def _targets_config(self) -> Mapping[str, Any]:
+        """The training-target class and its settings (``model.targets``, conf/model/targets), given the anchors here."""
+        targets = self.hparams["targets"]
+        if not targets or "_target_" not in targets:
+            raise ValueError(f"model.targets={targets!r}: give the target assignment's _target_ and "
+                             f"settings (conf/model/targets: anchor_iou for three branches, centre for two)")
+        return targets
 
     # ----- shared -----
     def forward(self, template: torch.Tensor, search: torch.Tensor) -> SearchOutput:
@@ -170,10 +182,11 @@ class SiamMaskModule(pl.LightningModule):
                               self.search_window_offset(score_size))[:, 0]
 
     @torch.no_grad()
-    def predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """What a tracker would pick per pair: rows (B,), cols (B,), box xyxy in search pixels (B, 4) and the
-        binary mask of that RoW (B, e, e) over its exemplar-sized window (box from the mask without a box branch)."""
-        rows, cols, box_xyxy = self.choose(output)
+    def argmax_predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """At the score argmax per pair (not the tracker's penalised, windowed choice; module docstring): rows (B,),
+        cols (B,), box xyxy in search pixels (B, 4) and the binary mask of that RoW (B, e, e) over its exemplar-sized
+        window (box from the mask without a box branch)."""
+        rows, cols, box_xyxy = self.highest_score(output)
         index = torch.arange(rows.shape[0], device=rows.device)
         masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
         if box_xyxy is None:
@@ -186,8 +199,8 @@ class SiamMaskModule(pl.LightningModule):
         return window_offset(self.search_size, self.exemplar_size, self.anchor_spec.stride, score_size)
 
     def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
-        """IoU of the chosen box and of the chosen RoW's mask with the ground truth, as a tracker would pick."""
-        rows, cols, box_xyxy, predicted = self.predictions(output)
+        """IoU with the ground truth of the box and of the RoW's mask at the score argmax (not the tracker's choice)."""
+        rows, cols, box_xyxy, predicted = self.argmax_predictions(output)
         index = torch.arange(rows.shape[0], device=rows.device)
         truth = self._mask_windows(batch["search_mask"], index, rows, cols, output.score.shape[-1]) > 0.5
         positive = ~batch["is_negative"].bool()
@@ -214,10 +227,8 @@ class SiamMaskModule(pl.LightningModule):
         optimizer = instantiate(self.hparams["optimizer"], params=params)
         if not self.hparams["scheduler"]:
             return {"optimizer": optimizer}
-        total = int(self.trainer.estimated_stepping_batches)
-        cfg = dict(self.hparams["scheduler"])
-        scheduler = WarmupLogDecayLR(optimizer, total_steps=total, warmup_steps=int(cfg["warmup_fraction"] * total),
-                                     warmup_start_factor=cfg["warmup_start_factor"], end_factor=cfg["end_factor"])
+        scheduler = instantiate(self.hparams["scheduler"], optimizer=optimizer,
+                                total_steps=int(self.trainer.estimated_stepping_batches))
         return {"optimizer": optimizer, "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
 
     def _freeze_all_but(self, prefixes: Sequence[str]) -> None:
@@ -236,7 +247,7 @@ class ThreeBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.assign_targets = AnchorTargetAssigner(self.anchor_spec, **(self.hparams["targets"] or {}))
+        self.assign_targets = instantiate(self._targets_config(), _partial_=True)(spec=self.anchor_spec)
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
@@ -246,7 +257,7 @@ class ThreeBranchModule(SiamMaskModule):
                   "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
         return losses, targets.positive_positions()
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         probability = foreground_logits(output.score).softmax(-1)[..., 1]  # (B, k, S, S)
         size = output.score.shape[-1]
         best = probability.flatten(1).argmax(1)
@@ -266,14 +277,14 @@ class TwoBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.label_positions = CentreLabeller(self.anchor_spec.stride, **(self.hparams["targets"] or {}))
+        self.label_positions = instantiate(self._targets_config(), _partial_=True)(stride=self.anchor_spec.stride)
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
         labels = self.label_positions(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
                                       self.search_size)
         return {"score": similarity_loss(output.score, labels)}, labels > 0
 
-    def choose(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
         size = output.score.shape[-1]
         best = output.score.flatten(1).argmax(1)
         return best // size, best % size, None

@@ -167,7 +167,7 @@ def pytorch_network(network: SiamMask, config: TrackerConfig, fold_batchnorm: bo
             generator = torch.Generator().manual_seed(0)
             device = next(net.parameters()).device
             template = torch.rand(1, 3, config.exemplar_size, config.exemplar_size, generator=generator) * 255
-            search = torch.rand(1, 3, config.instance_size, config.instance_size, generator=generator) * 255
+            search = torch.rand(1, 3, config.search_size, config.search_size, generator=generator) * 255
             template, search = template.to(device), search.to(device)
             out = net(net.embed_template(template), search)
             parts = [out.score, out.mask_corr, *out.skips] + ([out.box] if out.box is not None else [])
@@ -199,7 +199,7 @@ def tracker_identity(ckpt_path: str | Path, config: TrackerConfig, precision: st
                      calibration: str | None) -> dict:
     """The identity (:func:`siammask.export.export_identity`) of the graphs a tracker with ``config`` runs."""
     fingerprint = check_backend("onnxruntime_int8" if precision == "int8" else "onnxruntime", "cpu", calibration)
-    return export_identity(file_sha256(ckpt_path), ExportSettings(config.exemplar_size, config.instance_size,
+    return export_identity(file_sha256(ckpt_path), ExportSettings(config.exemplar_size, config.search_size,
                                                                   precision=precision, calibration=fingerprint))
 
 

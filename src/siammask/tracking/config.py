@@ -2,7 +2,8 @@
 
 The values themselves live in ``conf/tracker/*.yaml`` with their source; the defaults here are the
 release's VOT settings so a bare ``TrackerConfig()`` behaves like the paper's tracker, except the geometry:
-``exact``, the crops this project's networks are trained on (the presets say ``release``).
+``exact``, the crops this project's networks are trained on (the presets say ``release``). The crop sides and
+context come from ``conf/crop/paper.yaml`` (:mod:`siammask.crop`), as the presets interpolate them.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from typing import Any
 
+from siammask.crop import PAPER_CROP
 from siammask.tracking.geometry import GEOMETRIES
 
 BOX_MODES = ("box_branch", "mask_minmax", "min_area_rect")
@@ -31,9 +33,9 @@ class TrackerConfig:
     window_influence: float = 0.42
     lr: float = 0.25
     seg_thr: float = 0.30
-    context_amount: float = 0.5
-    exemplar_size: int = 127
-    instance_size: int = 255
+    context_amount: float = PAPER_CROP.context_amount
+    exemplar_size: int = PAPER_CROP.exemplar_size
+    search_size: int = PAPER_CROP.search_size
     min_contour_area: float = 100.0
     min_size: float = 10.0
     box_mode: str = "min_area_rect"
@@ -55,9 +57,9 @@ class TrackerConfig:
                 raise ValueError(f"tracker {name} must lie in [0, 1], got {value}")
         if self.penalty_k < 0:
             raise ValueError(f"tracker penalty_k must be >= 0, got {self.penalty_k}")
-        if not 0 < self.exemplar_size < self.instance_size:
-            raise ValueError(f"tracker needs 0 < exemplar_size < instance_size, got {self.exemplar_size}, "
-                             f"{self.instance_size}")
+        if not 0 < self.exemplar_size < self.search_size:
+            raise ValueError(f"tracker needs 0 < exemplar_size < search_size, got {self.exemplar_size}, "
+                             f"{self.search_size}")
         if self.context_amount < 0 or self.min_size <= 0 or self.min_contour_area < 0:
             raise ValueError(f"tracker context_amount, min_contour_area must be >= 0 and min_size > 0; got "
                              f"{self.context_amount}, {self.min_contour_area}, {self.min_size}")

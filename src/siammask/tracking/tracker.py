@@ -224,7 +224,7 @@ class Tracker:
         cfg, targets = self.config, self._targets
         clock = _Clock(self.device)
 
-        windows = [search_window(cfg.geometry, c, s, cfg.context_amount, cfg.exemplar_size, cfg.instance_size,
+        windows = [search_window(cfg.geometry, c, s, cfg.context_amount, cfg.exemplar_size, cfg.search_size,
                                  self._image_hw) for c, s in zip(targets.centre_xy, targets.size_wh)]
         search = self._to_tensor([w.crop(image, pad) for w, pad in zip(windows, targets.pad_colour)])
         crop_time = clock.lap()
@@ -255,7 +255,7 @@ class Tracker:
 
     def _anchor_grid(self, score_size: int) -> torch.Tensor:
         if score_size not in self._grids:
-            self._grids[score_size] = self.anchors.grid(score_size, self.config.instance_size).double()
+            self._grids[score_size] = self.anchors.grid(score_size, self.config.search_size).double()
         return self._grids[score_size]
 
     def _choose(self, output: SearchOutput, windows: list[SearchWindow]) -> _Choice:
@@ -303,7 +303,7 @@ class Tracker:
     def _row_windows(self, windows: list[SearchWindow], choice: _Choice, score_size: int,
                      mask_size: int) -> list[MaskWindow]:
         """Image window of each chosen RoW: an exemplar-sized square of the search crop at that response."""
-        centres = _position_centres(score_size, self.config.instance_size, self.anchors.stride)
+        centres = _position_centres(score_size, self.config.search_size, self.anchors.stride)
         return [w.mask_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
                 for w, r, c in zip(windows, choice.rows.tolist(), choice.cols.tolist())]
 
