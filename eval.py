@@ -19,8 +19,8 @@ import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from siammask.config import user_errors
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
+from siammask.hydra_glue import user_errors
 from siammask.sweeps import objective, write_result
 
 

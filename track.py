@@ -21,7 +21,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
 from siammask.tracking.backends import runtime_options
 from siammask.tracking.timing import timing_summary, write_timing

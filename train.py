@@ -24,7 +24,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from siammask.callbacks.checkpointing import TrainingStopped
 from siammask.callbacks.run_config import LogRunConfig
 
-from siammask.config import instantiate_list, register_resolvers, run_record, user_errors
+from siammask.hydra_glue import instantiate_list, register_resolvers, run_record, user_errors
 from siammask.lit.loggers import start_loggers
 from siammask.runs import resolve_ckpt_path
 from siammask.sweeps import objective, write_result

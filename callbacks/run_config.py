@@ -9,7 +9,7 @@ import pytorch_lightning as pl
 
 
 class LogRunConfig(pl.Callback):
-    """Hands ``params`` (:func:`siammask.config.run_record`) to every logger's ``log_hyperparams`` when fitting
+    """Hands ``params`` (:func:`siammask.hydra_glue.run_record`) to every logger's ``log_hyperparams`` when fitting
     starts: W&B's run config, TensorBoard's hparams, the CSV logger's hparams.yaml.
 
     A callback rather than a call in train.py, so that it runs on each rank's own logger objects (under DDP

@@ -15,7 +15,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 from .lmdb_store import StoreError, StoreIndex, decode_record, open_env, read_store, record_key
 

@@ -26,7 +26,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 from siammask.tracking.io import ImageFolder, open_frames
 
 from .readers.custom import write_custom_video

@@ -33,9 +33,9 @@ import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
-from siammask.config import user_errors
 from siammask.crop import PAPER_CROP
 from siammask.geometry import CropWindow, mask_to_box_xyxy, mean_colour
+from siammask.hydra_glue import user_errors
 from siammask.progress import Progress
 
 from .lmdb_store import (

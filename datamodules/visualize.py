@@ -19,7 +19,7 @@ import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 BOX_POSITIVE_RGB = (0, 255, 0)
 BOX_NEGATIVE_RGB = (255, 64, 64)

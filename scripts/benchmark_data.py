@@ -21,7 +21,7 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
-from siammask.datamodules.base import PairDataModule
+from siammask.datamodules.pair_datamodule import PairDataModule
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 from siammask.datamodules.synthetic import SyntheticVideos

@@ -28,9 +28,9 @@ import numpy as np
 import torch
 from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
+from siammask.datamodules.lmdb_source import LmdbTrackSource
 from siammask.datamodules.lmdb_store import open_env, record_key, split_record
 from siammask.datamodules.prepare import prepare, resolve_config
-from siammask.datamodules.real import LmdbTrackSource
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 

@@ -35,10 +35,10 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
-from siammask.config import register_resolvers
 from siammask.crop import PAPER_CROP
 from siammask.export import export_graphs
 from siammask.geometry import xywh_to_xyxy
+from siammask.hydra_glue import register_resolvers
 from siammask.models import SiamMask
 from siammask.tracking import Tracker, TrackerConfig, open_frames
 from siammask.tracking.backends import BACKENDS, OnnxNetwork, pytorch_network

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from model_fixtures import make_batch
 
-from siammask.config import register_resolvers
+from siammask.hydra_glue import register_resolvers
 
 PAPER = ["experiment=quick", "model/backbone=paper_resnet50", "model.search_size=255", "model.neck.out_channels=256",
          "model.head.hidden_channels=256", "model.head.mask.hidden_channels=256", "model.mask_positions_per_pair=null",

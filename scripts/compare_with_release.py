@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 ROOT = Path(__file__).resolve().parents[1]
 os.environ.setdefault("PROJECT_ROOT", str(ROOT))  # conf/paths: the defaults are relative to this checkout

@@ -25,7 +25,7 @@ from siammask.checkpoints import (
     state_dict_of,
     weights_format,
 )
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 
 @hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="convert_release")

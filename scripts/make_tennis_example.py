@@ -26,8 +26,8 @@ import numpy as np
 from omegaconf import DictConfig
 from siammask.datamodules.readers.custom import write_custom_video
 
-from siammask.config import user_errors
 from siammask.geometry import xyxy_to_xywh
+from siammask.hydra_glue import user_errors
 
 TENNIS = Path("../shared/data/tennis")  # relative to the repository root, as in README's commands
 log = logging.getLogger(__name__)

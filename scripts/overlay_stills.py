@@ -14,7 +14,7 @@ import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
-from siammask.config import fast_precision, precision_choice, register_resolvers
+from siammask.hydra_glue import fast_precision, precision_choice, register_resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
@@ -88,14 +88,14 @@ def test_fast_precision_is_bf16_only_on_cpus_with_amx(monkeypatch, caplog, avx51
                                                       expected, reason):
     import torch
 
-    import siammask.config
+    import siammask.hydra_glue
 
     monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx_torch, raising=False)
     flags = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"} if amx_cpuinfo else {"avx512f"}
-    monkeypatch.setattr(siammask.config, "_cpu_flags", lambda: flags)
-    monkeypatch.setattr(siammask.config, "_LOGGED", set())
-    with caplog.at_level("INFO", logger="siammask.config"):
+    monkeypatch.setattr(siammask.hydra_glue, "_cpu_flags", lambda: flags)
+    monkeypatch.setattr(siammask.hydra_glue, "_LOGGED", set())
+    with caplog.at_level("INFO", logger="siammask.hydra_glue"):
         assert fast_precision("cpu") == expected
     assert precision_choice("cpu")[1].startswith(f"the CPU has {reason}")
     assert caplog.messages == [f"precision {expected}: {precision_choice('cpu')[1]}"]

@@ -7,8 +7,8 @@ import pytest
 from hydra import compose, initialize_config_dir
 from omegaconf import DictConfig, OmegaConf
 
-from siammask.config import register_resolvers
 from siammask.crop import PAPER_CROP
+from siammask.hydra_glue import register_resolvers
 from siammask.tracking import TrackerConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -25,7 +25,7 @@ RELEASE_VAL_SAMPLER = {"template_jitter": {"shift": 0, "scale": 0.0}, "search_ji
                        "negative_rate": 0.0, "photometric": None}
 PAPER_MODEL = {"model.exemplar_size": 127, "model.anchors.stride": 8, "model.bad_loss": "skip", "model.max_loss": 1.0e4,
                "model.backbone._target_": "siammask.models.PaperResNet50", "trainer.max_epochs": 20,
-               "data._target_": "siammask.datamodules.real.LmdbDataModule", "tracker.search_size": 255}
+               "data._target_": "siammask.datamodules.lmdb_source.LmdbDataModule", "tracker.search_size": 255}
 
 # Selected values per experiment, as the experiment files held them before inheritance and the crop node.
 EXPERIMENTS = {
@@ -37,7 +37,7 @@ EXPERIMENTS = {
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.05, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},
         "model.backbone.name": "regnetx_002", "model.refine._target_": "siammask.models.Refine",
-        "model.bad_loss": "stop", "data._target_": "siammask.datamodules.base.PairDataModule",
+        "model.bad_loss": "stop", "data._target_": "siammask.datamodules.pair_datamodule.PairDataModule",
         "data.sampler": {**RELEASE_SAMPLER, "search_size": 223, "search_jitter": {"shift": 56, "scale": 0.18},
                          "samples_per_epoch": None, "photometric": RELEASE_PHOTOMETRIC},
         "data.val_sampler": RELEASE_VAL_SAMPLER, "tracker.search_size": 255, "tracker.exemplar_size": 127,
@@ -47,7 +47,7 @@ EXPERIMENTS = {
         "model.targets.total_samples": 256, "model.backbone.name": "regnetx_002",
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.1, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},
-        "data._target_": "siammask.datamodules.real.LmdbDataModule", "data.name": "custom", "data.frame_range": 20,
+        "data._target_": "siammask.datamodules.lmdb_source.LmdbDataModule", "data.name": "custom", "data.frame_range": 20,
         "data.datasets": None, "data.sampler.search_size": 223, "data.sampler.search_jitter.shift": 56,
         "data.sampler.samples_per_epoch": None, "data.sampler.pick": "video", "trainer.max_steps": 300,
     },

@@ -11,7 +11,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf.errors import InterpolationResolutionError
 
-from siammask.config import register_resolvers
+from siammask.hydra_glue import register_resolvers
 from siammask.models import PaperResNet50
 
 CONF = Path(__file__).resolve().parents[1] / "conf"

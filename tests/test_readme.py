@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from hydra import compose, initialize_config_dir
 
-from siammask.config import register_resolvers
+from siammask.hydra_glue import register_resolvers
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"

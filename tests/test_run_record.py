@@ -1,10 +1,10 @@
-"""The record every logger receives (siammask.config): run names, flattened configuration, git state."""
+"""The record every logger receives (siammask.hydra_glue): run names, flattened configuration, git state."""
 
 import subprocess
 
 from omegaconf import OmegaConf
 
-from siammask.config import flatten, git_state, run_name, run_record
+from siammask.hydra_glue import flatten, git_state, run_name, run_record
 
 
 def test_run_names_are_the_overrides_with_short_keys_and_without_output_paths():

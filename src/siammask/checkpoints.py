@@ -251,7 +251,7 @@ def release_model_config(sharp: bool, overrides: Sequence[str] = ()) -> DictConf
     from hydra.core.global_hydra import GlobalHydra
     from hydra.initialize import get_gh_backup, restore_gh_from_backup
 
-    from siammask.config import register_resolvers
+    from siammask.hydra_glue import register_resolvers
 
     register_resolvers()
     outer = get_gh_backup()

@@ -26,8 +26,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
-from siammask.config import project_root, user_errors
 from siammask.crop import PAPER_CROP
+from siammask.hydra_glue import project_root, user_errors
 from siammask.models import SiamMask
 
 log = logging.getLogger(__name__)

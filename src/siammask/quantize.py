@@ -15,9 +15,9 @@ from pathlib import Path
 
 import numpy as np
 
-from siammask.tracking.config import TrackerConfig
 from siammask.tracking.geometry import pad_colour, search_window, template_crop
 from siammask.tracking.io import IMAGE_SUFFIXES, read_image_rgb
+from siammask.tracking.tracker_config import TrackerConfig
 
 CALIBRATION_PAIRS = 8  # template / search crop pairs: ranges settle within a few crops of one kind of footage
 SYNTHETIC_SEED = 20190617  # calibration videos, distinct from training and benchmark seeds

@@ -23,7 +23,7 @@ import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from siammask.config import user_errors
+from siammask.hydra_glue import user_errors
 
 RESULT_FILE = "result.json"
 SUMMARY_FILES = ("summary.csv", "summary.md", "summary.png")

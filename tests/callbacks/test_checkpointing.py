@@ -13,7 +13,7 @@ import torch
 from hydra import compose, initialize_config_dir
 from siammask.callbacks.checkpointing import AtomicCheckpointIO, SaveOnSignal, TrainingStopped
 
-from siammask.config import register_resolvers
+from siammask.hydra_glue import register_resolvers
 from siammask.runs import resolve_ckpt_path
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,8 +12,8 @@ from siammask.callbacks.tracking_validation import SCORE_KEY, TrackingValidation
 from siammask.datamodules.synthetic import SyntheticVideos
 from torch.utils.data import DataLoader
 
-from siammask.config import register_resolvers
 from siammask.evaluation.datasets import synthetic_datasets
+from siammask.hydra_glue import register_resolvers
 from siammask.lit import ThreeBranchModule
 from siammask.tracking import TrackResult
 

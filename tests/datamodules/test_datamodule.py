@@ -10,7 +10,7 @@ import pytorch_lightning as pl
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from siammask.datamodules.base import VAL_SEED_OFFSET, EpochDistributedSampler, PairDataModule
+from siammask.datamodules.pair_datamodule import VAL_SEED_OFFSET, EpochDistributedSampler, PairDataModule
 from siammask.datamodules.synthetic import SyntheticVideos
 
 CONF_DIR = Path(__file__).resolve().parents[2] / "conf"

@@ -15,6 +15,7 @@ import siammask.datamodules.prepare as prepare_module
 from command_line import run_command
 from siammask.datamodules.check_store import check
 from siammask.datamodules.check_store import main as check_main
+from siammask.datamodules.lmdb_source import LmdbTrackSource
 from siammask.datamodules.lmdb_store import (
     PARTIAL_SUFFIX,
     SUMMARY_NAME,
@@ -26,7 +27,6 @@ from siammask.datamodules.lmdb_store import (
 )
 from siammask.datamodules.prepare import ENTRY_KEYS, PrepareConfig, main, prepare, resolve_config
 from siammask.datamodules.readers import LayoutError
-from siammask.datamodules.real import LmdbTrackSource
 from test_prepare_layouts import (
     W,
     assert_store_frames_match,

@@ -2,7 +2,7 @@
 
 Every object is painted in a pure colour (``colour_of(object id)``) on a blue-ish background, so a crop
 can be checked on its own: the pixels of that colour must fill the stored box and coincide with the
-stored mask. The builders are shared with test_prepare_failures.py and test_real_source.py.
+stored mask. The builders are shared with test_prepare_failures.py and test_lmdb_source.py.
 """
 
 from __future__ import annotations
@@ -17,9 +17,9 @@ import pycocotools.mask as mask_utils
 import pytest
 from PIL import Image
 from siammask.datamodules.check_store import check
+from siammask.datamodules.lmdb_source import LmdbTrackSource
 from siammask.datamodules.lmdb_store import SUMMARY_NAME, read_store
 from siammask.datamodules.prepare import prepare, resolve_config
-from siammask.datamodules.real import LmdbTrackSource
 
 BACKGROUND_RGB = (40, 80, 200)
 PALETTE_RGB = [(255, 0, 0), (0, 255, 0), (255, 255, 0), (255, 0, 255), (255, 255, 255)]

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 import torch
 from custom_videos import write_custom_videos
+from siammask.datamodules.lmdb_source import LmdbDataModule
 from siammask.datamodules.lmdb_store import StoreError, read_store
 from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.datamodules.readers.base import BAD_ANNOTATION
-from siammask.datamodules.real import LmdbDataModule
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,7 +36,7 @@ def store(tmp_path_factory) -> Path:
 def test_a_store_of_fewer_tracks_than_a_batch_gets_an_epoch_of_min_steps(store, caplog):
     module = LmdbDataModule(path=str(store), name="custom", frame_range=20, batch_size=16, num_workers=0,
                             min_steps_per_epoch=5)
-    with caplog.at_level(logging.INFO, logger="siammask.datamodules.base"):
+    with caplog.at_level(logging.INFO, logger="siammask.datamodules.pair_datamodule"):
         loader = module.train_dataloader()
     assert len(module.train_dataset) == 5 * 16 and len(loader) == 5
     assert "custom: 8 tracks, 24 frames; 80 pairs per epoch, 5 steps per epoch (batch 16 x 1 processes)" \

@@ -9,10 +9,10 @@ benchmark and ``report`` writes metrics.json / metrics.md / plots.
 """
 
 from siammask.evaluation.benchmark import Entry, datasets_for, evaluate_protocol, run_benchmark
-from siammask.evaluation.datasets import BoxSequence, Dataset, MaskSequence
+from siammask.evaluation.datasets import BenchmarkDataset, BoxSequence, MaskSequence
 from siammask.evaluation.protocols import PROTOCOLS, Protocol, ProtocolResult
 from siammask.evaluation.report import claim_output_folder, write_report
 from siammask.evaluation.runners import run_otb, run_vos, run_vot
 
-__all__ = ["PROTOCOLS", "BoxSequence", "Dataset", "Entry", "MaskSequence", "Protocol", "ProtocolResult",
+__all__ = ["PROTOCOLS", "BenchmarkDataset", "BoxSequence", "Entry", "MaskSequence", "Protocol", "ProtocolResult",
            "claim_output_folder", "datasets_for", "evaluate_protocol", "run_benchmark", "run_otb", "run_vos", "run_vot", "write_report"]

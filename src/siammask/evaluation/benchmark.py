@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from siammask.evaluation.datasets import Dataset, read_benchmark
+from siammask.evaluation.datasets import BenchmarkDataset, read_benchmark
 from siammask.evaluation.protocols import (
     Protocol,
     ProtocolResult,
@@ -55,7 +55,7 @@ def _protocol_dir(entry: Entry, protocol: str) -> Path:
     return nested
 
 
-def evaluate_protocol(protocol: str | Protocol, dataset: Dataset, entry: Entry, params: Mapping | None = None,
+def evaluate_protocol(protocol: str | Protocol, dataset: BenchmarkDataset, entry: Entry, params: Mapping | None = None,
                       progress: bool = True) -> ProtocolResult:
     """Run (if ``entry`` has a tracker) and score every sequence of ``dataset`` under ``protocol`` (a protocol, or
     the name it is registered under, then built with ``params``)."""
@@ -91,7 +91,7 @@ def evaluate_protocol(protocol: str | Protocol, dataset: Dataset, entry: Entry, 
     return ProtocolResult(summary, per_sequence, failures, curves)
 
 
-def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, Dataset]:
+def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, BenchmarkDataset]:
     """The dataset each protocol of a benchmark config (``conf/benchmark/*.yaml``) runs on: the box or the mask
     sequences its reader offers. ``synthetic_videos`` stands in for the synthetic reader's ``generator``."""
     if synthetic_videos is not None:
@@ -106,7 +106,7 @@ def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, 
 
 
 def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: Any = None,
-                  progress: bool = True, datasets: Mapping[str, Dataset] | None = None
+                  progress: bool = True, datasets: Mapping[str, BenchmarkDataset] | None = None
                   ) -> dict[str, dict[str, ProtocolResult]]:
     """Every entry under every protocol of the benchmark config: ``{entry name: {protocol: result}}``.
 

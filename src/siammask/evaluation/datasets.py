@@ -1,6 +1,6 @@
 """Readers of the benchmark layouts, turning each into box sequences (VOT, OTB) or mask sequences (DAVIS, YouTube-VOS).
 
-A :class:`Dataset` lists sequence names cheaply and loads one sequence at a time, so a broken
+A :class:`BenchmarkDataset` lists sequence names cheaply and loads one sequence at a time, so a broken
 sequence (missing annotation, unreadable frame, impossible first box) raises *its own* error, naming
 the file and the sequence, while the benchmark loop records it and goes on with the others.
 
@@ -50,7 +50,7 @@ from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
 BOX, MASK = "box", "mask"  # the two kinds of sequences: a target's regions, or a video's label maps
 
 
-class FrameSource(Protocol):
+class SequenceFrames(Protocol):
     names: list[str]  # frame names without extension (used for result PNGs)
 
     def __len__(self) -> int: ...
@@ -110,7 +110,7 @@ class BoxSequence:
     """One target in one video with a region per frame (VOT, OTB, synthetic VOT-style)."""
 
     name: str
-    frames: FrameSource
+    frames: SequenceFrames
     gt_polygons: list[np.ndarray]  # (K, 2) per frame, image pixels; rectangles have K = 4
     image_hw: tuple[int, int]
     source: str  # the annotation file, for messages
@@ -135,7 +135,7 @@ class MaskSequence:
     """Several objects in one video with label maps (DAVIS, YouTube-VOS, synthetic DAVIS-style)."""
 
     name: str
-    frames: FrameSource
+    frames: SequenceFrames
     labels: Sequence[np.ndarray | None]  # (H, W) uint8 object ids per frame; None where not annotated
     object_ids: list[int]
     start_frames: dict[int, int]  # object id -> frame of its first (given) mask
@@ -155,7 +155,7 @@ class MaskSequence:
 
 
 @dataclass
-class Dataset:
+class BenchmarkDataset:
     """Sequence names plus a loader; ``load`` does all file reading and validation of one sequence."""
 
     name: str
@@ -189,7 +189,7 @@ def _read_json(path: Path) -> dict:
         raise ValueError(f"{path} is not valid JSON: {err}") from err
 
 
-def _json_box_dataset(name: str, root: Path, json_path: Path) -> Dataset:
+def _json_box_dataset(name: str, root: Path, json_path: Path) -> BenchmarkDataset:
     """pysot dataset JSON: ``{seq: {img_names: [...], gt_rect: [[...], ...], ...}}``, paths relative to ``root``."""
     meta = _read_json(json_path)
 
@@ -201,10 +201,10 @@ def _json_box_dataset(name: str, root: Path, json_path: Path) -> Dataset:
         rows = [np.asarray(r, dtype=np.float64).reshape(-1) for r in entry["gt_rect"]]
         return _box_sequence(seq, [root / p for p in entry["img_names"]], rows, f"{json_path} [{seq}]")
 
-    return Dataset(name, list(meta), load)
+    return BenchmarkDataset(name, list(meta), load)
 
 
-def vot_dataset(root: str | Path, json_name: str | None = None, name: str = "vot") -> Dataset:
+def vot_dataset(root: str | Path, json_name: str | None = None, name: str = "vot") -> BenchmarkDataset:
     """VOT release folder (``list.txt``) or the flat pysot layout (``<root>/<json_name>``, preferred if present)."""
     root = Path(root)
     if json_name and (root / json_name).is_file():
@@ -222,10 +222,10 @@ def vot_dataset(root: str | Path, json_name: str | None = None, name: str = "vot
         gt = folder / "groundtruth.txt"
         return _box_sequence(seq, frames, read_number_rows(gt, seq), str(gt))
 
-    return Dataset(name, names, load)
+    return BenchmarkDataset(name, names, load)
 
 
-def otb_dataset(root: str | Path, json_name: str | None = None, name: str = "otb") -> Dataset:
+def otb_dataset(root: str | Path, json_name: str | None = None, name: str = "otb") -> BenchmarkDataset:
     """OTB folders (``<seq>/img`` + ``groundtruth_rect*.txt``) or the pysot JSON (preferred if present).
 
     The folder layout needs one ground-truth line per image; the few OTB sequences whose annotation
@@ -250,11 +250,11 @@ def otb_dataset(root: str | Path, json_name: str | None = None, name: str = "otb
         folder, gt = targets[seq]
         return _box_sequence(seq, _images_in(folder / "img"), read_number_rows(gt, seq), str(gt))
 
-    return Dataset(name, list(targets), load)
+    return BenchmarkDataset(name, list(targets), load)
 
 
 def davis_dataset(root: str | Path, year: int = 2017, split: str = "val", resolution: str = "480p",
-                  merge_objects: bool = False, void_label: int = 255, name: str = "davis") -> Dataset:
+                  merge_objects: bool = False, void_label: int = 255, name: str = "davis") -> BenchmarkDataset:
     """DAVIS 2016 / 2017 semi-supervised sequences.
 
     Objects are the ids ``1 .. max`` of the first annotation (official evaluation); ``void_label`` pixels
@@ -281,10 +281,10 @@ def davis_dataset(root: str | Path, year: int = 2017, split: str = "val", resolu
         return MaskSequence(seq, frames, labels, ids, {i: 0 for i in ids}, frames.image_hw, str(anno_dir),
                             merged=merge_objects)
 
-    return Dataset(name, names, load)
+    return BenchmarkDataset(name, names, load)
 
 
-def ytvos_dataset(root: str | Path, split: str = "valid", name: str = "ytb_vos") -> Dataset:
+def ytvos_dataset(root: str | Path, split: str = "valid", name: str = "ytb_vos") -> BenchmarkDataset:
     """YouTube-VOS: objects start at the first frame listed for them in ``meta.json``."""
     base = Path(root) / split
     meta_path = base / "meta.json"
@@ -309,10 +309,10 @@ def ytvos_dataset(root: str | Path, split: str = "valid", name: str = "ytb_vos")
             seq.init_mask(obj)
         return seq
 
-    return Dataset(name, list(meta), load)
+    return BenchmarkDataset(name, list(meta), load)
 
 
-def custom_dataset(root: str | Path, name: str = "custom") -> tuple[Dataset, Dataset]:
+def custom_dataset(root: str | Path, name: str = "custom") -> tuple[BenchmarkDataset, BenchmarkDataset]:
     """Users' own annotated videos as a box dataset (one sequence per object) and a mask dataset (one per video).
 
     Everything is checked before any tracking: a missing root, a folder without annotations, a box line or a
@@ -379,7 +379,7 @@ def custom_dataset(root: str | Path, name: str = "custom") -> tuple[Dataset, Dat
         return MaskSequence(video, frames, labels, sorted(starts), starts, frames.image_hw,
                             str(root / video / "masks"))
 
-    return Dataset(name, list(box_names), load_box), Dataset(name, mask_videos, load_masks)
+    return BenchmarkDataset(name, list(box_names), load_box), BenchmarkDataset(name, mask_videos, load_masks)
 
 
 def _custom_frame_hw(video: str, frames: list, name: str) -> tuple[int, int]:
@@ -395,11 +395,12 @@ def _custom_frame_hw(video: str, frames: list, name: str) -> tuple[int, int]:
     return height, width
 
 
-class SyntheticVideos(Protocol):
+class VideoGenerator(Protocol):
     def sequence(self, video: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]: ...
 
 
-def synthetic_datasets(videos: SyntheticVideos, num_videos: int, name: str = "synthetic") -> tuple[Dataset, Dataset]:
+def synthetic_datasets(videos: VideoGenerator, num_videos: int,
+                       name: str = "synthetic") -> tuple[BenchmarkDataset, BenchmarkDataset]:
     """Held-out synthetic videos as a box dataset (one sequence per target) and a mask dataset (one per video).
 
     Label maps draw targets in order, so a later target covers an earlier one where their masks overlap.
@@ -440,8 +441,8 @@ def synthetic_datasets(videos: SyntheticVideos, num_videos: int, name: str = "sy
         return MaskSequence(seq, source, list(labels), ids, {i: 0 for i in ids}, source.image_hw,
                             f"synthetic {seq}")
 
-    return (Dataset(name, list(box_names), load_box),
-            Dataset(name, [video_name(v) for v in range(num_videos)], load_masks))
+    return (BenchmarkDataset(name, list(box_names), load_box),
+            BenchmarkDataset(name, [video_name(v) for v in range(num_videos)], load_masks))
 
 
 def _root(cfg: Mapping[str, Any]) -> str:
@@ -452,25 +453,25 @@ def _root(cfg: Mapping[str, Any]) -> str:
     return str(cfg["root"])
 
 
-def _read_vot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_vot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     return {BOX: vot_dataset(_root(cfg), cfg.get("json_name"), cfg["name"])}
 
 
-def _read_otb(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_otb(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     return {BOX: otb_dataset(_root(cfg), cfg.get("json_name"), cfg["name"])}
 
 
-def _read_davis(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_davis(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     return {MASK: davis_dataset(_root(cfg), int(cfg["year"]), cfg.get("split", "val"),
                                 cfg.get("resolution", "480p"), bool(cfg.get("merge_objects", False)),
                                 name=cfg["name"])}
 
 
-def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     return {MASK: ytvos_dataset(_root(cfg), cfg.get("split", "valid"), cfg["name"])}
 
 
-def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     root, name = _root(cfg), cfg["name"]
     box, mask = custom_dataset(root, name)
     if not mask.names and MASK in kinds:
@@ -479,7 +480,7 @@ def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Da
     return {BOX: box, MASK: mask}
 
 
-def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     """``generator``: the videos (anything with ``sequence(video)``), or their config with a ``_target_``."""
     videos = cfg.get("generator")
     if videos is None:
@@ -492,14 +493,14 @@ def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str,
     return {BOX: box, MASK: mask}
 
 
-READERS: dict[str, Callable[[Mapping[str, Any], Collection[str]], dict[str, Dataset]]] = {
+READERS: dict[str, Callable[[Mapping[str, Any], Collection[str]], dict[str, BenchmarkDataset]]] = {
     "vot": _read_vot, "otb": _read_otb, "davis": _read_davis, "ytvos": _read_ytvos, "custom": _read_custom,
     "synthetic": _read_synthetic}
 """A benchmark config's ``reader`` -> the datasets it offers (by sequence kind, :data:`BOX` / :data:`MASK`), given
 the config and the kinds its protocols run on."""
 
 
-def read_benchmark(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Dataset]:
+def read_benchmark(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     """The datasets of a benchmark config (``conf/benchmark/*.yaml``): its ``reader`` picks the layout."""
     reader = cfg["reader"]
     if reader not in READERS:

@@ -28,7 +28,7 @@ from siammask.export import (
     file_sha256,
 )
 from siammask.models import SearchOutput, SiamMask
-from siammask.tracking.config import TrackerConfig
+from siammask.tracking.tracker_config import TrackerConfig
 
 log = logging.getLogger(__name__)
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import yaml
 
 from siammask.checkpoints import load_trained
-from siammask.tracking.config import TrackerConfig
 from siammask.tracking.tracker import Tracker
+from siammask.tracking.tracker_config import TrackerConfig
 
 DEFAULT_RUNS_DIR = "logs/train/runs"  # where train.py's default Hydra run directories go
 

@@ -38,9 +38,9 @@ from siammask.geometry import (
     xyxy_to_cxcywh,
 )
 from siammask.models import SearchOutput, SiamMask
-from siammask.tracking.config import TrackerConfig
 from siammask.tracking.geometry import MaskWindow, SearchWindow, pad_colour, search_window, template_crop
 from siammask.tracking.postprocess import MaskShape, mask_shape
+from siammask.tracking.tracker_config import TrackerConfig
 
 if TYPE_CHECKING:  # the ONNX backend is imported only when chosen
     from siammask.tracking.backends import OnnxNetwork

@@ -14,8 +14,8 @@ from typing import Any
 
 import lmdb
 
-from .base import PairDataModule
 from .lmdb_store import StoreError, decode_record, open_env, read_store, record_key
+from .pair_datamodule import PairDataModule
 from .readers import READERS
 from .sampler import SourceSpec
 from .sources import Frame
@@ -99,7 +99,7 @@ class LmdbTrackSource:
 
 
 class LmdbDataModule(PairDataModule):
-    """:class:`~siammask.datamodules.base.PairDataModule` over prepared stores, configured by paths.
+    """:class:`~siammask.datamodules.pair_datamodule.PairDataModule` over prepared stores, configured by paths.
 
     Either one dataset (``path``, optional ``val_path``, ``num_use``, ``frame_range``, ``name``) or a
     mixture (``datasets`` / ``val_datasets``: name -> ``{path, num_use, frame_range}``; a ``None``

@@ -12,8 +12,8 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from siammask.datamodules.lmdb_source import LmdbDataModule, LmdbTrackSource
 from siammask.datamodules.lmdb_store import StoreError, record_key
-from siammask.datamodules.real import LmdbDataModule, LmdbTrackSource
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import TrackSource
 from test_prepare_layouts import BUILDERS, assert_object_at, colour_of, prepared
