@@ -49,6 +49,7 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
+    refuse_if_nothing_trained(trainer, ckpt_path)
     warn_if_cut_short(trainer)
     print_checkpoints(trainer)
     if not trainer.is_global_zero:
@@ -62,6 +63,14 @@ def resume_command(ckpt_path: str) -> str:
     """This run's command line with ``ckpt_path`` replaced; the resumed run writes into a new run folder."""
     overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("ckpt_path=")]
     return shlex.join(["python", "train.py", *overrides, f"ckpt_path={ckpt_path}"])
+
+
+def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | None) -> None:
+    """A resumed checkpoint already at ``max_steps`` trains nothing: say so (the checkpoint is untouched) instead of
+    ending on a missing objective."""
+    if ckpt_path and not trainer.callback_metrics and 0 < trainer.max_steps <= trainer.global_step:
+        raise ValueError(f"nothing left to train: {ckpt_path} is at step {trainer.global_step} and "
+                         f"trainer.max_steps={trainer.max_steps}; raise trainer.max_steps to train it further")
 
 
 def warn_if_cut_short(trainer: pl.Trainer) -> None:

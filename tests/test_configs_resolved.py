@@ -31,24 +31,25 @@ PAPER_MODEL = {"model.exemplar_size": 127, "model.anchors.stride": 8, "model.bad
 EXPERIMENTS = {
     "quick": {
         "tags": ["quick", "synthetic"], "callbacks": CALLBACKS | {"ema"}, "model._target_": "siammask.lit.ThreeBranchModule",
-        "model.exemplar_size": 127, "model.search_size": 223, "model.anchors.stride": 8,
+        "model.exemplar_size": 127, "model.search_size": 191, "model.anchors.stride": 8, "trainer.max_steps": 500,
+        "model.refine.negative_slope": 0.1, "model.loss.mask_dice": 6.0,
         "model.targets": {"_target_": THREE, "positive_iou": 0.6, "negative_iou": 0.3, "max_positives": 16,
                           "total_samples": 256, "negative_pair_samples": 16, "negative_radius": 3},
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.05, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},
         "model.backbone.name": "regnetx_002", "model.refine._target_": "siammask.models.Refine",
         "model.bad_loss": "stop", "data._target_": "siammask.datamodules.pair_datamodule.PairDataModule",
-        "data.sampler": {**RELEASE_SAMPLER, "search_size": 223, "search_jitter": {"shift": 56, "scale": 0.18},
+        "data.sampler": {**RELEASE_SAMPLER, "search_size": 191, "search_jitter": {"shift": 48, "scale": 0.18},
                          "samples_per_epoch": None, "photometric": RELEASE_PHOTOMETRIC},
         "data.val_sampler": RELEASE_VAL_SAMPLER, "tracker.search_size": 255, "tracker.exemplar_size": 127,
     },
     "finetune": {
-        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema"}, "model.search_size": 223,
+        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema"}, "model.search_size": 191,
         "model.targets.total_samples": 256, "model.backbone.name": "regnetx_002",
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.1, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},
         "data._target_": "siammask.datamodules.lmdb_source.LmdbDataModule", "data.name": "custom", "data.frame_range": 20,
-        "data.datasets": None, "data.sampler.search_size": 223, "data.sampler.search_jitter.shift": 56,
+        "data.datasets": None, "data.sampler.search_size": 191, "data.sampler.search_jitter.shift": 48,
         "data.sampler.samples_per_epoch": None, "data.sampler.pick": "video", "trainer.max_steps": 300,
     },
     "siammask_base": {
@@ -158,7 +159,7 @@ def test_the_crop_node_is_what_code_defaults_read_and_moves_every_copy_that_must
 
 def test_the_default_trains_at_its_own_search_size_and_tracks_at_the_crop_nodes():
     cfg = {key: select(resolved("train", ["crop.search_size=287"]), key) for key in ("model", "data", "tracker")}
-    assert (cfg["model"]["search_size"], cfg["data"]["sampler"]["search_size"]) == (223, 223)
+    assert (cfg["model"]["search_size"], cfg["data"]["sampler"]["search_size"]) == (191, 191)
     assert cfg["tracker"]["search_size"] == 287
 
 

@@ -69,6 +69,12 @@ def test_resume_continues_from_the_saved_step(tmp_path):
     run_train("++trainer.max_steps=5", f"ckpt_path={first / 'checkpoints' / 'last.ckpt'}", f"hydra.run.dir={second}",
               *FAST)
     assert read_steps(first) == 3 and read_steps(second) == 5
+    # resuming a checkpoint already at max_steps trains nothing: one line saying so, the checkpoint untouched
+    done = run_train("++trainer.max_steps=5", f"ckpt_path={second / 'checkpoints' / 'last.ckpt'}",
+                     f"hydra.run.dir={tmp_path / 'third'}", *FAST, check=False)
+    assert done.returncode == 1
+    assert "nothing left to train" in done.stderr and "trainer.max_steps=5" in done.stderr
+    assert read_steps(second) == 5
 
 
 def test_default_checkpoint_holds_the_weight_average_that_eval_loads(tmp_path):

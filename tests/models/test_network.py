@@ -117,3 +117,16 @@ def test_refine_skips_are_the_paper_layers_when_the_backbone_has_all_strides():
 def test_refine_refuses_a_skip_finer_than_its_level():
     with pytest.raises(ValueError, match="stride-8 level needs"):
         Refine([8, 8, 8], 16, skip_reductions=(2, 4, 4))
+
+
+@pytest.mark.parametrize("negative_slope, learns", [(0.0, False), (0.1, True)])
+def test_a_refine_level_pushed_below_zero_still_learns_only_with_leaky_activations(negative_slope, learns):
+    torch.manual_seed(0)
+    refine = Refine(skip_channels=[8, 8, 8], corr_channels=8, negative_slope=negative_slope)
+    with torch.no_grad():
+        refine.h0[2].bias.fill_(-100.0)  # every output of the finest coarse-signal level below zero: a dead ReLU
+    skips = [torch.randn(1, 8, 112, 112), torch.randn(1, 8, 56, 56), torch.randn(1, 8, 28, 28)]
+    zero = torch.tensor([0])
+    masks = refine(skips, torch.randn(1, 8, 1, 1), zero, torch.tensor([8]), torch.tensor([8]), score_size=17)
+    masks.square().mean().backward()
+    assert (refine.h0[2].weight.grad.abs().sum() > 0) == learns
