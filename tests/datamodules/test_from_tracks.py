@@ -16,7 +16,7 @@ from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.evaluation.datasets import custom_dataset
 from siammask.geometry import mask_to_box_xyxy, polygon_from_box_xyxy
 from siammask.tracking.io import open_frames
-from siammask.tracking.tracker import TrackResult
+from siammask.tracking.tracker import StageTimes, TrackResult
 from siammask.tracking.video import track_video
 
 
@@ -25,6 +25,7 @@ class ReplayTracker:
 
     def __init__(self, masks: np.ndarray):  # (T, K, H, W) 0/1
         self.masks, self.frame = masks, 0
+        self.timings = StageTimes()  # track_video records each step's stage times
 
     def _results(self) -> list[TrackResult]:
         results = []
