@@ -35,7 +35,7 @@ SETTINGS = {
 def timed_run(steps: int, env: dict[str, str], overrides: list[str]) -> float:
     with tempfile.TemporaryDirectory() as run_dir:
         command = [sys.executable, "train.py", "experiment=quick", f"trainer.max_steps={steps}",
-                   "++trainer.enable_progress_bar=false", f"hydra.run.dir={run_dir}", *overrides]
+                   "callbacks.progress_bar.refresh_rate=0", f"hydra.run.dir={run_dir}", *overrides]
         start = time.perf_counter()
         subprocess.run(command, cwd=ROOT, env={**os.environ, **env}, check=True, stdout=subprocess.DEVNULL,
                        stderr=subprocess.DEVNULL)
