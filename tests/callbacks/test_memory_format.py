@@ -7,8 +7,8 @@ import copy
 import pytorch_lightning as pl
 import torch
 from model_fixtures import light_model_kwargs, make_batch
-
 from siammask.callbacks.memory_format import ChannelsLast
+
 from siammask.lit.module import ThreeBranchModule
 
 

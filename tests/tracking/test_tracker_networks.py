@@ -137,6 +137,21 @@ def test_disabled_masks_report_the_tracked_box(three_branch, tennis_frames) -> N
     np.testing.assert_allclose(result.rotated_box, [[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
 
 
+def test_disabled_masks_skip_the_mask_branch_and_track_the_same_boxes(three_branch, tennis_frames,
+                                                                      monkeypatch) -> None:
+    with_masks = run(Tracker(three_branch, TrackerConfig(box_mode="box_branch")), tennis_frames[:4], BOXES_XYXY)
+    correlations = []
+    correlate = three_branch.mask_head.correlate
+    monkeypatch.setattr(three_branch.mask_head, "correlate", lambda *a: correlations.append(1) or correlate(*a))
+    tracker = Tracker(three_branch, TrackerConfig(mask_enabled=False, box_mode="box_branch"))
+    without = run(tracker, tennis_frames[:4], BOXES_XYXY)
+    assert correlations == []  # the mask branch never ran
+    for frame_with, frame_without in zip(with_masks, without):
+        for a, b in zip(frame_with, frame_without):
+            np.testing.assert_array_equal(b.box_xyxy, a.box_xyxy)
+            assert b.score == a.score and b.mask is None
+
+
 @pytest.mark.parametrize("boxes, message", [
     ([900, 10, 950, 60], "outside"),
     ([10, 10, 10, 60], "zero or negative size"),

@@ -26,11 +26,12 @@ MASK_SIZE = 63  # the mask head's 63x63 = 3969 outputs per RoW (paper §3.2)
 class SearchOutput:
     """Per search crop: ``score`` (B, 2k, S, S) softmax logits for three branches (background channels first,
     as in the release) or (B, 1, S, S) similarity logits for two; ``box`` (B, 4k, S, S) anchor deltas or None;
-    ``mask_corr`` (B, C, S, S) the mask branch's correlation feature; ``skips`` backbone maps for refine."""
+    ``mask_corr`` (B, C, S, S) the mask branch's correlation feature (None when not asked for); ``skips`` backbone
+    maps for refine."""
 
     score: torch.Tensor
     box: torch.Tensor | None
-    mask_corr: torch.Tensor
+    mask_corr: torch.Tensor | None
     skips: list[torch.Tensor]
 
 
@@ -56,19 +57,23 @@ class SiamMask(nn.Module):
         """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""
         return self.neck.template(self.backbone(template)[-1])
 
-    def forward(self, template_feature: torch.Tensor, search: torch.Tensor) -> SearchOutput:
-        """The search branch: a search crop (B, 3, 255, 255) RGB 0-255 against cached template features."""
+    def forward(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True) -> SearchOutput:
+        """The search branch: a search crop (B, 3, 255, 255) RGB 0-255 against cached template features.
+
+        ``with_mask=False`` leaves out the mask branch's correlation (a tracker that reports no masks)."""
         features = self.backbone(search)
         search_feature = self.neck(features[-1])
         score = self.score_head(template_feature, search_feature)
         box = self.box_head(template_feature, search_feature) if self.box_head is not None else None
-        mask_corr = self.mask_head.correlate(template_feature, search_feature)
+        mask_corr = self.mask_head.correlate(template_feature, search_feature) if with_mask else None
         return SearchOutput(score, box, mask_corr, [features[i] for i in self.skip_indices])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
                  cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
         """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine (``refine=False``
         skips a refine module, as the release's ``test.py --mask`` without ``--refine``)."""
+        if output.mask_corr is None:
+            raise ValueError("masks_at needs the mask correlation: run the search branch with with_mask=True")
         corr = gather_windows(output.mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
         if self.refine is not None and refine:
             return self.refine(output.skips, corr, batch_index, rows, cols, output.mask_corr.shape[-1])

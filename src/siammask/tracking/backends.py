@@ -134,16 +134,19 @@ class OnnxNetwork:
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         return torch.from_numpy(self.sessions["template"].run(None, {"template": _numpy(template)})[0])
 
-    def __call__(self, template_feature: torch.Tensor, search: torch.Tensor) -> SearchOutput:
+    def __call__(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True) -> SearchOutput:
+        """The exported search graph always computes the mask correlation; ``with_mask=False`` only drops it."""
         outputs = [torch.from_numpy(value) for value in self.sessions["search"].run(
             None, {"template_feature": _numpy(template_feature), "search": _numpy(search)})]
         score = outputs.pop(0)
         box = outputs.pop(0) if self.box_head is not None else None
-        return SearchOutput(score, box, outputs[0], outputs[1:])
+        return SearchOutput(score, box, outputs[0] if with_mask else None, outputs[1:])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                  refine: bool = True) -> torch.Tensor:
         use_refine = refine and "refine" in self.sessions
+        if output.mask_corr is None:
+            raise ValueError("masks_at needs the mask correlation: run the search graph with with_mask=True")
         feeds = {"mask_corr": _numpy(output.mask_corr), "batch_index": _numpy(batch_index), "rows": _numpy(rows),
                  "cols": _numpy(cols)}
         if use_refine:

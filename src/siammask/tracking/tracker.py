@@ -229,7 +229,7 @@ class Tracker:
         search = self._to_tensor([w.crop(image, pad) for w, pad in zip(windows, targets.pad_colour)])
         crop_time = clock.lap()
 
-        output = self.network(targets.template_features, search)
+        output = self.network(targets.template_features, search, with_mask=cfg.mask_enabled)
         network_time = clock.lap()
 
         choice = self._choose(output, windows)
@@ -294,7 +294,7 @@ class Tracker:
 
     def _mask_probabilities(self, output: SearchOutput, choice: _Choice) -> np.ndarray:
         """(T, m, m) mask probabilities, decoded only at each target's chosen RoW."""
-        device = output.mask_corr.device
+        device = output.score.device
         batch, rows, cols = (torch.as_tensor(v, dtype=torch.int64, device=device)
                              for v in (np.arange(len(choice.rows)), choice.rows, choice.cols))
         logits = self.network.masks_at(output, batch, rows, cols, refine=self.config.refine)
