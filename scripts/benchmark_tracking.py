@@ -97,6 +97,20 @@ def backend_networks(network: SiamMask, config: TrackerConfig, workdir: Path, th
     return makers
 
 
+def search_gflop(network: SiamMask) -> float:
+    """Floating-point operations (multiply and add counted apart) of one target's search crop: backbone, heads,
+    and the mask (refine) at one RoW, as the tracker runs them per frame."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad():
+        template = network.embed_template(torch.zeros(1, 3, PAPER_CROP.exemplar_size, PAPER_CROP.exemplar_size))
+        with FlopCounterMode(display=False) as counter:
+            output = network(template, torch.zeros(1, 3, PAPER_CROP.search_size, PAPER_CROP.search_size))
+            centre = torch.tensor([output.score.shape[-1] // 2])
+            network.masks_at(output, torch.tensor([0]), centre, centre)
+    return counter.get_total_flops() / 1e9
+
+
 def target_boxes(count: int, first_xywh: tuple[float, ...], image_hw: tuple[int, int]) -> np.ndarray:
     """(count, 4) xyxy: the given box, then 100 px squares spread over the image (other, overlapping targets)."""
     h, w = image_hw
@@ -174,7 +188,19 @@ def main() -> None:
         raise SystemExit(f"{args.frames_dir} needs at least 2 frames")
     load_before = load_average()
     config = davis_config()
-    workdir = Path(tempfile.mkdtemp(prefix="benchmark_tracking_"))
+    with tempfile.TemporaryDirectory(prefix="benchmark_tracking_") as tmp:  # graphs and weights, ~200 MB
+        figures = time_all(args, Path(tmp), frame_paths, frames, config)
+    figures["machine"] = {"cpu": cpu_model(), "threads": args.threads, "load_average_1min_before": load_before,
+                          "load_average_1min_after": load_average(), "torch": torch.__version__,
+                          "frames": len(frames) - 1, "frames_dir": str(args.frames_dir)}
+    print(report(figures, args.targets))
+    if args.json is not None:
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def time_all(args: argparse.Namespace, workdir: Path, frame_paths: list[Path], frames: list[np.ndarray],
+             config: TrackerConfig) -> dict[str, dict]:
+    """The release (optional), then every network on every backend: the figures before the machine record."""
     figures: dict[str, dict] = {"release": None, "networks": {}}
     networks = {name: NETWORKS[name] for name in args.networks}
     paper_name = next(iter(NETWORKS))
@@ -192,6 +218,7 @@ def main() -> None:
         else:
             network = configured_network(overrides)
         figures["networks"][name] = {}
+        figures.setdefault("gflop_per_target", {})[name] = search_gflop(network)
         folder = workdir / name.split()[0]
         for row, make in backend_networks(network, config, folder, args.threads, args.backends).items():
             made = make()
@@ -200,12 +227,7 @@ def main() -> None:
                 for count in args.targets}
             print(f"{name}, {row}: " + ", ".join(f"{c} target(s) {v['ms']:.1f} ms"
                                                  for c, v in figures["networks"][name][row].items()), flush=True)
-    figures["machine"] = {"cpu": cpu_model(), "threads": args.threads, "load_average_1min_before": load_before,
-                          "load_average_1min_after": load_average(), "torch": torch.__version__,
-                          "frames": len(frames) - 1, "frames_dir": str(args.frames_dir)}
-    print(report(figures, args.targets))
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2))
+    return figures
 
 
 def report(figures: dict, targets: list[int]) -> str:
@@ -220,12 +242,14 @@ def report(figures: dict, targets: list[int]) -> str:
         rows["original release (SiamMask-sharp, PyTorch)"] = [f"{release['ms']:.1f}", f"{1000 / release['ms']:.1f}",
                                                               "1.00x"]
     for network, backends in figures["networks"].items():
+        gflop = figures["gflop_per_target"][network] * int(one)
         for row, by_count in backends.items():
             ms = by_count[one]["ms"]
             speedup = f"{release['ms'] / ms:.2f}x" if release is not None and "paper" in network else "-"
-            rows[f"{network}, {row}"] = [f"{ms:.1f}", f"{1000 / ms:.1f}", speedup]
+            rows[f"{network}, {row}"] = [f"{ms:.1f}", f"{1000 / ms:.1f}", speedup, f"{by_count[one]['network']:.1f}",
+                                         f"{gflop:.1f}", f"{gflop / by_count[one]['network'] * 1000:.0f}"]
     single = markdown(f"Tracking, {one} target, ms per frame (median, whole frame) - {header}",
-                      ["ms / frame", "FPS", "vs release"], rows)
+                      ["ms / frame", "FPS", "vs release", "network ms", "GFLOP", "GFLOP/s in the network"], rows)
     several = markdown("Several targets: ms per frame (median), and the time relative to one target",
                        [f"{c} target{'s' if c > 1 else ''}" for c in targets],
                        {f"{network}, {row}": [f"{by_count[str(c)]['ms']:.1f} ({by_count[str(c)]['ms'] / by_count[one]['ms']:.2f}x)"

@@ -105,7 +105,13 @@ def quantize_graphs(fp32: Mapping[str, Path], out_dir: Path, calibration: str, c
     graphs copied as they are."""
     import onnx
     import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization import (
+        CalibrationMethod,
+        QuantFormat,
+        QuantType,
+        quant_pre_process,
+        quantize_static,
+    )
 
     templates, searches = calibration_crops(calibration_pairs(calibration), config)
     options = ort.SessionOptions()
@@ -121,12 +127,18 @@ def quantize_graphs(fp32: Mapping[str, Path], out_dir: Path, calibration: str, c
         if name not in feeds:
             shutil.copyfile(path, paths[name])
             continue
-        graph = onnx.load(str(path))
+        # ONNX Runtime's recommended pre-processing: its graph optimiser folds the exporter's Identity nodes (one
+        # per repeated constant, e.g. equal biases), whose convolutions would otherwise stay fp32 between
+        # quantise / dequantise pairs (seen with seeded random weights: 50 of 57 convolutions, no speed-up).
+        prepared = out_dir / f"{path.stem}.prepared.onnx"
+        quant_pre_process(str(path), str(prepared), skip_symbolic_shape=True)
+        graph = onnx.load(str(prepared))
         weights = {init.name for init in graph.graph.initializer}
         convs = [node for node in graph.graph.node if node.op_type == "Conv"]
         correlations = [node.name for node in convs if node.input[1] not in weights]
-        quantize_static(str(path), str(paths[name]), _Feeds(feeds[name]), quant_format=QuantFormat.QDQ,
+        quantize_static(str(prepared), str(paths[name]), _Feeds(feeds[name]), quant_format=QuantFormat.QDQ,
                         op_types_to_quantize=["Conv"], nodes_to_exclude=correlations, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                         calibrate_method=CalibrationMethod.MinMax)
+        prepared.unlink()
     return paths

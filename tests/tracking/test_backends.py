@@ -102,6 +102,25 @@ def test_int8_graphs_calibrated_on_the_tennis_frames_keep_the_masks(default_netw
                         box_px=np.inf, min_iou=0.9)
 
 
+@pytest.mark.xdist_group("backends_default")
+def test_int8_graphs_run_every_weighted_convolution_in_int8(default_graphs, tmp_path) -> None:
+    """Seeded random weights give many equal (zero) BatchNorm biases, which the exporter shares through Identity
+    nodes; those convolutions must still become ONNX Runtime's QLinearConv, not fp32 between (de)quantisers."""
+    import onnx
+    import onnxruntime as ort
+
+    int8 = quantize_graphs(default_graphs, tmp_path, "synthetic", CONFIG, threads=1)
+    # the search graph's three depthwise correlations (score, box, mask heads) take template features as weights
+    for name, correlations in (("template", 0), ("search", 3)):
+        convs = [node for node in onnx.load(str(default_graphs[name])).graph.node if node.op_type == "Conv"]
+        options = ort.SessionOptions()
+        options.optimized_model_filepath = str(tmp_path / f"{name}.optimized.onnx")
+        ort.InferenceSession(str(int8[name]), options, providers=["CPUExecutionProvider"])
+        ops = [node.op_type for node in onnx.load(options.optimized_model_filepath).graph.node]
+        assert ops.count("Conv") == correlations, name
+        assert ops.count("QLinearConv") == len(convs) - correlations, name
+
+
 def test_onnxruntime_tracks_the_paper_network_as_pytorch(tennis_frames, tmp_path) -> None:
     network = configured_network(PAPER_SHARP, tennis_frames[0])  # ~34 GFLOP a frame: two tracked frames
     frames = tennis_frames[:3]

@@ -114,6 +114,10 @@ class OnnxNetwork:
         options = ort.SessionOptions()
         if threads is not None:
             options.intra_op_num_threads = threads
+        # No spin-waiting between runs: a frame alternates four sessions (each with its own thread pool) and the
+        # tracker's Python work, and idle pools spinning on the two cores slowed every frame (the light default
+        # 39 -> 21 ms, the paper network 207 -> 167 ms per frame; scripts/benchmark_tracking.py).
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.sessions = {name: ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
                          for name, path in graphs.items()}
         # What the tracker reads of the network besides its calls: head widths and mask size.
