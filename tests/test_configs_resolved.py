@@ -30,8 +30,8 @@ PAPER_MODEL = {"model.exemplar_size": 127, "model.anchors.stride": 8, "model.bad
 # Selected values per experiment, as the experiment files held them before inheritance and the crop node.
 EXPERIMENTS = {
     "quick": {
-        "tags": ["quick", "synthetic"], "callbacks": CALLBACKS | {"ema"}, "model._target_": "siammask.lit.ThreeBranchModule",
-        "model.exemplar_size": 127, "model.search_size": 191, "model.anchors.stride": 8, "trainer.max_steps": 500,
+        "tags": ["quick", "synthetic"], "callbacks": CALLBACKS | {"ema", "channels_last"}, "model._target_": "siammask.lit.ThreeBranchModule",
+        "model.exemplar_size": 127, "model.search_size": 191, "model.anchors.stride": 8, "trainer.max_steps": 720,
         "model.refine.negative_slope": 0.1, "model.loss.mask_dice": 6.0,
         "model.targets": {"_target_": THREE, "positive_iou": 0.6, "negative_iou": 0.3, "max_positives": 16,
                           "total_samples": 256, "negative_pair_samples": 16, "negative_radius": 3},
@@ -44,7 +44,7 @@ EXPERIMENTS = {
         "data.val_sampler": RELEASE_VAL_SAMPLER, "tracker.search_size": 255, "tracker.exemplar_size": 127,
     },
     "finetune": {
-        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema"}, "model.search_size": 191,
+        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema", "channels_last"}, "model.search_size": 191,
         "model.targets.total_samples": 256, "model.backbone.name": "regnetx_002",
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.1, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},

@@ -90,6 +90,18 @@ def test_rendering_is_deterministic_by_seed_and_independent_of_access_order():
     assert not np.array_equal(c.frame(0, 3).image, reference[0])
 
 
+def test_frames_do_not_depend_on_the_cache_sizes():
+    """The default keeps every video's assets (asset_cache = num_videos): that must only save time."""
+    order = [(3, 2), (0, 5), (3, 7), (1, 0), (0, 5), (2, 4), (3, 2)]
+    uncached = SyntheticVideos(num_videos=4, num_frames=8, seed=3, asset_cache=0, frame_cache=0)
+    kept = SyntheticVideos(num_videos=4, num_frames=8, seed=3, asset_cache=4, frame_cache=8)
+    for video, index in order:
+        a, b = uncached.frame(video, index), kept.frame(video, index)
+        np.testing.assert_array_equal(a.image, b.image)
+        np.testing.assert_array_equal(a.mask, b.mask)
+    assert len(kept._assets) == 4 and not uncached._assets
+
+
 def test_pickled_copy_renders_the_same_frames_and_drops_caches(videos):
     videos.frame(1, 1)
     copy = pickle.loads(pickle.dumps(videos))
