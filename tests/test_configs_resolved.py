@@ -31,7 +31,7 @@ PAPER_MODEL = {"model.exemplar_size": 127, "model.anchors.stride": 8, "model.bad
 EXPERIMENTS = {
     "quick": {
         "tags": ["quick", "synthetic"], "callbacks": CALLBACKS | {"ema", "channels_last"}, "model._target_": "siammask.lit.ThreeBranchModule",
-        "model.exemplar_size": 127, "model.search_size": 191, "model.anchors.stride": 8, "trainer.max_steps": 700,
+        "model.exemplar_size": 127, "model.search_size": 191, "model.anchors.stride": 8, "trainer.max_steps": 720,
         "model.refine.negative_slope": 0.1, "model.loss.mask_dice": 6.0,
         "model.targets": {"_target_": THREE, "positive_iou": 0.6, "negative_iou": 0.3, "max_positives": 16,
                           "total_samples": 256, "negative_pair_samples": 16, "negative_radius": 3},
