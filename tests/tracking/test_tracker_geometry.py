@@ -137,9 +137,9 @@ def test_release_tracker_feeds_the_network_the_release_crops() -> None:
             seen.append(template)
             return super().embed_template(template)
 
-        def forward(self, template_feature: torch.Tensor, search: torch.Tensor):
+        def forward(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True):
             seen.append(search)
-            return super().forward(template_feature, search)
+            return super().forward(template_feature, search, with_mask)
 
     rng = np.random.default_rng(1)
     image = rng.integers(0, 255, (300, 400, 3), dtype=np.uint8)

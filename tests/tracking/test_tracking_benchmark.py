@@ -24,10 +24,14 @@ def test_benchmark_times_frames_and_stages_for_several_targets_and_tabulates_the
     for row in by_count.values():
         assert min(row["crop"], row["network"], row["post"]) > 0
         assert row["ms"] >= row["network"]  # the whole frame holds its network call
+    gflop = benchmark.search_gflop(network)
+    assert 1.0 < gflop < 3.0  # the light default: ~1.7 GFLOP per target and frame at the 255 crop
     figures = {"release": {"ms": 200.0}, "networks": {"paper x": {"pytorch": by_count}},
+               "gflop_per_target": {"paper x": gflop},
                "machine": {"cpu": "test cpu", "threads": 1, "load_average_1min_before": 0.5,
                            "load_average_1min_after": 0.6, "torch": "2", "frames": 2}}
     table = benchmark.report(figures, [1, 2])
     assert "| original release (SiamMask-sharp, PyTorch) | 200.0 | 5.0 | 1.00x |" in table
     assert f"{200.0 / by_count['1']['ms']:.2f}x" in table and "| paper x, pytorch |" in table
     assert "test cpu, 1 threads, 1-minute load 0.5 before / 0.6 after" in table
+    assert f"| {by_count['1']['network']:.1f} | {gflop:.1f} | {gflop / by_count['1']['network'] * 1000:.0f} |" in table

@@ -51,10 +51,10 @@ class FakeNetwork(nn.Module):
         assert template.shape[1:] == (3, 127, 127)
         return torch.zeros(template.shape[0], 1, 1, 1)
 
-    def forward(self, template_feature: torch.Tensor, search: torch.Tensor) -> SearchOutput:
+    def forward(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True) -> SearchOutput:
         assert search.shape[1:] == (3, 255, 255)
         self.search_batches.append(search.shape[0])
-        mask_corr = torch.zeros(search.shape[0], 1, self.score.shape[-2], self.score.shape[-1])
+        mask_corr = torch.zeros(search.shape[0], 1, self.score.shape[-2], self.score.shape[-1]) if with_mask else None
         return SearchOutput(self.score, self.box, mask_corr, [])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
