@@ -10,7 +10,6 @@ int8 graphs are calibrated on the synthetic videos (``calibration=synthetic``), 
 from __future__ import annotations
 
 import argparse
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -21,8 +20,9 @@ from siammask.tracking import load_tracker, open_frames
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def track(ckpt: Path, frames: list[np.ndarray], box_xywh: list[float], backend: str, onnx_dir: Path) -> list:
-    tracker = load_tracker(ckpt, {}, backend=backend, threads=2, onnx_dir=onnx_dir if backend != "pytorch" else None,
+def track(ckpt: Path, frames: list[np.ndarray], box_xywh: list[float], backend: str) -> list:
+    """One backend's results on frames 1..n; ONNX graphs are exported into (or reused from) the checkpoint's cache."""
+    tracker = load_tracker(ckpt, {}, backend=backend, threads=2,
                            calibration="synthetic" if backend == "onnxruntime_int8" else None)
     tracker.init(frames[0], xywh_to_xyxy(np.array(box_xywh)))
     return [tracker.track(frame)[0] for frame in frames[1:]]
@@ -41,15 +41,14 @@ def main() -> None:
     parser.add_argument("--backends", nargs="+", default=["onnxruntime", "onnxruntime_int8"])
     args = parser.parse_args()
     frames = list(open_frames(args.frames))
-    with tempfile.TemporaryDirectory() as tmp:
-        reference = track(args.ckpt, frames, args.box, "pytorch", Path(tmp))
-        for backend in args.backends:
-            results = track(args.ckpt, frames, args.box, backend, Path(tmp) / backend)
-            ious = [mask_iou(r.mask, p.mask) for r, p in zip(results, reference)]
-            corners = [float(np.abs(r.box_xyxy - p.box_xyxy).max()) for r, p in zip(results, reference)]
-            print(f"{backend} vs pytorch over {len(ious)} frames: mask IoU mean {np.mean(ious):.3f} "
-                  f"(min {np.min(ious):.3f}); box corners median {np.median(corners):.2f} px "
-                  f"(max {np.max(corners):.2f} px)")
+    reference = track(args.ckpt, frames, args.box, "pytorch")
+    for backend in args.backends:
+        results = track(args.ckpt, frames, args.box, backend)
+        ious = [mask_iou(r.mask, p.mask) for r, p in zip(results, reference)]
+        corners = [float(np.abs(r.box_xyxy - p.box_xyxy).max()) for r, p in zip(results, reference)]
+        print(f"{backend} vs pytorch over {len(ious)} frames: mask IoU mean {np.mean(ious):.3f} "
+              f"(min {np.min(ious):.3f}); box corners median {np.median(corners):.2f} px "
+              f"(max {np.max(corners):.2f} px)")
 
 
 if __name__ == "__main__":
