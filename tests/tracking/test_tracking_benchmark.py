@@ -25,7 +25,9 @@ def test_benchmark_times_frames_and_stages_for_several_targets_and_tabulates_the
         assert min(row["crop"], row["network"], row["post"]) > 0
         assert row["ms"] >= row["network"]  # the whole frame holds its network call
     gflop = benchmark.search_gflop(network)
-    assert 1.0 < gflop < 3.0  # the light default: ~1.7 GFLOP per target and frame at the 255 crop
+    # the paper network: the paper's / release's ~34 GFLOP per search frame (ResNet-50 to conv4, heads, refine)
+    paper_gflop = benchmark.search_gflop(benchmark.configured_network(benchmark.PAPER))
+    assert abs(paper_gflop - 34.0) < 0.05 * 34.0
     figures = {"release": {"ms": 200.0}, "networks": {"paper x": {"pytorch": by_count}},
                "gflop_per_target": {"paper x": gflop},
                "machine": {"cpu": "test cpu", "threads": 1, "load_average_1min_before": 0.5,
