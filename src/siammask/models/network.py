@@ -34,6 +34,12 @@ class SearchOutput:
     mask_corr: torch.Tensor | None
     skips: list[torch.Tensor]
 
+    def mask_correlation(self) -> torch.Tensor:
+        """``mask_corr``, which decoding masks needs; refused when the search branch left it out."""
+        if self.mask_corr is None:
+            raise ValueError("decoding masks needs the mask correlation: run the search branch with with_mask=True")
+        return self.mask_corr
+
 
 class SiamMask(nn.Module):
     def __init__(self, backbone: Backbone, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
@@ -72,11 +78,10 @@ class SiamMask(nn.Module):
                  cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
         """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine (``refine=False``
         skips a refine module, as the release's ``test.py --mask`` without ``--refine``)."""
-        if output.mask_corr is None:
-            raise ValueError("masks_at needs the mask correlation: run the search branch with with_mask=True")
-        corr = gather_windows(output.mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
+        mask_corr = output.mask_correlation()
+        corr = gather_windows(mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
         if self.refine is not None and refine:
-            return self.refine(output.skips, corr, batch_index, rows, cols, output.mask_corr.shape[-1])
+            return self.refine(output.skips, corr, batch_index, rows, cols, mask_corr.shape[-1])
         logits = self.mask_head.decode(corr)
         return logits.view(-1, self.mask_size, self.mask_size)
 

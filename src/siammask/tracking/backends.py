@@ -149,9 +149,7 @@ class OnnxNetwork:
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
                  refine: bool = True) -> torch.Tensor:
         use_refine = refine and "refine" in self.sessions
-        if output.mask_corr is None:
-            raise ValueError("masks_at needs the mask correlation: run the search graph with with_mask=True")
-        feeds = {"mask_corr": _numpy(output.mask_corr), "batch_index": _numpy(batch_index), "rows": _numpy(rows),
+        feeds = {"mask_corr": _numpy(output.mask_correlation()), "batch_index": _numpy(batch_index), "rows": _numpy(rows),
                  "cols": _numpy(cols)}
         if use_refine:
             feeds.update({f"skip{i}": _numpy(skip) for i, skip in enumerate(output.skips)})
