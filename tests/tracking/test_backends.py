@@ -22,7 +22,7 @@ from siammask.geometry import xywh_to_xyxy
 from siammask.models.fusion import fold_batchnorm
 from siammask.quantize import quantize_graphs
 from siammask.tracking import Tracker, TrackerConfig, load_tracker
-from siammask.tracking.backends import OnnxNetwork, build_graphs
+from siammask.tracking.backends import OnnxNetwork, build_graphs, pytorch_network
 from siammask.tracking.geometry import pad_colour, search_window, template_crop
 
 PAPER_SHARP = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
@@ -220,6 +220,15 @@ def test_folding_batchnorm_keeps_the_tracks(refine, tennis_frames) -> None:
     folded = fold_batchnorm(network, lambda net: net.embed_template(torch.rand(1, 3, 127, 127,
                             generator=torch.Generator().manual_seed(0)) * 255).flatten())
     assert 0 < folded and sum(isinstance(m, torch.nn.BatchNorm2d) for m in network.modules()) < batchnorms
+    for mine, theirs in zip(reference, track(network, tennis_frames, [TENNIS_BOX_XYWH])):
+        np.testing.assert_allclose(mine[0].box_xyxy, theirs[0].box_xyxy, atol=1e-3)
+        assert mask_iou(mine[0].mask, theirs[0].mask) >= 0.999
+
+
+def test_the_tracker_folds_the_batchnorms_of_a_normalised_refine_too(tennis_frames) -> None:
+    reference = track(tiny_network(refine=True, batch_norm=True), tennis_frames, [TENNIS_BOX_XYWH])
+    network = pytorch_network(tiny_network(refine=True, batch_norm=True), TrackerConfig(), fold_batchnorm=True)
+    assert not any(isinstance(m, torch.nn.BatchNorm2d) for m in network.refine.modules())  # 12 before
     for mine, theirs in zip(reference, track(network, tennis_frames, [TENNIS_BOX_XYWH])):
         np.testing.assert_allclose(mine[0].box_xyxy, theirs[0].box_xyxy, atol=1e-3)
         assert mask_iou(mine[0].mask, theirs[0].mask) >= 0.999

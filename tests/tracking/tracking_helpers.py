@@ -93,10 +93,10 @@ def rectangle_mask_logits(size: int, rows: tuple[int, int], cols: tuple[int, int
     return logits
 
 
-def tiny_network(box: bool = True, refine: bool = False, seed: int = 0) -> nn.Module:
+def tiny_network(box: bool = True, refine: bool = False, seed: int = 0, **refine_options: object) -> nn.Module:
     """A random resnet18-based SiamMask with 16-wide heads (refine needs the stride-8 layer3 as last)."""
     torch.manual_seed(seed)
     heads = partial(XCorrHead, hidden_channels=16)
     return build_siammask(TimmBackbone("resnet18", out_indices=(0, 1, 2, 3) if refine else (0, 1, 2)),
                           partial(Adjust, out_channels=16), heads, heads, box_head=heads if box else None,
-                          refine=partial(Refine) if refine else None).eval()
+                          refine=partial(Refine, **refine_options) if refine else None).eval()

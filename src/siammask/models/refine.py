@@ -30,9 +30,15 @@ def _activation(negative_slope: float) -> nn.Module:
     return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope else nn.ReLU(inplace=True)
 
 
-def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int, negative_slope: float) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, hidden, 3, padding=1), _activation(negative_slope),
-                         nn.Conv2d(hidden, out_channels, 3, padding=1), _activation(negative_slope))
+def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int, negative_slope: float,
+                    batch_norm: bool) -> nn.Sequential:
+    layers: list[nn.Module] = []
+    for conv_in, conv_out in ((in_channels, hidden), (hidden, out_channels)):
+        layers.append(nn.Conv2d(conv_in, conv_out, 3, padding=1, bias=not batch_norm))
+        if batch_norm:
+            layers.append(nn.BatchNorm2d(conv_out))
+        layers.append(_activation(negative_slope))
+    return nn.Sequential(*layers)
 
 
 class Refine(nn.Module):
@@ -45,12 +51,15 @@ class Refine(nn.Module):
     ``negative_slope``: 0 keeps the release's ReLUs; > 0 uses LeakyReLUs. Trained from scratch, a whole 4-channel
     level can die (every output zero for good): a dead ``h0`` cuts the target's coarse mask from the output, a dead
     ``v0`` its detail, and which one dies depends on the run.
+
+    ``batch_norm``: a BatchNorm after each convolution of the levels. The release has none: its refine is trained
+    on a converged, pretrained backbone; from scratch, the skip features' scales drift while the refine learns.
     """
 
     def __init__(self, skip_channels: Sequence[int], corr_channels: int,
                  skip_reductions: Sequence[int] = LEVEL_STRIDES, level_channels: Sequence[int] = (4, 16, 32),
                  hidden_channels: Sequence[int] = (16, 64, 128), kaiming_a: float | None = None,
-                 negative_slope: float = 0.0) -> None:
+                 negative_slope: float = 0.0, batch_norm: bool = False) -> None:
         super().__init__()
         if len(skip_channels) != 3 or len(skip_reductions) != 3:
             raise ValueError(f"refine needs one skip map per stride {LEVEL_STRIDES}; got {len(skip_channels)} "
@@ -62,12 +71,12 @@ class Refine(nn.Module):
         self.skip_reductions = tuple(skip_reductions)
         self.upsample = tuple(reduction // stride for stride, reduction in zip(LEVEL_STRIDES, skip_reductions))
         c0, c1, c2 = level_channels
-        self.v0 = _conv_relu_pair(skip_channels[0], hidden_channels[0], c0, negative_slope)
-        self.v1 = _conv_relu_pair(skip_channels[1], hidden_channels[1], c1, negative_slope)
-        self.v2 = _conv_relu_pair(skip_channels[2], hidden_channels[2], c2, negative_slope)
-        self.h0 = _conv_relu_pair(c0, c0, c0, negative_slope)
-        self.h1 = _conv_relu_pair(c1, c1, c1, negative_slope)
-        self.h2 = _conv_relu_pair(c2, c2, c2, negative_slope)
+        self.v0 = _conv_relu_pair(skip_channels[0], hidden_channels[0], c0, negative_slope, batch_norm)
+        self.v1 = _conv_relu_pair(skip_channels[1], hidden_channels[1], c1, negative_slope, batch_norm)
+        self.v2 = _conv_relu_pair(skip_channels[2], hidden_channels[2], c2, negative_slope, batch_norm)
+        self.h0 = _conv_relu_pair(c0, c0, c0, negative_slope, batch_norm)
+        self.h1 = _conv_relu_pair(c1, c1, c1, negative_slope, batch_norm)
+        self.h2 = _conv_relu_pair(c2, c2, c2, negative_slope, batch_norm)
         self.deconv = nn.ConvTranspose2d(corr_channels, c2, WINDOW_CELLS[0], WINDOW_CELLS[0])
         self.post0 = nn.Conv2d(c2, c1, 3, padding=1)
         self.post1 = nn.Conv2d(c1, c0, 3, padding=1)

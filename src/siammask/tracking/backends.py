@@ -176,6 +176,8 @@ def pytorch_network(network: SiamMask, config: TrackerConfig, fold_batchnorm: bo
             template, search = template.to(device), search.to(device)
             out = net(net.embed_template(template), search)
             parts = [out.score, out.mask_corr, *out.skips] + ([out.box] if out.box is not None else [])
+            centre = torch.tensor([out.score.shape[-1] // 2], device=device)
+            parts.append(net.masks_at(out, torch.tensor([0], device=device), centre, centre))  # refine's own BNs
             return torch.cat([part.flatten() for part in parts])
 
         log.info("folded %d BatchNorm layers into their convolutions", fold(network, probe))
