@@ -118,6 +118,22 @@ def test_sample_per_pair_keeps_at_most_count_of_each_pairs_positions():
     assert not (sampled & ~positions).any()
 
 
+def test_the_logged_ious_leave_the_refines_batchnorm_statistics_as_training_left_them():
+    kwargs = light_model_kwargs(refine=True)
+    module = ThreeBranchModule(**{**kwargs, "refine": {**kwargs["refine"], "batch_norm": True}})
+    module.log = lambda *args, **kwargs: None
+    norms = [m for m in module.network.refine.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    assert norms and module.training
+    batch = make_batch(2)
+    output = module(batch["template"], batch["search"])
+    before = [norm.running_mean.clone() for norm in norms]
+    module.argmax_predictions(output)
+    assert all(torch.equal(norm.running_mean, mean) for norm, mean in zip(norms, before))
+    assert all(norm.training for norm in norms)
+    module.training_step(batch, 0)  # the training forward does update them
+    assert not all(torch.equal(norm.running_mean, mean) for norm, mean in zip(norms, before))
+
+
 def test_mask_positions_per_pair_limits_the_rows_the_mask_loss_sees(monkeypatch):
     module = ThreeBranchModule(**light_model_kwargs(), mask_positions_per_pair=1)
     module.log = lambda *args, **kwargs: None

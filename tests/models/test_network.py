@@ -16,11 +16,11 @@ from siammask.models.network import refine_skip_indices
 from siammask.models.windows import gather_windows, window_offset
 
 
-def small_network(backbone=None, box=True, refine=False, width=16, share_search_conv=False):
+def small_network(backbone=None, box=True, refine=False, width=16):
     backbone = backbone or TimmBackbone("resnet18", [0, 1, 2])
     head = partial(XCorrHead, hidden_channels=width)
     return build_siammask(backbone, partial(Adjust, out_channels=width), head, head, head if box else None,
-                          partial(Refine) if refine else None, share_search_conv=share_search_conv).eval()
+                          partial(Refine) if refine else None).eval()
 
 
 def test_depthwise_xcorr_equals_per_sample_per_channel_correlation():
@@ -130,39 +130,6 @@ def test_a_refine_level_pushed_below_zero_still_learns_only_with_leaky_activatio
     masks = refine(skips, torch.randn(1, 8, 1, 1), zero, torch.tensor([8]), torch.tensor([8]), score_size=17)
     masks.square().mean().backward()
     assert (refine.h0[2].weight.grad.abs().sum() > 0) == learns
-
-
-def test_a_shared_search_conv_equals_three_heads_holding_copies_of_it():
-    torch.manual_seed(0)
-    shared = small_network(refine=True, share_search_conv=True)
-    separate = small_network(refine=True)
-    for head in ("score_head", "box_head", "mask_head"):
-        assert isinstance(getattr(shared, head).conv_search, torch.nn.Identity)
-        getattr(separate, head).conv_search.load_state_dict(shared.shared_search.state_dict())
-    separate.load_state_dict({k: v for k, v in shared.state_dict().items() if not k.startswith("shared_search")},
-                             strict=False)
-    calls = []
-    shared.shared_search.register_forward_hook(lambda *args: calls.append(1))
-    template, search = torch.rand(2, 3, 127, 127) * 255, torch.rand(2, 3, 255, 255) * 255
-    with torch.no_grad():
-        out_a = shared(shared.embed_template(template), search)
-        out_b = separate(separate.embed_template(template), search)
-        rows, cols = torch.tensor([12, 3]), torch.tensor([10, 20])
-        masks_a = shared.masks_at(out_a, torch.tensor([0, 1]), rows, cols)
-        masks_b = separate.masks_at(out_b, torch.tensor([0, 1]), rows, cols)
-    assert len(calls) == 1  # one projection for the three heads
-    for a, b in ((out_a.score, out_b.score), (out_a.box, out_b.box), (out_a.mask_corr, out_b.mask_corr),
-                 (masks_a, masks_b)):
-        assert torch.allclose(a, b, atol=1e-5)
-    own = sum(p.numel() for p in separate.parameters()) - sum(p.numel() for p in shared.parameters())
-    assert own == 2 * sum(p.numel() for p in shared.shared_search.parameters())
-
-
-def test_a_shared_search_conv_needs_one_width_for_all_heads():
-    narrow, wide = partial(XCorrHead, hidden_channels=8), partial(XCorrHead, hidden_channels=16)
-    with pytest.raises(ValueError, match="one hidden width for all heads, got \\[8, 16\\]"):
-        build_siammask(TimmBackbone("resnet18", [0, 1, 2]), partial(Adjust, out_channels=16), narrow, wide,
-                       narrow, share_search_conv=True)
 
 
 def test_refine_with_batch_norm_normalises_every_level_convolution():

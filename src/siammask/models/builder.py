@@ -23,7 +23,6 @@ def build_network(backbone: Mapping[str, Any], neck: Mapping[str, Any], head: Ma
         box_head=instantiate(head.box) if head.get("box") is not None else None,
         refine=instantiate(_as_config(refine)) if refine else None,
         num_anchors=num_anchors,
-        share_search_conv=bool(head.get("share_search_conv", False)),
     )
 
 

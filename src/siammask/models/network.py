@@ -17,7 +17,7 @@ from siammask.models.backbones import Backbone
 from siammask.models.neck import Adjust
 from siammask.models.refine import Refine
 from siammask.models.windows import gather_windows
-from siammask.models.xcorr import XCorrHead, search_projection
+from siammask.models.xcorr import XCorrHead
 
 MASK_SIZE = 63  # the mask head's 63x63 = 3969 outputs per RoW (paper §3.2)
 
@@ -44,11 +44,10 @@ class SearchOutput:
 class SiamMask(nn.Module):
     def __init__(self, backbone: Backbone, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
                  box_head: XCorrHead | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
-                 skip_indices: tuple[int, ...] = (), shared_search: nn.Module | None = None) -> None:
+                 skip_indices: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.backbone = backbone
         self.neck = neck
-        self.shared_search = shared_search  # one search projection for every head (heads built without theirs)
         self.score_head = score_head
         self.box_head = box_head
         self.mask_head = mask_head
@@ -70,8 +69,6 @@ class SiamMask(nn.Module):
         ``with_mask=False`` leaves out the mask branch's correlation (a tracker that reports no masks)."""
         features = self.backbone(search)
         search_feature = self.neck(features[-1])
-        if self.shared_search is not None:
-            search_feature = self.shared_search(search_feature)
         score = self.score_head(template_feature, search_feature)
         box = self.box_head(template_feature, search_feature) if self.box_head is not None else None
         mask_corr = self.mask_head.correlate(template_feature, search_feature) if with_mask else None
@@ -91,36 +88,24 @@ class SiamMask(nn.Module):
 
 def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., XCorrHead],
                    mask_head: Callable[..., XCorrHead], box_head: Callable[..., XCorrHead] | None = None,
-                   refine: Callable[..., Refine] | None = None, num_anchors: int = 5,
-                   share_search_conv: bool = False) -> SiamMask:
+                   refine: Callable[..., Refine] | None = None, num_anchors: int = 5) -> SiamMask:
     """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
 
     Widths flow from the backbone's ``channels``: nothing here is tied to one backbone. With a
     ``box_head`` the score head has 2k outputs (anchor softmax); without, one similarity map.
-
-    ``share_search_conv``: one 3x3 search projection for all heads instead of one each (the release). The search
-    convs are the heads' cost (a dense 3x3 conv over the whole search map per head, against the template's 7x7),
-    so sharing cuts two of three; the heads must then have one width.
     """
     adjust = neck(in_channels=backbone.channels[-1])
     width = adjust.out_channels
-    own = {"project_search": not share_search_conv}
-    score = score_head(in_channels=width, out_channels=2 * num_anchors if box_head is not None else 1, **own)
-    box = box_head(in_channels=width, out_channels=4 * num_anchors, **own) if box_head is not None else None
-    mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE, **own)
-    shared: nn.Module | None = None
-    if share_search_conv:
-        widths = {head.hidden_channels for head in (score, box, mask) if head is not None}
-        if len(widths) > 1:
-            raise ValueError(f"share_search_conv needs one hidden width for all heads, got {sorted(widths)}")
-        shared = search_projection(width, widths.pop())
+    score = score_head(in_channels=width, out_channels=2 * num_anchors if box_head is not None else 1)
+    box = box_head(in_channels=width, out_channels=4 * num_anchors) if box_head is not None else None
+    mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE)
     refine_module: Refine | None = None
     skips: tuple[int, ...] = ()
     if refine is not None:
         skips = refine_skip_indices(backbone.reductions)
         refine_module = refine(skip_channels=[backbone.channels[i] for i in skips], corr_channels=mask.hidden_channels,
                                skip_reductions=[backbone.reductions[i] for i in skips])
-    return SiamMask(backbone, adjust, score, mask, box, refine_module, skip_indices=skips, shared_search=shared)
+    return SiamMask(backbone, adjust, score, mask, box, refine_module, skip_indices=skips)
 
 
 def refine_skip_indices(reductions: list[int], strides: tuple[int, ...] = (2, 4, 8)) -> tuple[int, ...]:

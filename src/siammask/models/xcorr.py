@@ -59,29 +59,20 @@ def _conv_bn_relu(in_channels: int, out_channels: int, kernel: int) -> nn.Sequen
                          nn.ReLU(inplace=True))
 
 
-def search_projection(in_channels: int, hidden_channels: int) -> nn.Sequential:
-    """The 3x3 conv that brings the search feature to a head's width before the correlation."""
-    return _conv_bn_relu(in_channels, hidden_channels, 3)
-
-
 class XCorrHead(nn.Module):
     """Template and search each get a 3x3 conv, are correlated depthwise, then a 1x1 head decodes.
 
     ``correlate`` and ``decode`` are separate because the mask head decodes only chosen positions
     (the head is 1x1, so decoding a gathered (N, C, 1, 1) vector equals decoding the full map there),
     and the refine module starts from the correlation feature itself.
-
-    ``project_search=False``: the head takes a search feature already projected to ``hidden_channels`` (one
-    projection shared by the heads, :func:`siammask.models.build_siammask`).
     """
 
-    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 256,
-                 project_search: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, hidden_channels: int = 256) -> None:
         super().__init__()
         self.out_channels = out_channels
         self.hidden_channels = hidden_channels
         self.conv_kernel = _conv_bn_relu(in_channels, hidden_channels, 3)
-        self.conv_search = search_projection(in_channels, hidden_channels) if project_search else nn.Identity()
+        self.conv_search = _conv_bn_relu(in_channels, hidden_channels, 3)
         self.head = nn.Sequential(nn.Conv2d(hidden_channels, hidden_channels, 1, bias=False),
                                   nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
                                   nn.Conv2d(hidden_channels, out_channels, 1))
