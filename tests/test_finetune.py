@@ -88,7 +88,7 @@ def test_readme_overrides_for_the_release_weights_give_the_sharp_stage_architect
     release = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
                "model.search_size=255", "model.mask_positions_per_pair=null",
                "data.sampler.search_jitter.shift=64", "model.refine.negative_slope=0",
-               "model.loss.mask_dice=0"]  # as README "Your own videos"
+               "model.refine.batch_norm=false", "model.loss.mask_dice=0"]  # as README "Your own videos"
     finetune = compose_train(["experiment=finetune", "model.init_from=SiamMask_DAVIS.pth", *release]).model
     sharp = compose_train(["experiment=siammask_sharp"]).model
     # the weights' shapes must agree; how the sharp stage trains (143 crops cropped to 3x3 responses, refine's

@@ -54,7 +54,7 @@ def test_scoring_saved_vot_results_writes_metrics_table_plot_and_lists_the_bad_f
     assert metrics["vot"]["lost"] == 0 and metrics["vot"]["robustness"] == 0.0
     assert list(metrics["vot"]["per_sequence"]) == ["ball"]
     assert "car_001.txt has 5 lines but the sequence has 12 frames" in metrics["vot"]["failures"]["car"]
-    assert "| results | 1.000 | 1.000 | 0.000 | 0 |" in result.stdout and "car_001.txt" in result.stdout
+    assert "| results | 1.000 | [1.000, 1.000] | 1.000 | 0.000 | 0 |" in result.stdout and "car_001.txt" in result.stdout
     assert (out / "metrics.md").read_text() in result.stdout and (out / "eao_curve.png").is_file()
 
 

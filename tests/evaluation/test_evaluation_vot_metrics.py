@@ -4,7 +4,13 @@ import numpy as np
 import pytest
 
 from siammask.evaluation.region import FAILURE, INIT, SKIP
-from siammask.evaluation.vot import eao_from_curve, expected_overlap_curve, score_vot_sequence, summarise_vot
+from siammask.evaluation.vot import (
+    eao_bootstrap_interval,
+    eao_from_curve,
+    expected_overlap_curve,
+    score_vot_sequence,
+    summarise_vot,
+)
 from siammask.geometry import polygon_from_box_xyxy
 
 GT_BOX = [0.0, 0.0, 10.0, 10.0]
@@ -57,6 +63,23 @@ def test_eao_curve_on_a_tiny_hand_computed_example():
     np.testing.assert_allclose(curve, expected)
     assert eao_from_curve(curve, (2, 4)) == pytest.approx(np.mean(expected[1:4]))
     assert summarise_vot([a, b], skip=2, interval=(2, 4))["eao"] == pytest.approx(np.mean(expected[1:4]))
+
+
+def test_eao_bootstrap_interval_equals_resampling_the_sequences_one_by_one():
+    runs = [[INIT] + [region_with_overlap(v)] * 7 for v in (0.2, 0.5, 0.9)]
+    runs.append([INIT, FULL, FAILURE, SKIP, SKIP, INIT, HALF, HALF])
+    scores = [score_vot_sequence(run, gt(8), IMAGE_WH, burnin=0) for run in runs]
+    low, high = eao_bootstrap_interval(scores, skip=3, interval=(2, 8), resamples=300, seed=4)
+    counts = np.random.default_rng(4).multinomial(4, np.full(4, 0.25), 300)
+    eaos = [eao_from_curve(expected_overlap_curve([s for s, n in zip(scores, row) for _ in range(n)], skip=3), (2, 8))
+            for row in counts]
+    assert (low, high) == pytest.approx(tuple(np.percentile(eaos, [2.5, 97.5])))
+    eao = summarise_vot(scores, skip=3, interval=(2, 8))["eao"]
+    assert 0.2 < low < eao < high < 0.9
+    assert summarise_vot(scores, skip=3, interval=(2, 8))["eao_ci95"] == pytest.approx(
+        list(eao_bootstrap_interval(scores, skip=3, interval=(2, 8))))
+    same = eao_bootstrap_interval([scores[1]] * 3, skip=3, interval=(2, 8))
+    assert same == pytest.approx((0.5, 0.5))
 
 
 def test_failure_too_close_to_the_end_does_not_open_a_fragment():

@@ -114,7 +114,8 @@ class VotProtocol(Protocol):
     name = "vot"
     sequences = BOX
     parameters = ("burnin", "skip", "eao_interval")
-    columns = (("eao", "EAO"), ("accuracy", "Accuracy"), ("robustness", "Robustness"), ("lost", "Lost"))
+    columns = (("eao", "EAO"), ("eao_ci95", "EAO 95 % interval"), ("accuracy", "Accuracy"),
+               ("robustness", "Robustness"), ("lost", "Lost"))
     sequence_columns = ("accuracy", "lost")
     headline = "eao"
 
@@ -140,7 +141,7 @@ class VotProtocol(Protocol):
 
     def summarise(self, scores: list) -> tuple[dict, dict]:
         s = summarise_vot(scores, self.skip, self.eao_interval)
-        return {k: s[k] for k in ("eao", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
+        return {k: s[k] for k in ("eao", "eao_ci95", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
 
     def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from siammask.evaluation.davis import BOOTSTRAP_RESAMPLES
 from siammask.evaluation.region import FAILURE, INIT, region_overlap
 
 VotEntry = int | np.ndarray
@@ -96,22 +97,47 @@ def _fragments(score: VotSequenceScore, skip: int, max_len: int) -> tuple[np.nda
     return np.array(rows), np.array(weights)
 
 
+def _overlap_sums(score: VotSequenceScore, skip: int, max_len: int) -> tuple[np.ndarray, np.ndarray]:
+    """One sequence's share of the expected-overlap curve at lengths 2 .. ``max_len``: the weighted sums of its
+    fragments' average overlaps times the length, and of the weights of the fragments defined there."""
+    fragments, weights = _fragments(score, skip, max_len)
+    defined = weights[:, None] * ~np.isnan(fragments[:, 1:])
+    running_sum = np.cumsum(np.nan_to_num(fragments[:, 1:], nan=0.0), axis=1)  # sum over frames 1 .. i
+    return (defined * running_sum).sum(0), defined.sum(0)
+
+
+def _curve(overlap_sums: np.ndarray, weight_sums: np.ndarray) -> np.ndarray:
+    """The expected-overlap curve from summed (..., L - 1) shares; length 1 is 1 by definition."""
+    lengths = np.arange(1, overlap_sums.shape[-1] + 1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        later = np.where(weight_sums > 0, overlap_sums / lengths / weight_sums, np.nan)
+    return np.concatenate([np.ones(later.shape[:-1] + (1,)), later], axis=-1)
+
+
 def expected_overlap_curve(scores: list[VotSequenceScore], skip: int) -> np.ndarray:
     """Expected average overlap for every sequence length ``Ns = 1 .. max length`` (index ``Ns - 1``)."""
     if not scores:
         return np.zeros(0)
     max_len = max(s.num_frames for s in scores)
-    parts = [_fragments(s, skip, max_len) for s in scores]
-    fragments = np.concatenate([p[0] for p in parts])
-    weights = np.concatenate([p[1] for p in parts])
-    defined = ~np.isnan(fragments)
-    running_sum = np.cumsum(np.nan_to_num(fragments[:, 1:], nan=0.0), axis=1)  # sum over frames 1 .. i
-    curve = np.ones(max_len)
-    for i in range(1, max_len):
-        rows = defined[:, i]
-        w = weights[rows]
-        curve[i] = np.sum(w * running_sum[rows, i - 1] / i) / np.sum(w) if w.sum() > 0 else np.nan
-    return curve
+    overlap_sums, weight_sums = zip(*(_overlap_sums(s, skip, max_len) for s in scores))
+    return _curve(np.sum(overlap_sums, axis=0), np.sum(weight_sums, axis=0))
+
+
+def eao_bootstrap_interval(scores: list[VotSequenceScore], skip: int, interval: tuple[int, int],
+                           level: float = 0.95, resamples: int = BOOTSTRAP_RESAMPLES,
+                           seed: int = 0) -> tuple[float, float]:
+    """Percentile-bootstrap interval of the EAO, drawing whole sequences with replacement (as the DAVIS J / F
+    intervals). A resample's curve is its sequences' shares summed with their counts, so each costs one product."""
+    if not scores:
+        return float("nan"), float("nan")
+    max_len = max(s.num_frames for s in scores)
+    overlap_sums, weight_sums = (np.stack(parts) for parts in zip(*(_overlap_sums(s, skip, max_len) for s in scores)))
+    counts = np.random.default_rng(seed).multinomial(len(scores), np.full(len(scores), 1 / len(scores)), resamples)
+    curves = _curve(counts @ overlap_sums, counts @ weight_sums)
+    eaos = np.array([eao_from_curve(curve, interval) for curve in curves])
+    tail = (1 - level) / 2 * 100
+    low, high = np.nanpercentile(eaos, [tail, 100 - tail])
+    return float(low), float(high)
 
 
 def eao_from_curve(curve: np.ndarray, interval: tuple[int, int]) -> float:
@@ -137,6 +163,7 @@ def summarise_vot(scores: list[VotSequenceScore], skip: int, interval: tuple[int
     curve = expected_overlap_curve(scores, skip)
     return {
         "eao": eao_from_curve(curve, interval) if scores else float("nan"),
+        "eao_ci95": list(eao_bootstrap_interval(scores, skip, interval)),
         "accuracy": float(overlaps.mean()) if overlaps.size else float("nan"),
         "robustness": 100.0 * lost / total_frames if total_frames else float("nan"),
         "lost": int(lost),
