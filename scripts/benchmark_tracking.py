@@ -48,7 +48,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
 DEFAULT_BOX_XYWH = (305.0, 110.0, 165.0, 252.0)  # the player in tennis/00000.jpg (compare_with_release's box)
 PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
-         "model/refine=sharp"]
+         "model/refine=sharp", "model.refine.batch_norm=false"]  # the release's refine, without the default's BNs
 NETWORKS = {"paper SiamMask-sharp": PAPER, "light default (experiment=quick)": ["experiment=quick"]}
 # PyTorch inference options compared (load_tracker's fold_batchnorm / channels_last).
 PYTORCH_OPTIONS = {"pytorch": {}, "pytorch, BN folded": {"fold_batchnorm": True},
