@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from siammask.callbacks.eval_mode import eval_mode
 from siammask.datamodules.visualize import sample_tile, save_png, tile_grid
 
+from siammask.models.modes import eval_mode
 from siammask.models.windows import paste_windows
 
 KEY = "train/predictions"

@@ -13,13 +13,13 @@ from typing import Any
 
 import numpy as np
 import pytorch_lightning as pl
-from siammask.callbacks.eval_mode import eval_mode
 from siammask.datamodules.synthetic import SyntheticVideos
 
 from siammask.evaluation.datasets import synthetic_datasets
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis
 from siammask.evaluation.runners import run_vos
 from siammask.evaluation.selection import score_tracker, selection_metric, selection_score
+from siammask.models.modes import eval_mode
 from siammask.tracking import Tracker, TrackerConfig
 
 SCORE_KEY = "val/track_score"  # the benchmark's selection metric (siammask.evaluation.selection)

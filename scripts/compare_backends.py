@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from siammask.evaluation.davis import region_similarity
 from siammask.geometry import xywh_to_xyxy
 from siammask.tracking import load_tracker, open_frames
 
@@ -28,11 +29,6 @@ def track(ckpt: Path, frames: list[np.ndarray], box_xywh: list[float], backend: 
     return [tracker.track(frame)[0] for frame in frames[1:]]
 
 
-def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return float(np.logical_and(a, b).sum() / union) if union else 1.0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--ckpt", type=Path, required=True)
@@ -44,7 +40,7 @@ def main() -> None:
     reference = track(args.ckpt, frames, args.box, "pytorch")
     for backend in args.backends:
         results = track(args.ckpt, frames, args.box, backend)
-        ious = [mask_iou(r.mask, p.mask) for r, p in zip(results, reference)]
+        ious = [float(region_similarity(p.mask, r.mask)) for r, p in zip(results, reference)]
         corners = [float(np.abs(r.box_xyxy - p.box_xyxy).max()) for r, p in zip(results, reference)]
         print(f"{backend} vs pytorch over {len(ious)} frames: mask IoU mean {np.mean(ious):.3f} "
               f"(min {np.min(ious):.3f}); box corners median {np.median(corners):.2f} px "

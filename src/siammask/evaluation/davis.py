@@ -23,9 +23,10 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from siammask.evaluation.bootstrap import BOOTSTRAP_RESAMPLES, percentile_interval, resample_counts
+
 DECAY_QUANTILES = 4  # davis2017-evaluation utils.db_statistics
 RECALL_THRESHOLD = 0.5  # davis2017-evaluation utils.db_statistics
-BOOTSTRAP_RESAMPLES = 2000
 
 
 def region_similarity(gt_masks: np.ndarray, pred_masks: np.ndarray) -> np.ndarray:
@@ -143,8 +144,5 @@ def bootstrap_interval(per_sequence: list[list[float]], level: float = 0.95, res
     if not values:
         return float("nan"), float("nan")
     sums, sizes = np.array([v.sum() for v in values]), np.array([v.size for v in values])
-    counts = np.random.default_rng(seed).multinomial(len(values), np.full(len(values), 1 / len(values)), resamples)
-    means = (counts @ sums) / (counts @ sizes)
-    tail = (1 - level) / 2 * 100
-    low, high = np.percentile(means, [tail, 100 - tail])
-    return float(low), float(high)
+    counts = resample_counts(len(values), resamples, seed)
+    return percentile_interval((counts @ sums) / (counts @ sizes), level)

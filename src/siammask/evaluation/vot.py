@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from siammask.evaluation.davis import BOOTSTRAP_RESAMPLES
+from siammask.evaluation.bootstrap import BOOTSTRAP_RESAMPLES, percentile_interval, resample_counts
 from siammask.evaluation.region import FAILURE, INIT, region_overlap
 
 VotEntry = int | np.ndarray
@@ -106,6 +106,13 @@ def _overlap_sums(score: VotSequenceScore, skip: int, max_len: int) -> tuple[np.
     return (defined * running_sum).sum(0), defined.sum(0)
 
 
+def _shares(scores: list[VotSequenceScore], skip: int) -> tuple[np.ndarray, np.ndarray]:
+    """Every sequence's share (:func:`_overlap_sums`) over the longest sequence: two (sequences, L - 1) arrays."""
+    max_len = max(s.num_frames for s in scores)
+    overlap_sums, weight_sums = zip(*(_overlap_sums(s, skip, max_len) for s in scores))
+    return np.stack(overlap_sums), np.stack(weight_sums)
+
+
 def _curve(overlap_sums: np.ndarray, weight_sums: np.ndarray) -> np.ndarray:
     """The expected-overlap curve from summed (..., L - 1) shares; length 1 is 1 by definition."""
     lengths = np.arange(1, overlap_sums.shape[-1] + 1)
@@ -118,9 +125,8 @@ def expected_overlap_curve(scores: list[VotSequenceScore], skip: int) -> np.ndar
     """Expected average overlap for every sequence length ``Ns = 1 .. max length`` (index ``Ns - 1``)."""
     if not scores:
         return np.zeros(0)
-    max_len = max(s.num_frames for s in scores)
-    overlap_sums, weight_sums = zip(*(_overlap_sums(s, skip, max_len) for s in scores))
-    return _curve(np.sum(overlap_sums, axis=0), np.sum(weight_sums, axis=0))
+    overlap_sums, weight_sums = _shares(scores, skip)
+    return _curve(overlap_sums.sum(0), weight_sums.sum(0))
 
 
 def eao_bootstrap_interval(scores: list[VotSequenceScore], skip: int, interval: tuple[int, int],
@@ -130,14 +136,10 @@ def eao_bootstrap_interval(scores: list[VotSequenceScore], skip: int, interval: 
     intervals). A resample's curve is its sequences' shares summed with their counts, so each costs one product."""
     if not scores:
         return float("nan"), float("nan")
-    max_len = max(s.num_frames for s in scores)
-    overlap_sums, weight_sums = (np.stack(parts) for parts in zip(*(_overlap_sums(s, skip, max_len) for s in scores)))
-    counts = np.random.default_rng(seed).multinomial(len(scores), np.full(len(scores), 1 / len(scores)), resamples)
+    overlap_sums, weight_sums = _shares(scores, skip)
+    counts = resample_counts(len(scores), resamples, seed)
     curves = _curve(counts @ overlap_sums, counts @ weight_sums)
-    eaos = np.array([eao_from_curve(curve, interval) for curve in curves])
-    tail = (1 - level) / 2 * 100
-    low, high = np.nanpercentile(eaos, [tail, 100 - tail])
-    return float(low), float(high)
+    return percentile_interval(np.array([eao_from_curve(curve, interval) for curve in curves]), level)
 
 
 def eao_from_curve(curve: np.ndarray, interval: tuple[int, int]) -> float:

@@ -13,8 +13,7 @@ measure the network, not a tracker preset; tracking itself is measured by the tr
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import pytorch_lightning as pl
@@ -40,6 +39,7 @@ from siammask.losses import (
     upsample_masks,
 )
 from siammask.models import SearchOutput, build_network
+from siammask.models.modes import eval_mode
 from siammask.models.windows import gather_windows, window_offset
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, masks_to_boxes_xyxy
 
@@ -190,7 +190,7 @@ class SiamMaskModule(pl.LightningModule):
         window (box from the mask without a box branch)."""
         rows, cols, box_xyxy = self.highest_score(output)
         index = torch.arange(rows.shape[0], device=rows.device)
-        with batchnorm_statistics_kept(self.network):  # a measurement, not a training batch for the refine's BNs
+        with eval_mode(self.network):  # a measurement, not a training batch for the refine's BatchNorms
             masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
         if box_xyxy is None:
             box_xyxy = _mask_box_in_search(masks, rows, cols, self.search_window_offset(output.score.shape[-1]),
@@ -291,20 +291,6 @@ class TwoBranchModule(SiamMaskModule):
         size = output.score.shape[-1]
         best = output.score.flatten(1).argmax(1)
         return best // size, best % size, None
-
-
-@contextmanager
-def batchnorm_statistics_kept(module: torch.nn.Module) -> Iterator[None]:
-    """The BatchNorms of ``module`` on their running statistics for the block, which then leaves them as they were:
-    a forward pass beside training (metrics, pictures) must not move what the checkpoint's BatchNorms hold."""
-    training = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm) and m.training]
-    for norm in training:
-        norm.eval()
-    try:
-        yield
-    finally:
-        for norm in training:
-            norm.train()
 
 
 def sample_per_pair(positions: torch.Tensor, count: int) -> torch.Tensor:
