@@ -9,7 +9,7 @@ from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
-from siammask.hydra_glue import fast_precision, precision_choice, register_resolvers
+from siammask.hydra_glue import register_resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
@@ -79,27 +79,16 @@ def test_wandb_logger_is_offline_without_credentials(monkeypatch, tmp_path):
     assert cfg.logger.wandb.offline is True
 
 
-@pytest.mark.parametrize("avx512_bf16, amx_torch, amx_cpuinfo, expected, reason", [
-    (True, False, False, "32-true", "AVX512-BF16 but no AMX"),  # issue 16: bf16 slower than fp32 there
-    (True, True, False, "bf16-mixed", "AMX"),
-    (False, False, True, "bf16-mixed", "AMX"),  # the kernel reports amx_bf16, torch's probe does not
-    (False, False, False, "32-true", "neither AMX nor AVX512-BF16")])
-def test_fast_precision_is_bf16_only_on_cpus_with_amx(monkeypatch, caplog, avx512_bf16, amx_torch, amx_cpuinfo,
-                                                      expected, reason):
-    import torch
+def test_the_quick_experiment_trains_at_the_measured_precision(monkeypatch, tmp_path):
+    import siammask.precision
+    from siammask.precision import KernelRates
 
-    import siammask.hydra_glue
-
-    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16, raising=False)
-    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx_torch, raising=False)
-    flags = {"avx512f", "avx512_bf16", "amx_bf16", "amx_tile"} if amx_cpuinfo else {"avx512f"}
-    monkeypatch.setattr(siammask.hydra_glue, "_cpu_flags", lambda: flags)
-    monkeypatch.setattr(siammask.hydra_glue, "_LOGGED", set())
-    with caplog.at_level("INFO", logger="siammask.hydra_glue"):
-        assert fast_precision("cpu") == expected
-    assert precision_choice("cpu")[1].startswith(f"the CPU has {reason}")
-    assert caplog.messages == [f"precision {expected}: {precision_choice('cpu')[1]}"]
-    assert compose_train(["experiment=quick"]).trainer.precision == expected
+    monkeypatch.delenv("SIAMMASK_PRECISION", raising=False)
+    monkeypatch.setenv("SIAMMASK_CACHE_DIR", str(tmp_path))
+    for fp32, bf16, expected in ((380.0, 734.0, "bf16-mixed"), (380.0, 120.0, "32-true")):
+        monkeypatch.setattr(siammask.precision, "measure_rates", lambda pass_, f=fp32, b=bf16: KernelRates(f, b))
+        (tmp_path / "precision.json").unlink(missing_ok=True)
+        assert compose_train(["experiment=quick"]).trainer.precision == expected
 
 
 def test_slurm_launcher_takes_nodes_and_tasks_from_the_trainer():
