@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
-from siammask.hydra_glue import user_errors
+from siammask.hydra_glue import runtime_options, user_errors
 from siammask.sweeps import objective, write_result
 
 
@@ -35,7 +35,6 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
         return [Entry("results", results_dir)], {"results_dir": str(results_dir)}
     from siammask.evaluation.baselines import StaticBoxTracker
     from siammask.tracking import Tracker, default_checkpoint, load_tracker
-    from siammask.tracking.backends import runtime_options
 
     def entry(name: str, ckpt: Path) -> Entry:
         base = load_tracker(str(ckpt), cfg.tracker, cfg.device, **runtime_options(cfg))

@@ -21,9 +21,8 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from siammask.hydra_glue import user_errors
+from siammask.hydra_glue import runtime_options, user_errors
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
-from siammask.tracking.backends import runtime_options
 from siammask.tracking.timing import timing_summary, write_timing
 from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video
 

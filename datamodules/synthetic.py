@@ -25,6 +25,7 @@ import numpy as np
 from siammask.datamodules.sources import Frame
 
 from siammask.geometry import mask_to_box_xyxy, warp_edge_affine
+from siammask.onnx.calibration import CALIBRATION_PAIRS, Calibration, Pair
 
 SPRITE_SIZE = 96  # sprite resolution (pixels); objects are at most ~150 px in a 320x240 frame
 SHAPE_RADIUS = 0.44  # largest shape radius, as a fraction of the sprite side (leaves room for deformation)
@@ -448,3 +449,21 @@ def _motion_blur(image: np.ndarray, motion: _Motion, t: int, strength: float) ->
     p0, p1 = np.rint(centre - direction).astype(int), np.rint(centre + direction).astype(int)
     cv2.line(kernel, tuple(int(v) for v in p0), tuple(int(v) for v in p1), 1.0)
     return cv2.filter2D(image, -1, kernel / kernel.sum())
+
+
+CALIBRATION_SEED = 20190617  # int8 calibration videos, distinct from training and benchmark seeds
+CALIBRATION_SEARCH_FRAME = 3  # each pair's search crop comes from this later frame of the template's video
+
+
+def synthetic_calibration() -> Calibration:
+    """int8 calibration (:mod:`siammask.onnx.calibration`) on the synthetic videos: each video's first frame and
+    target box, and a later frame; rendered only when graphs are quantised. An entry point hands it in for
+    ``calibration=synthetic``."""
+
+    def pairs() -> list[Pair]:
+        videos = SyntheticVideos(num_videos=CALIBRATION_PAIRS, num_frames=CALIBRATION_SEARCH_FRAME + 1,
+                                 seed=CALIBRATION_SEED)
+        return [(videos.render(v, 0)[0], videos.render(v, 0)[1][0], videos.render(v, CALIBRATION_SEARCH_FRAME)[0])
+                for v in range(CALIBRATION_PAIRS)]
+
+    return Calibration(f"synthetic:{CALIBRATION_SEED}:{CALIBRATION_PAIRS}", pairs)

@@ -34,14 +34,15 @@ import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
+from siammask.datamodules.synthetic import synthetic_calibration
 
 from siammask.crop import PAPER_CROP
-from siammask.export import export_graphs
 from siammask.geometry import xywh_to_xyxy
 from siammask.hydra_glue import register_resolvers
 from siammask.models import SiamMask
+from siammask.onnx import OnnxNetwork, export_graphs, quantize_graphs
 from siammask.tracking import Tracker, TrackerConfig, open_frames
-from siammask.tracking.backends import BACKENDS, OnnxNetwork, pytorch_network
+from siammask.tracking.backends import BACKENDS, pytorch_network
 from siammask.tracking.timing import cpu_model, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,10 +85,9 @@ def backend_networks(network: SiamMask, config: TrackerConfig, workdir: Path, th
         if "fp32" not in graphs:
             graphs["fp32"] = export_graphs(network, workdir / "fp32", GRAPH_SETTINGS)
         if precision == "int8" and "int8" not in graphs:
-            from siammask.quantize import quantize_graphs
-
             (workdir / "int8").mkdir(exist_ok=True)
-            graphs["int8"] = quantize_graphs(graphs["fp32"], workdir / "int8", "synthetic", config, threads)
+            graphs["int8"] = quantize_graphs(graphs["fp32"], workdir / "int8", synthetic_calibration(),
+                                             config, threads)
         return OnnxNetwork(graphs[precision], network, threads)
 
     if "onnxruntime" in backends:

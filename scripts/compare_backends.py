@@ -13,6 +13,7 @@ import argparse
 from pathlib import Path
 
 import numpy as np
+from siammask.datamodules.synthetic import synthetic_calibration
 
 from siammask.evaluation.davis import region_similarity
 from siammask.geometry import xywh_to_xyxy
@@ -24,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def track(ckpt: Path, frames: list[np.ndarray], box_xywh: list[float], backend: str) -> list:
     """One backend's results on frames 1..n; ONNX graphs are exported into (or reused from) the checkpoint's cache."""
     tracker = load_tracker(ckpt, {}, backend=backend, threads=2,
-                           calibration="synthetic" if backend == "onnxruntime_int8" else None)
+                           calibration=synthetic_calibration() if backend == "onnxruntime_int8" else None)
     tracker.init(frames[0], xywh_to_xyxy(np.array(box_xywh)))
     return [tracker.track(frame)[0] for frame in frames[1:]]
 

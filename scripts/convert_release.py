@@ -18,14 +18,13 @@ from omegaconf import DictConfig
 
 from siammask.checkpoints import (
     convert_weights,
-    read_weights_file,
     release_is_sharp,
     release_model_config,
     release_preset,
-    state_dict_of,
     weights_format,
 )
 from siammask.hydra_glue import user_errors
+from siammask.weights import read_weights_file, state_dict_of
 
 
 @hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="convert_release")

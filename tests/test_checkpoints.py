@@ -10,14 +10,9 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 
-from siammask.checkpoints import (
-    check_device,
-    load_trained,
-    read_state_dict,
-    read_weights_file,
-    weights_format,
-)
+from siammask.checkpoints import check_device, load_trained, weights_format
 from siammask.tracking import load_tracker
+from siammask.weights import read_state_dict, read_weights_file
 
 ROOT = Path(__file__).resolve().parents[1]
 TENNIS = Path("/work/shared/data/tennis")

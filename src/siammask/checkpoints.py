@@ -8,9 +8,9 @@ Loading is safe: ``weights_only=True`` everywhere, so a checkpoint can never run
 from __future__ import annotations
 
 import logging
-import zipfile
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from importlib import resources
 from pathlib import Path
 from typing import Any, cast
 
@@ -21,30 +21,15 @@ from torch import nn
 
 from siammask.anchors import AnchorSpec
 from siammask.models import SiamMask, build_network
+from siammask.weights import (
+    RELEASE_PREFIXES,
+    network_state,
+    read_weights_file,
+    state_dict_of,
+)
 
 log = logging.getLogger(__name__)
 
-# The official release's module names (foolwood/SiamMask experiments/siammask_{base,sharp}/custom.py: ResDown,
-# ResDownS, UP, MaskCorr, Refine) -> this project's; below these prefixes the names are the same.
-RELEASE_PREFIXES = {
-    "features.features.": "backbone.",
-    "features.downsample.": "neck.",
-    "rpn_model.cls.": "score_head.",
-    "rpn_model.loc.": "box_head.",
-    "mask_model.mask.": "mask_head.",
-    "refine_model.": "refine.",
-}
-
-
-# pysot's (STVIR/pysot) siammask_r50_l3 model.pth holds the release's network under pysot/models/model_builder.py's
-# names (resnet_atrous ResNet-50 to layer3, AdjustAllLayer, DepthwiseRPN, MaskCorr, Refine: the same layers and
-# shapes as the release's ResDown, UP, MaskCorr, Refine) -> this project's names.
-PYSOT_PREFIXES = {
-    "neck.downsample.downsample.": "neck.downsample.",
-    "rpn_head.cls.": "score_head.",
-    "rpn_head.loc.": "box_head.",
-    "refine_head.": "refine.",
-}
 PYSOT_ONLY = ("rpn_head.", "refine_head.")  # names that tell a pysot file from a plain state dict of this project
 # Release file name -> the tracker preset of the release config it was published with (its README).
 RELEASE_PRESETS = (("vot_ld", "vot18"), ("davis", "davis"), ("vot", "vot"))
@@ -64,51 +49,6 @@ def check_device(device: str | torch.device) -> torch.device:
         if parsed.index is not None and parsed.index >= torch.cuda.device_count():
             raise ValueError(f"device={device} but this machine has {torch.cuda.device_count()} CUDA GPU(s)")
     return parsed
-
-
-def check_weights_file(path: str | Path) -> Path:
-    """Refuse, naming the file, what torch would fail on obscurely: a missing path, a file that is not a torch
-    weights file (e.g. text: torch says ``KeyError: 101``) or a truncated one (no zip directory at its end)."""
-    path = Path(path).expanduser()
-    if not path.is_file():
-        raise FileNotFoundError(f"checkpoint {str(path)!r} does not exist (no such file)" if not path.exists() else
-                                f"checkpoint {str(path)!r} is a directory, not a weights file")
-    with path.open("rb") as file:
-        head = file.read(4)
-    if head[:2] != b"PK" and head[:1] != b"\x80":  # zip archive (torch >= 1.6) or a legacy pickle
-        raise ValueError(f"checkpoint {str(path)!r} is not a PyTorch weights file (it starts with {head!r}; "
-                         f"a .pth / .ckpt file is a zip archive or a pickle): pass the weights file itself")
-    if head[:2] == b"PK":
-        try:
-            zipfile.ZipFile(path).close()
-        except zipfile.BadZipFile as error:
-            raise ValueError(f"checkpoint {str(path)!r} is truncated or damaged ({error}; "
-                             f"{path.stat().st_size} bytes): download or copy it again") from error
-    return path
-
-
-def read_weights_file(path: str | Path) -> object:
-    """The payload of a torch weights file (``weights_only=True``, onto the CPU), after
-    :func:`check_weights_file`; a file torch still cannot read is named in the message."""
-    path = check_weights_file(path)
-    try:
-        return torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as error:
-        detail = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise ValueError(f"checkpoint {str(path)!r} could not be read as PyTorch weights ({detail}); "
-                         f"download or copy it again") from error
-
-
-def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
-    """The tensor dict of a plain state dict, a Lightning checkpoint or a release file ({'state_dict': ...})."""
-    return state_dict_of(read_weights_file(path), path)
-
-
-def state_dict_of(payload: object, source: str | Path) -> dict[str, torch.Tensor]:
-    state = payload.get("state_dict", payload) if isinstance(payload, dict) else None
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"{str(source)!r} holds no state dict of tensors")
-    return state
 
 
 def weights_format(payload: object, source: str | Path) -> str:
@@ -150,21 +90,6 @@ def release_preset(source: str | Path, fmt: str = "release") -> str:
                 "tracker=vot (VOT2016), tracker=vot18 (VOT2018, SiamMask_VOT_LD) or tracker=davis (DAVIS, YouTube-VOS)")
 
 
-def network_state(state: Mapping[str, torch.Tensor]) -> dict[str, torch.Tensor]:
-    """A SiamMask network's tensors under this project's names, from this project's checkpoints ("network."),
-    the official release files (SiamMask_DAVIS.pth, SiamMask_VOT.pth, ...; "module." when saved from
-    DataParallel), pysot's siammask_r50_l3 model.pth, or a plain network state dict."""
-    renamed = {}
-    for key, value in state.items():
-        name = key.removeprefix("module.").removeprefix("network.")
-        for foreign, own in (RELEASE_PREFIXES | PYSOT_PREFIXES).items():
-            if name.startswith(foreign):
-                name = own + name[len(foreign):]
-                break
-        renamed[name] = value
-    return renamed
-
-
 def load_network_weights(network: nn.Module, state: Mapping[str, torch.Tensor], source: str | Path,
                          allow_missing: bool = False) -> dict[str, str]:
     """Load ``network``'s tensors from ``state`` (any naming :func:`network_state` knows), read from ``source``;
@@ -193,42 +118,6 @@ def _parts(keys: Iterable[str]) -> str:
     return ", ".join(f"{part}.* ({n})" for part, n in sorted(counts.items()))
 
 
-def load_backbone_weights(backbone: nn.Module, path: str | Path) -> None:
-    """Load every tensor of ``backbone`` from ``path``: a backbone's own state dict (e.g. the release's ImageNet
-    ``resnet.model``, whose conv5 ``layer4`` and ``fc`` this backbone does not have) or a whole network's under any
-    naming :func:`network_state` knows (only its ``backbone.*`` part is read).
-
-    Strict, because a tensor left at its random initialisation trains silently worse: every backbone tensor must
-    be in the file with its shape (BatchNorm's ``num_batches_tracked`` counters excepted, older files lack them),
-    and a file tensor inside one of the backbone's modules must exist in it; otherwise the error lists them.
-    """
-    own = backbone.state_dict()
-    state = network_state(read_state_dict(path))
-    if any(key.startswith("backbone.") for key in state):
-        state = {k.removeprefix("backbone."): v for k, v in state.items() if k.startswith("backbone.")}
-    modules = {name for name, _ in backbone.named_children()}
-    picked = {k: v for k, v in state.items() if k.split(".")[0] in modules}
-    if not picked:
-        raise ValueError(f"no tensor of {str(path)!r} matches this backbone (read as a backbone's or a whole "
-                         f"network's state dict)")
-    problems = {
-        "missing in the file": sorted(k for k in own.keys() - picked.keys()
-                                      if not k.endswith("num_batches_tracked")),
-        "not in the backbone": sorted(picked.keys() - own.keys()),
-        "of another shape": [f"{k} {tuple(picked[k].shape)} in the file, {tuple(own[k].shape)} here"
-                             for k in sorted(own.keys() & picked.keys()) if own[k].shape != picked[k].shape],
-    }
-    problems = {what: keys for what, keys in problems.items() if keys}
-    if problems:
-        detail = "; ".join(f"{what} ({len(keys)}): {', '.join(keys[:12])}{' ...' if len(keys) > 12 else ''}"
-                           for what, keys in problems.items())
-        raise ValueError(f"{str(path)!r} does not fit this backbone, these tensors would stay random or be "
-                         f"dropped: {detail}. (For the paper ResNet-50: a torchvision / timm ResNet-50 has 1x1 "
-                         f"projection shortcuts in layer2 and layer3 where the release has 3x3; use the release's "
-                         f"ImageNet resnet.model)")
-    backbone.load_state_dict(picked, strict=False)  # strict apart from the num_batches_tracked counters
-
-
 def init_network_from(network: nn.Module, path: str | Path) -> dict[str, str]:
     """Start ``network`` from another run's weights (e.g. the sharp stage from a base checkpoint) or the official
     release's files, mapped strictly: every tensor of the file lands in the network; parts it lacks stay fresh.
@@ -245,27 +134,71 @@ def init_network_from(network: nn.Module, path: str | Path) -> dict[str, str]:
 
 def release_model_config(sharp: bool, overrides: Sequence[str] = ()) -> DictConfig:
     """The ``model`` config of the official release's network: experiment=siammask_sharp's (with refine) or
-    siammask_base's, composed from this package's configs (so the network has one description); ``overrides``
-    are further Hydra overrides. Works inside a running Hydra app too (its global state is put back)."""
-    from hydra import compose, initialize_config_module
-    from hydra.core.global_hydra import GlobalHydra
-    from hydra.initialize import get_gh_backup, restore_gh_from_backup
+    siammask_base's, read from this package's config files (so the network has one description): the model
+    groups the experiment chooses and its ``model`` values over conf/model's defaults, without composing the train
+    config (nor touching Hydra's state, so it works inside a running Hydra app). ``overrides`` are further
+    ``model.<key>=<value>`` settings."""
+    choices, sections = _experiment_model(f"siammask_{'sharp' if sharp else 'base'}")
+    if "model" not in choices:
+        raise ValueError("the release experiments choose no model config (override /model: ...)")
+    model = OmegaConf.merge(_group_node("model", choices["model"], choices), *sections,
+                            {"init_from": None, "train_only": None})
+    root = OmegaConf.create({"crop": _conf_node("crop/paper.yaml"), "model": model})
+    for override in overrides:
+        if not override.startswith("model.") or "=" not in override:
+            raise ValueError(f"model override {override!r} is not a model.<key>=<value> setting (e.g. "
+                             f"model.neck.out_channels=256); the release network's config groups are fixed")
+        root.merge_with(OmegaConf.from_dotlist([override]))
+    if "checkpoint_path" in root.model.backbone:  # the release file carries the backbone: no ImageNet file to read
+        root.model.backbone.checkpoint_path = None
+    return root.model
 
-    from siammask.hydra_glue import register_resolvers
 
-    register_resolvers()
-    outer = get_gh_backup()
-    GlobalHydra.instance().clear()
-    try:
-        with initialize_config_module("siammask.conf", version_base="1.3"):
-            cfg = compose("train", overrides=[f"experiment={'siammask_sharp' if sharp else 'siammask_base'}",
-                                              "model.init_from=null", "model.train_only=null", *overrides])
-    finally:
-        restore_gh_from_backup(outer)
-    model = cfg.model
-    if "checkpoint_path" in model.backbone:  # the release file carries the backbone: no ImageNet file to read
-        model.backbone.checkpoint_path = None
-    return model
+def _conf_node(path: str) -> DictConfig:
+    node = OmegaConf.create(resources.files("siammask.conf").joinpath(path).read_text())
+    return node if isinstance(node, DictConfig) else OmegaConf.create({})
+
+
+def _experiment_model(name: str) -> tuple[dict[str, str], list[DictConfig]]:
+    """What an experiment file (conf/experiment) says of the model: its choices of the model's config groups
+    (``model``, ``model/backbone``, ...) and its ``model`` values, its parent experiments' first (Hydra's order)."""
+    node = _conf_node(f"experiment/{name}.yaml")
+    choices: dict[str, str] = {}
+    sections: list[DictConfig] = []
+    for entry in node.get("defaults", []):
+        if isinstance(entry, str):
+            if entry != "_self_":  # a parent experiment: merged before this one
+                parent_choices, parent_sections = _experiment_model(entry)
+                choices.update(parent_choices)
+                sections += parent_sections
+            continue
+        for key, option in entry.items():
+            group = key.removeprefix("override ").lstrip("/")
+            if group == "model" or group.startswith("model/"):
+                choices[group] = option
+    if "model" in node:
+        sections.append(node.model)
+    return choices, sections
+
+
+def _group_node(group: str, option: str, choices: Mapping[str, str]) -> DictConfig:
+    """The file ``group/option.yaml`` with its defaults list applied as Hydra does: files of the same group it
+    extends, then its sub-groups (``choices`` override their options), then its own values (at ``_self_``, else
+    last)."""
+    node = _conf_node(f"{group}/{option}.yaml")
+    defaults = node.pop("defaults", [])
+    parts: list[Any] = []
+    for entry in defaults:
+        if entry == "_self_":
+            parts.append(node)
+        elif isinstance(entry, str):
+            parts.append(_group_node(group, entry, choices))
+        else:
+            parts += [{sub: _group_node(f"{group}/{sub}", choices.get(f"{group}/{sub}", default), choices)}
+                      for sub, default in entry.items()]
+    if "_self_" not in defaults:
+        parts.append(node)
+    return cast(DictConfig, OmegaConf.merge(*parts)) if parts else node
 
 
 def load_network(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> SiamMask:

@@ -11,10 +11,13 @@ import subprocess
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
+
+if TYPE_CHECKING:
+    from siammask.onnx.calibration import Calibration
 
 # What bad input raises where it enters (a path, a box, a config value, a store): the message says what to fix.
 USER_ERRORS = (ValueError, FileNotFoundError, FileExistsError, NotADirectoryError, MissingMandatoryValue)
@@ -180,3 +183,30 @@ def run_record(cfg: DictConfig, overrides: Sequence[str], code_dir: str | Path) 
     config = OmegaConf.to_container(cfg, resolve=True)
     assert isinstance(config, dict)  # a DictConfig's container is a dict
     return {**flatten(config), "overrides": " ".join(overrides), **git_state(code_dir)}
+
+
+# The keys of conf/runtime/default.yaml: how an entry point's tracker runs its network (README "Backends").
+RUNTIME_KEYS = ("backend", "threads", "onnx_dir", "calibration", "fold_batchnorm", "channels_last")
+
+
+def runtime_options(cfg: Mapping) -> dict:
+    """The ``load_tracker`` keyword arguments an entry point's config gives (conf/runtime/default.yaml), with the
+    ``calibration`` frames it names handed in (:func:`calibration_frames`)."""
+    options = {key: cfg[key] for key in RUNTIME_KEYS if key in cfg}
+    if "calibration" in options:
+        options["calibration"] = calibration_frames(options["calibration"])
+    return options
+
+
+def calibration_frames(spec: str | None) -> Calibration | None:
+    """The int8 calibration a config's ``calibration`` names: ``synthetic`` (the synthetic videos, chosen here by
+    the entry point: the library does not import the data generator), a folder of the user's frames, or none."""
+    from siammask.onnx.calibration import folder_calibration
+
+    if spec is None or str(spec).strip() == "":
+        return None
+    if spec == "synthetic":
+        from siammask.datamodules.synthetic import synthetic_calibration
+
+        return synthetic_calibration()
+    return folder_calibration(spec)

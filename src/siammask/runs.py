@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from siammask.checkpoints import check_weights_file
+from siammask.weights import check_weights_file
 
 log = logging.getLogger(__name__)
 
@@ -28,7 +28,7 @@ RESUME_CHOICES = ("last", "auto")
 
 
 def is_complete_checkpoint(path: str | Path) -> bool:
-    """True if the file is a whole ``torch.save`` archive (:func:`siammask.checkpoints.check_weights_file`)."""
+    """True if the file is a whole ``torch.save`` archive (:func:`siammask.weights.check_weights_file`)."""
     try:
         check_weights_file(path)
     except (OSError, ValueError):

@@ -11,14 +11,8 @@ from command_line import run_command
 from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 
-from siammask.checkpoints import (
-    convert_weights,
-    load_network_weights,
-    load_trained,
-    network_state,
-    read_state_dict,
-    release_model_config,
-)
+from siammask.checkpoints import convert_weights, load_network_weights, load_trained, release_model_config
+from siammask.weights import network_state, read_state_dict
 
 ROOT = Path(__file__).resolve().parents[2]
 

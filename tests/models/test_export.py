@@ -5,8 +5,8 @@ import onnxruntime as ort
 import pytest
 import torch
 
-from siammask.export import export_onnx, search_output_names
 from siammask.models import Adjust, Refine, TimmBackbone, XCorrHead, build_siammask
+from siammask.onnx.graphs import export_onnx, search_output_names
 
 
 @pytest.mark.parametrize("refine", [False, True])

@@ -14,15 +14,22 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from siammask.datamodules.synthetic import synthetic_calibration
 from test_track_script import ROOT, load_track_script, save_tiny_checkpoint, track_config
 from tracking_helpers import TENNIS, TENNIS_BOX_XYWH, tiny_network
 
-from siammask.export import MANIFEST, export_graphs
 from siammask.geometry import xywh_to_xyxy
 from siammask.models.fusion import fold_batchnorm
-from siammask.quantize import quantize_graphs
+from siammask.onnx import (
+    MANIFEST,
+    OnnxNetwork,
+    build_graphs,
+    export_graphs,
+    folder_calibration,
+    quantize_graphs,
+)
 from siammask.tracking import Tracker, TrackerConfig, load_tracker
-from siammask.tracking.backends import OnnxNetwork, build_graphs, pytorch_network
+from siammask.tracking.backends import pytorch_network
 from siammask.tracking.geometry import pad_colour, search_window, template_crop
 
 PAPER_SHARP = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
@@ -107,7 +114,7 @@ def test_onnxruntime_tracks_two_targets_of_the_default_network_as_pytorch(defaul
 @pytest.mark.xdist_group("backends_default")
 def test_int8_graphs_calibrated_on_the_tennis_frames_keep_the_masks(default_network, default_graphs, tennis_frames,
                                                                       tmp_path) -> None:
-    int8 = quantize_graphs(default_graphs, tmp_path, str(TENNIS), CONFIG, threads=1)
+    int8 = quantize_graphs(default_graphs, tmp_path, folder_calibration(TENNIS), CONFIG, threads=1)
     reference = track(default_network, tennis_frames, [TENNIS_BOX_XYWH])
     assert_close_tracks(reference, track(OnnxNetwork(int8, default_network), tennis_frames, [TENNIS_BOX_XYWH]),
                         box_px=np.inf, min_iou=0.9)
@@ -120,7 +127,7 @@ def test_int8_graphs_run_every_weighted_convolution_in_int8(default_graphs, tmp_
     import onnx
     import onnxruntime as ort
 
-    int8 = quantize_graphs(default_graphs, tmp_path, "synthetic", CONFIG, threads=1)
+    int8 = quantize_graphs(default_graphs, tmp_path, synthetic_calibration(), CONFIG, threads=1)
     # the search graph's three depthwise correlations (score, box, mask heads) take template features as weights
     for name, correlations in (("template", 0), ("search", 3)):
         convs = [node for node in onnx.load(str(default_graphs[name])).graph.node if node.op_type == "Conv"]
@@ -198,7 +205,7 @@ def test_bad_backend_input_is_refused_before_the_checkpoint_is_read(tmp_path, mo
     with pytest.raises(ValueError, match="needs calibration frames: calibration=synthetic"):
         load_tracker(unread, {}, backend="onnxruntime_int8")
     with pytest.raises(NotADirectoryError, match="calibration="):
-        load_tracker(unread, {}, backend="onnxruntime_int8", calibration=str(tmp_path / "nowhere"))
+        load_tracker(unread, {}, backend="onnxruntime_int8", calibration=folder_calibration(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="backend must be one of"):
         load_tracker(unread, {}, backend="tensorrt")
     find_spec = importlib.util.find_spec

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from siammask.models.backbones import Backbone, InputNormalization
+from siammask.weights import load_backbone_weights
 
 EXPANSION = 4
 
@@ -85,8 +86,6 @@ class PaperResNet50(Backbone):
         self.channels = [all_channels[i] for i in self.out_indices]
         self.reductions = [all_reductions[i] for i in self.out_indices]
         if checkpoint_path:
-            from siammask.checkpoints import load_backbone_weights
-
             load_backbone_weights(self, checkpoint_path)
 
     def forward(self, image: torch.Tensor) -> list[torch.Tensor]:

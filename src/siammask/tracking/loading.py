@@ -10,6 +10,7 @@ from pathlib import Path
 import yaml
 
 from siammask.checkpoints import load_trained
+from siammask.onnx.calibration import Calibration
 from siammask.tracking.tracker import Tracker
 from siammask.tracking.tracker_config import TrackerConfig
 
@@ -48,14 +49,15 @@ def _is_default_run(run_dir: Path) -> bool:
 
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu",
                  backend: str = "pytorch", threads: int | None = None, onnx_dir: str | Path | None = None,
-                 calibration: str | None = None, fold_batchnorm: bool = False,
+                 calibration: Calibration | None = None, fold_batchnorm: bool = False,
                  channels_last: bool = False) -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
     (:func:`siammask.checkpoints.load_trained`, without Lightning).
 
     ``backend`` (:mod:`siammask.tracking.backends`): ``pytorch``, ``onnxruntime`` or ``onnxruntime_int8`` (graphs
-    exported on first use beside the checkpoint, or read from ``onnx_dir``; int8 calibrated on ``calibration``:
-    ``synthetic`` or a folder of frames). ``threads``: intra-op threads (None: one per core). ``fold_batchnorm`` /
+    exported on first use beside the checkpoint, or read from ``onnx_dir``; int8 calibrated on the ``calibration``
+    frames handed in: :func:`siammask.onnx.folder_calibration` of the user's frames, or the synthetic videos'
+    :func:`siammask.datamodules.synthetic.synthetic_calibration`). ``threads``: intra-op threads (None: one per core). ``fold_batchnorm`` /
     ``channels_last``: PyTorch inference rewrites (same outputs up to float rounding).
     """
     from siammask.tracking.backends import check_backend, runtime_network  # onnx only imported when chosen

@@ -43,7 +43,7 @@ from siammask.tracking.postprocess import MaskShape, mask_shape
 from siammask.tracking.tracker_config import TrackerConfig
 
 if TYPE_CHECKING:  # the ONNX backend is imported only when chosen
-    from siammask.tracking.backends import OnnxNetwork
+    from siammask.onnx import OnnxNetwork
 
 
 @dataclass
