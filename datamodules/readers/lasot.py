@@ -12,8 +12,14 @@ from collections import Counter
 from importlib import resources
 from pathlib import Path
 
-from .base import MISSING_IMAGE, LayoutError, Scan, Skip, require
-from .single_target import SingleTargetReader, UnusableVideo, read_boxes_xywh, read_frame_labels
+from .base import MISSING_IMAGE, LayoutError, Scan, Skip
+from .single_target import (
+    SingleTargetReader,
+    UnusableVideo,
+    read_boxes_xywh,
+    read_frame_labels,
+    require_folder,
+)
 
 LAYOUT = """<root> = the LaSOT folder (LaSOTBenchmark) of category folders:
 <root>/<category>/<category>-<n>/img/00000001.jpg ...   frames
@@ -48,7 +54,7 @@ class LasotReader(SingleTargetReader):
         if split != "train":
             raise LayoutError(f"LaSOT has a train and a test split, no split={split}: prepare split=train "
                               "(validate on GOT-10k val, dataset=got10k split=val)")
-        require(root, "LaSOT folder", LAYOUT)
+        require_folder(root, "LaSOT folder", LAYOUT)
         sequences = sequence_folders(root)
         if not sequences:
             raise LayoutError(f"no LaSOT sequence folder <category>/<category>-<n> under {root}\n"

@@ -29,6 +29,7 @@ from .base import (
     MISSING_ANNOTATION,
     DatasetReader,
     FrameJob,
+    LayoutError,
     ObjectAnnotation,
     Scan,
     Skip,
@@ -36,6 +37,15 @@ from .base import (
 )
 
 TARGET_ID = 0  # the one object of a single-object tracking video
+
+
+def require_folder(path: Path, what: str, layout: str) -> Path:
+    """``path`` if it is a folder, else a :class:`LayoutError` that shows the expected layout (a file, e.g. the
+    downloaded archive, is named as such)."""
+    if not path.is_dir():
+        found = "is a file, not a folder" if path.exists() else "not found"
+        raise LayoutError(f"{what} {found}: {path}\nexpected layout:\n{layout}")
+    return path
 
 
 class UnusableVideo(Exception):
@@ -92,7 +102,7 @@ class SingleTargetReader(DatasetReader):
         frames = [FrameJob(int(numbers[i]), images[i], tuple(float(v) for v in boxes_xywh[i]))
                   for i in np.flatnonzero(visible).tolist()]
         if not frames:
-            scan.skips.append((video, Skip(EMPTY_VIDEO, str(Path(images[0]).parent) if len(images) else video,
+            scan.skips.append((video, Skip(EMPTY_VIDEO, str(Path(images[0]).parent),
                                            "the target is visible in no frame")))
             return
         scan.jobs.extend(chunked(video, frames, self.settings.frames_per_chunk))

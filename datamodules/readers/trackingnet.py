@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 
 from .base import MISSING_IMAGE, LayoutError, Scan, Skip, require
-from .single_target import SingleTargetReader, UnusableVideo, read_boxes_xywh
+from .single_target import SingleTargetReader, UnusableVideo, read_boxes_xywh, require_folder
 
 LAYOUT = """<root> = the TrackingNet folder:
 <root>/TRAIN_<i>/anno/<video>.txt          x,y,w,h per frame
@@ -36,7 +36,7 @@ class TrackingNetReader(SingleTargetReader):
         if split != "train":
             raise LayoutError(f"TrackingNet has training chunks and a test chunk, no split={split}: prepare "
                               "split=train (validate on GOT-10k val, dataset=got10k split=val)")
-        require(root, "TrackingNet folder", LAYOUT)
+        require_folder(root, "TrackingNet folder", LAYOUT)
         chunks = training_chunks(root)
         if not chunks:
             raise LayoutError(f"no TrackingNet training chunk {CHUNK_PREFIX}<i> under {root}\n"

@@ -214,10 +214,15 @@ def test_a_missing_label_file_is_listed_by_name(tmp_path):
     ("got10k", "lasot", r"GOT-10k train sequence list not found: .*train/list\.txt"),
     ("lasot", "got10k", r"no LaSOT sequence folder <category>/<category>-<n> under"),
     ("trackingnet", "got10k", r"no TrackingNet training chunk TRAIN_<i> under"),
-    ("lasot", None, r"LaSOT folder not found"),
+    ("lasot", None, r"LaSOT folder not found: .*nowhere"),
+    ("trackingnet", "archive", r"TrackingNet folder is a file, not a folder: .*TRAIN_0\.zip"),
 ])
 def test_a_folder_of_another_layout_names_what_is_missing(tmp_path, dataset, wrong, missing):
-    root = BUILDERS[wrong](tmp_path / "root") if wrong else tmp_path / "nowhere"
+    if wrong == "archive":  # the download itself given as the root
+        root = tmp_path / "TRAIN_0.zip"
+        root.write_bytes(b"PK\x05\x06" + bytes(18))
+    else:
+        root = BUILDERS[wrong](tmp_path / "root") if wrong else tmp_path / "nowhere"
     with pytest.raises(LayoutError, match=missing) as raised:
         prepare(dataset, resolve_config(dataset, {"root": str(root), "out": str(tmp_path / "out"), "workers": 1}))
     assert "expected layout" in str(raised.value) and not (tmp_path / "out").exists()
