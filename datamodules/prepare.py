@@ -1,8 +1,8 @@
 """Crop official datasets into a SiamMask LMDB store (check one with ``siammask.datamodules.check_store``).
 
-    python -m siammask.datamodules.prepare dataset=<coco|ytb_vos|vid|det|custom> root=<dataset root>
-                                  out=<lmdb dir> [split=train|val] [workers=N] [overwrite=true] [resume=false]
-                                  [key=value: any setting of conf/prepare.yaml]
+    python -m siammask.datamodules.prepare dataset=<coco|ytb_vos|vid|det|got10k|lasot|trackingnet|custom>
+                                  root=<dataset root> out=<lmdb dir> [split=train|val] [workers=N]
+                                  [overwrite=true] [resume=false] [key=value: any setting of conf/prepare.yaml]
 
 Every annotated object of every frame becomes one 511x511 crop centred on it, at the scale the
 exemplar is cut at (the release's ``data/*/par_crop.py``): the SiamFC context square

@@ -96,7 +96,8 @@ TRACKERS = {  # config_vot.json, config_davis.json, config_vot18.json, and the s
 
 STORES = {  # name, frame range, validation pairs per epoch
     "coco": ("coco", 1, -1), "det": ("det", 1, -1), "vid": ("vid", 100, 1000), "ytb_vos": ("ytb_vos", 20, -1),
-    "custom": ("custom", 20, -1),
+    "custom": ("custom", 20, -1), "got10k": ("got10k", 100, -1), "lasot": ("lasot", 100, -1),
+    "trackingnet": ("trackingnet", 100, -1),
 }
 
 

@@ -34,7 +34,8 @@ CROWD = "crowd_annotation"
 SMALL_MASK = "small_mask"
 NO_OBJECTS = "no_objects"
 UNANNOTATED = "unannotated_frame"
-FILTER_REASONS = frozenset({CROWD, SMALL_MASK, NO_OBJECTS, UNANNOTATED})
+ABSENT = "absent_target"  # tracking datasets: absent, fully occluded or out-of-view target (no box to crop)
+FILTER_REASONS = frozenset({CROWD, SMALL_MASK, NO_OBJECTS, UNANNOTATED, ABSENT})
 
 
 class LayoutError(FileNotFoundError):
