@@ -34,15 +34,11 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
                                     f"results (e.g. <eval run>/results/siammask)")
         return [Entry("results", results_dir)], {"results_dir": str(results_dir)}
     from siammask.evaluation.baselines import StaticBoxTracker
-    from siammask.tracking import Tracker, default_checkpoint, load_tracker
+    from siammask.tracking import default_checkpoint, load_tracker
 
     def entry(name: str, ckpt: Path) -> Entry:
-        base = load_tracker(str(ckpt), cfg.tracker, cfg.device, **runtime_options(cfg))
-
-        def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
-            return Tracker(base.network, base.config, base.device, base.anchors)
-
-        return Entry(name, results_root / name, make_tracker)
+        return Entry(name, results_root / name, load_tracker(str(ckpt), cfg.tracker, cfg.device,
+                                                             **runtime_options(cfg)).fresh)
 
     ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else default_checkpoint(cfg.ckpt_runs_dir)
     entries = [entry("siammask", ckpt)]

@@ -21,7 +21,7 @@ from siammask.evaluation.selection import epoch_checkpoints, score_tracker, sele
 
 
 def select(cfg: DictConfig) -> dict:
-    from siammask.tracking import Tracker, load_tracker
+    from siammask.tracking import load_tracker
 
     benchmark = OmegaConf.to_container(cfg.benchmark, resolve=True)
     protocol, metric = selection_metric(benchmark)  # before any tracking
@@ -30,11 +30,7 @@ def select(cfg: DictConfig) -> dict:
     out_dir = Path(cfg.output_dir)
     rows = []
     for ckpt in checkpoints:
-        base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
-
-        def make_tracker(base: Tracker = base) -> Tracker:  # one network, a fresh tracking state per tracker
-            return Tracker(base.network, base.config, base.device, base.anchors)
-
+        make_tracker = load_tracker(str(ckpt), cfg.tracker, cfg.device).fresh  # one network, a fresh state each
         results = score_tracker(benchmark, make_tracker, out_dir / "results" / ckpt.stem, videos, cfg.progress)
         summary = {p: {k: v for k, v in r.summary.items() if isinstance(v, (int, float))} for p, r in results.items()}
         rows.append({"checkpoint": str(ckpt), "score": summary[protocol][metric], "summary": summary})

@@ -19,9 +19,9 @@ import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
-from PIL import Image
 
 from siammask.hydra_glue import runtime_options, user_errors
+from siammask.label_png import read_label_png
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
 from siammask.tracking.timing import timing_summary, write_timing
 from siammask.tracking.video import TrackingOutputs, boxes_from_xywh, check_max_frames, track_video
@@ -30,24 +30,13 @@ log = logging.getLogger(__name__)
 
 
 def read_first_masks(path: str, image_hw: tuple[int, int]) -> np.ndarray:
-    """(T, H, W) uint8 0/1 from a mask image: a palette PNG's ids 1..T (DAVIS style) or any non-zero pixel."""
-    file = Path(path).expanduser()
-    if not file.is_file():
-        raise FileNotFoundError(f"mask {str(file)!r} does not exist")
-    try:
-        with Image.open(file) as image:
-            palette = image.mode == "P"
-            labels = np.asarray(image if palette else image.convert("L"))
-    except OSError as error:
-        raise ValueError(f"cannot read mask {str(file)!r}: {error}") from error
+    """(T, H, W) uint8 0/1 from a mask PNG of object ids 1..T (:mod:`siammask.label_png`'s rules)."""
+    labels, ids = read_label_png(Path(path).expanduser())
     if labels.shape != tuple(image_hw):
-        raise ValueError(f"mask {str(file)!r} is {labels.shape[1]}x{labels.shape[0]}, the first frame is "
+        raise ValueError(f"mask {path!r} is {labels.shape[1]}x{labels.shape[0]}, the first frame is "
                          f"{image_hw[1]}x{image_hw[0]}")
-    ids = [i for i in np.unique(labels).tolist() if i != 0]
     if not ids:
-        raise ValueError(f"mask {str(file)!r} has no non-zero pixel: nothing to track")
-    if not palette:
-        return (labels > 0).astype(np.uint8)[None]
+        raise ValueError(f"mask {path!r} has no non-zero pixel: nothing to track")
     return np.stack([(labels == i).astype(np.uint8) for i in ids])
 
 

@@ -12,7 +12,7 @@ import signal
 import threading
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytorch_lightning as pl
@@ -154,7 +154,7 @@ class RngState(Callback):
     """
 
     def state_dict(self) -> dict[str, Any]:
-        kind, keys, pos, has_gauss, cached_gauss = np.random.get_state()
+        kind, keys, pos, has_gauss, cached_gauss = cast(tuple[str, np.ndarray, int, int, float], np.random.get_state())
         state = {"torch": torch.get_rng_state(), "python": random.getstate(),
                  "numpy": (kind, torch.from_numpy(keys.astype(np.int64)), pos, has_gauss, cached_gauss)}
         if torch.cuda.is_available():

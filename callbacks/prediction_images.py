@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import pytorch_lightning as pl
 import torch
 from siammask.datamodules.visualize import sample_tile, save_png, tile_grid
 
+from siammask.lit.module import SiamMaskModule
 from siammask.models.modes import eval_mode
 from siammask.models.windows import paste_windows
 
@@ -40,8 +41,8 @@ class PredictionImages(pl.Callback):
         for logger in trainer.loggers:
             if hasattr(logger, "log_image"):  # W&B (and other loggers with the same API)
                 logger.log_image(key=KEY, images=[grid], step=step)
-            elif hasattr(getattr(logger, "experiment", None), "add_image"):  # TensorBoard
-                logger.experiment.add_image(KEY, grid, step, dataformats="HWC")
+            elif hasattr(experiment := getattr(logger, "experiment", None), "add_image"):  # TensorBoard
+                cast(Any, experiment).add_image(KEY, grid, step, dataformats="HWC")
 
     def render(self, pl_module: pl.LightningModule, batch: Mapping[str, torch.Tensor]) -> np.ndarray:
         """RGB grid: one row per pair, ground truth left, prediction right.
@@ -50,12 +51,13 @@ class PredictionImages(pl.Callback):
         mode (frozen parts stay in eval) is restored afterwards.
         """
         pairs = {k: v[: self.num_pairs] for k, v in batch.items()}
-        with eval_mode(pl_module), torch.no_grad():
-            output = pl_module(pairs["template"], pairs["search"])
-            rows, cols, box_xyxy, masks = pl_module.argmax_predictions(output)
+        module = cast(SiamMaskModule, pl_module)  # the callback draws this project's modules' predictions
+        with eval_mode(module), torch.no_grad():
+            output = module(pairs["template"], pairs["search"])
+            rows, cols, box_xyxy, masks = module.argmax_predictions(output)
         size = pairs["search"].shape[-1]
-        pasted = paste_windows(masks, rows, cols, pl_module.anchor_spec.stride,
-                               pl_module.search_window_offset(output.score.shape[-1]), size)
+        pasted = paste_windows(masks, rows, cols, module.anchor_spec.stride,
+                               module.search_window_offset(output.score.shape[-1]), size)
         tiles = []
         for i in range(len(rows)):
             truth = {k: v[i] for k, v in pairs.items()}

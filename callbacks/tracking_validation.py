@@ -7,18 +7,17 @@ held-out synthetic videos (DAVIS-style, first-frame masks; logs J, F and J&F) or
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import tempfile
+from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-import numpy as np
 import pytorch_lightning as pl
 from siammask.datamodules.synthetic import SyntheticVideos
 
-from siammask.evaluation.datasets import synthetic_datasets
-from siammask.evaluation.davis import score_davis_sequence, summarise_davis
-from siammask.evaluation.runners import run_vos
+from siammask.anchors import AnchorSpec
 from siammask.evaluation.selection import score_tracker, selection_metric, selection_score
+from siammask.models import SiamMask
 from siammask.models.modes import eval_mode
 from siammask.tracking import Tracker, TrackerConfig
 
@@ -62,30 +61,30 @@ class TrackingValidation(pl.Callback):
             return
         # Rank 0 tracks; every rank logs its numbers, so that ModelCheckpoint finds the monitored key on all of them.
         metrics = self.evaluate(pl_module, trainer.current_epoch) if trainer.is_global_zero else None
-        metrics = trainer.strategy.broadcast(metrics, src=0)
+        metrics = cast(dict[str, float], trainer.strategy.broadcast(metrics, src=0))
         for name, value in metrics.items():
             pl_module.log(name if name == SCORE_KEY else f"val/track_{name}", value, sync_dist=True)  # equal on all
 
     def evaluate(self, pl_module: pl.LightningModule, epoch: int = 0) -> dict[str, float]:
-        with eval_mode(pl_module.network) as network:
-            def make_tracker() -> Tracker:
-                return Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec)
-
+        """The numbers of one validation: the benchmark's (``benchmark`` given), else the synthetic videos' J, F
+        and J&F, scored by the DAVIS protocol object as eval.py scores them."""
+        network = cast(SiamMask, pl_module.network)
+        with eval_mode(network):
+            tracker = Tracker(network, self.tracker_config, pl_module.device, cast(AnchorSpec, pl_module.anchor_spec))
             if self.benchmark is not None:
-                return self._benchmark_metrics(make_tracker, epoch)
-            _, mask_dataset = synthetic_datasets(self.videos, self.num_videos)
-            tracker = make_tracker()
-            per_object = []
-            for name in mask_dataset.names:
-                sequence = mask_dataset.load(name)
-                predicted = run_vos(tracker, sequence)
-                scores = score_davis_sequence(np.stack(sequence.labels), np.stack(predicted), sequence.object_ids,
-                                              self.bound_th)
-                per_object += scores.values()
-        summary = summarise_davis(per_object)
-        return {"J": summary["J_mean"], "F": summary["F_mean"], "JF": summary["JF_mean"]}
+                return self._benchmark_metrics(tracker.fresh, epoch)
+            with tempfile.TemporaryDirectory() as results_dir:  # the protocol scores the label maps it wrote
+                davis = score_tracker(self.videos_benchmark, tracker.fresh, Path(results_dir), self.videos)["davis"]
+        return {"J": davis.summary["J_mean"], "F": davis.summary["F_mean"], "JF": davis.summary["JF_mean"]}
 
-    def _benchmark_metrics(self, make_tracker: Any, epoch: int) -> dict[str, float]:
+    @property
+    def videos_benchmark(self) -> dict[str, Any]:
+        """The held-out synthetic videos as a benchmark with the DAVIS protocol only (conf/benchmark/synthetic)."""
+        return {"name": "synthetic", "reader": "synthetic", "num_videos": self.num_videos, "protocols": ["davis"],
+                "davis": {"bound_th": self.bound_th}}
+
+    def _benchmark_metrics(self, make_tracker: Callable[[], Tracker], epoch: int) -> dict[str, float]:
+        assert self.benchmark is not None and self.results_dir is not None  # __init__ refused one without the other
         results = score_tracker(self.benchmark, make_tracker, self.results_dir / f"epoch_{epoch:03d}", self.videos)
         metrics = {f"{protocol}_{key}": float(value) for protocol, result in results.items()
                    for key, value in result.summary.items() if isinstance(value, (int, float))}

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import pytorch_lightning as pl
 import torch
 from pytorch_lightning.callbacks import BaseFinetuning
+
+from siammask.models import SiamMask
 
 
 class UnfreezeBackboneStages(BaseFinetuning):
@@ -30,7 +33,7 @@ class UnfreezeBackboneStages(BaseFinetuning):
         self.train_bn = train_bn
 
     def _stage_modules(self, pl_module: pl.LightningModule) -> list[torch.nn.Module]:
-        backbone = pl_module.network.backbone
+        backbone = cast(SiamMask, pl_module.network).backbone
         named = dict(backbone.named_modules())
         found = [m for name, m in named.items() if name.split(".")[-1] in self.stages]
         if not found:
@@ -40,7 +43,7 @@ class UnfreezeBackboneStages(BaseFinetuning):
 
     def freeze_before_training(self, pl_module: pl.LightningModule) -> None:
         self._stage_modules(pl_module)  # fail at start, not at the unfreeze epoch
-        pl_module.network.backbone.requires_grad_(False)  # frozen BNs are put in eval mode by the module
+        cast(SiamMask, pl_module.network).backbone.requires_grad_(False)  # frozen BNs are put in eval mode by the module
 
     def finetune_function(self, pl_module: pl.LightningModule, current_epoch: int,
                           optimizer: torch.optim.Optimizer) -> None:

@@ -117,6 +117,7 @@ class LmdbDataModule(PairDataModule):
             datasets = {name: {"path": path, "num_use": num_use, "frame_range": frame_range}}
             val_datasets = {name: {"path": val_path, "num_use": val_num_use, "frame_range": frame_range}} \
                 if val_path is not None else None
+        assert datasets is not None  # exactly one of path / datasets, checked above
         train, train_problems = sources_from_paths(datasets, "datasets")
         val, val_problems = sources_from_paths(val_datasets or {}, "val_datasets")
         problems = train_problems + val_problems

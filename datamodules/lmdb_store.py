@@ -66,7 +66,7 @@ def chunk_key(video: str, chunk: int) -> bytes:
 # ----------------------------------------------------------------------------------------------- records
 
 
-def encode_record(crop_bgr: np.ndarray, box_xyxy_crop: Sequence[float], mask: np.ndarray | None,
+def encode_record(crop_bgr: np.ndarray, box_xyxy_crop: Sequence[float] | np.ndarray, mask: np.ndarray | None,
                   jpeg_quality: int, png_compression: int) -> bytes:
     """Pack one crop: ``crop_bgr`` HWC uint8 BGR, box in crop pixels, ``mask`` HW {0,1} uint8 or None."""
     ok, jpeg = cv2.imencode(".jpg", crop_bgr, [cv2.IMWRITE_JPEG_QUALITY, int(jpeg_quality)])
@@ -424,7 +424,12 @@ class StoreWriter:
     def read_chunks(self, keys: Iterable[bytes]) -> list[ChunkMeta]:
         self.commit()
         with self.env.begin() as txn:
-            return [ChunkMeta.from_json(txn.get(key)) for key in keys]
+            values = {key: txn.get(key) for key in keys}
+        missing = [key.decode(errors="replace") for key, value in values.items() if value is None]
+        if missing:
+            raise StoreError(f"{self.out}: chunk record(s) {missing[:3]} are missing from the store being written; "
+                             f"write it again into a new folder")
+        return [ChunkMeta.from_json(value) for value in values.values() if value is not None]
 
     def publish(self, header: dict[str, Any], index: StoreIndex, summary: dict[str, Any]) -> Path:
         """Write index + header (last), save the summary beside the DB, then move it to ``out`` atomically."""

@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, cast
 
 import pytorch_lightning as pl
 import torch
@@ -46,7 +46,7 @@ class EpochDistributedSampler(DistributedSampler):
 
     def set_epoch(self, epoch: int) -> None:
         super().set_epoch(epoch)
-        self.dataset.set_epoch(epoch)
+        cast(PairSampler, self.dataset).set_epoch(epoch)
 
     def start_next_pass_at(self, position: int) -> None:
         """The next ``__iter__`` skips this rank's first ``position`` indices (once)."""
@@ -68,10 +68,11 @@ class ResumableLoader(DataLoader):
         self._yielded = 0  # batches handed out in the current pass, including those skipped on resume
         self._resume_batches = 0
 
-    def __iter__(self) -> Iterator[Any]:
+    def __iter__(self) -> Iterator[Any]:  # type: ignore[override]  # a generator over DataLoader's iterator
         self._yielded, self._resume_batches = self._resume_batches, 0
         if self._yielded:
-            self.sampler.start_next_pass_at(self._yielded * self.batch_size)
+            assert self.batch_size is not None  # PairDataModule builds its train loader with a batch size
+            cast(EpochDistributedSampler, self.sampler).start_next_pass_at(self._yielded * self.batch_size)
         for batch in super().__iter__():
             self._yielded += 1
             yield batch
@@ -82,7 +83,7 @@ class ResumableLoader(DataLoader):
 
     def load_state_dict(self, state: dict[str, int]) -> None:
         # The epoch reaches the dataset before any worker renders a sample of the resumed pass.
-        self.sampler.set_epoch(state["epoch"])
+        cast(EpochDistributedSampler, self.sampler).set_epoch(state["epoch"])
         self._resume_batches = state["batches"] if state["batches"] < len(self) else 0  # at the end: a new epoch
 
 

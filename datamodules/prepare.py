@@ -25,7 +25,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import cv2
 import hydra
@@ -140,6 +140,8 @@ def crop_object(image_bgr: np.ndarray, pad_bgr: Sequence[float], obj: ObjectAnno
             return Skip(SMALL_MASK, where,
                         f"{what}: {pixels} mask pixels < min_mask_pixels={cfg.min_mask_pixels}")
     if obj.box_xyxy is None:
+        if mask is None:
+            return Skip(BAD_ANNOTATION, where, f"{what}: neither a box nor a mask")
         box_xyxy = mask_to_box_xyxy(mask)
     else:
         box_xyxy = np.asarray(obj.box_xyxy, dtype=np.float64).reshape(-1)
@@ -153,7 +155,7 @@ def crop_object(image_bgr: np.ndarray, pad_bgr: Sequence[float], obj: ObjectAnno
                     f"{what}: box xyxy={box_xyxy.tolist()} lies outside the {w}x{h} image")
     window = CropWindow.around_box(clipped, cfg.out_size, cfg.context_amount,
                                    scale_to_exemplar=cfg.out_size / cfg.exemplar_size)
-    crop = window.crop(image_bgr, pad_bgr)
+    crop = window.crop(image_bgr, tuple(pad_bgr))
     mask_crop = None
     if mask is not None:
         resampled = window.crop(mask * np.uint8(255), 0.0)
@@ -227,6 +229,7 @@ def _init_worker(reader: DatasetReader, cfg: PrepareConfig) -> None:
 
 
 def _run_job(job: ChunkJob) -> tuple[bytes, ChunkMeta, list[bytes]]:
+    assert _WORKER_STATE is not None, "a prepare job ran in a process _init_worker did not set up"
     reader, cfg = _WORKER_STATE
     return (chunk_key(job.video, job.chunk), *prepare_chunk(job, reader, cfg))
 
@@ -253,7 +256,7 @@ def resolve_config(dataset: str, overrides: Sequence[str] | dict[str, Any] = ())
         cli = OmegaConf.from_dotlist(list(overrides))
     try:
         merged = OmegaConf.merge(OmegaConf.structured(PrepareConfig), READERS[dataset].defaults, cli)
-        cfg: PrepareConfig = OmegaConf.to_object(merged)
+        cfg = cast(PrepareConfig, OmegaConf.to_object(merged))
     except OmegaConfBaseException as error:
         raise ValueError(f"bad prepare setting: {error}") from error
     if cfg.split not in SPLITS:
@@ -376,8 +379,8 @@ ENTRY_KEYS = ("task_name", "dataset", "paths")  # conf/prepare.yaml keys that ar
 @user_errors
 def main(cfg: DictConfig) -> None:
     """conf/prepare.yaml: the settings given (not null) override the defaults, as in :func:`resolve_config`."""
-    given = {k: v for k, v in OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True).items()
-             if k not in ENTRY_KEYS and v is not None}
+    settings = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))
+    given = {k: v for k, v in settings.items() if k not in ENTRY_KEYS and v is not None}
     prepare(cfg.dataset, resolve_config(cfg.dataset, given))
 
 

@@ -268,6 +268,7 @@ class PairSampler(Dataset):
 
     def _track_of_video(self, source: int, video: int, rng: np.random.Generator) -> int:
         """One track of the ``video``-th video of ``source`` (videos numbered in ``video_of`` order), uniformly."""
+        assert self._video_tracks is not None  # set whenever sources are picked by video
         order, starts = self._video_tracks[source]
         return int(order[starts[video] + rng.integers(starts[video + 1] - starts[video])])
 

@@ -15,7 +15,6 @@ from siammask.tracking import load_tracker
 from siammask.weights import read_state_dict, read_weights_file
 
 ROOT = Path(__file__).resolve().parents[1]
-TENNIS = Path("/work/shared/data/tennis")
 
 
 @pytest.fixture()
@@ -75,16 +74,16 @@ def entry_point(script: str):
 
 
 @pytest.mark.parametrize("script, config, call, args", [
-    ("track.py", "track", "run", [f"input={TENNIS}", "bbox=[305,110,165,252]", "output_dir={out}"]),
+    ("track.py", "track", "run", ["input={tennis}", "bbox=[305,110,165,252]", "output_dir={out}"]),
     ("eval.py", "eval", "evaluate", ["output_dir={out}"]),
     ("train.py", "train", "train", ["paths.output_dir={out}"]),
 ])
 def test_entry_points_name_a_text_checkpoint_instead_of_a_key_error(script: str, config: str, call: str,
                                                                     args: list[str], text_file: Path,
-                                                                    tmp_path: Path) -> None:
+                                                                    tmp_path: Path, tennis_dir: Path) -> None:
     module = entry_point(script)
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose(config, overrides=[f"ckpt_path={text_file}", *(a.format(out=tmp_path / "out") for a in args)])
+        cfg = compose(config, overrides=[f"ckpt_path={text_file}", *(a.format(out=tmp_path / "out", tennis=tennis_dir) for a in args)])
     with pytest.raises(ValueError, match=rf"{text_file.name}' is not a PyTorch weights file"):
         getattr(module, call)(cfg)
     assert not (tmp_path / "out").exists()  # refused before any work

@@ -34,9 +34,9 @@ def tiny_checkpoint(path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_demo_notebook_tracks_the_tennis_player(tmp_path):
+def test_demo_notebook_tracks_the_tennis_player(tmp_path, tennis_dir):
     namespace = run_notebook("demo.ipynb", {"CKPT_PATH": tiny_checkpoint(tmp_path / "m.ckpt"), "MAX_FRAMES": 6,
-                                            "SHOW_EVERY": 5})
+                                            "SHOW_EVERY": 5, "INPUT": tennis_dir})
     assert len(namespace["shown"]) == 1 and namespace["shown"][0][1].shape == (480, 854, 3)
 
 
@@ -56,10 +56,10 @@ def test_compare_notebook_reads_every_run_log(tmp_path):
 
 
 @pytest.mark.slow
-def test_own_data_notebook_fine_tunes_evaluates_before_and_after_and_tracks(tmp_path):
+def test_own_data_notebook_fine_tunes_evaluates_before_and_after_and_tracks(tmp_path, tennis_dir):
     namespace = run_notebook("own_data.ipynb", {
         "CKPT_PATH": default_checkpoint(tmp_path / "before.ckpt", 127), "OUT": tmp_path / "example",
-        "TENNIS": ROOT.parent / "shared" / "data" / "tennis",  # ../shared beside the checkout, as the demo notebook
+        "TENNIS": tennis_dir,
         "CLIPS": 3, "FRAMES_PER_CLIP": 3, "STEPS": 2, "BATCH": 2,
         "EXTRA": ["model.search_size=127", "data.min_steps_per_epoch=1"]})
     metrics = namespace["metrics"]

@@ -8,7 +8,6 @@ annotation comes back as a :class:`Skip`, so a batch job keeps going and lists w
 
 from __future__ import annotations
 
-import os
 from abc import ABC, abstractmethod
 from collections import Counter
 from dataclasses import dataclass, field
@@ -16,7 +15,8 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+
+from siammask.label_png import read_label_png as read_ids
 
 # Reasons a frame or an object is left out. Failures are listed one by one in the summary ...
 MISSING_IMAGE = "missing_image"
@@ -146,29 +146,11 @@ def frame_number(stem: str, position: int) -> int:
 
 
 def read_label_png(path: str) -> tuple[np.ndarray, list[int]]:
-    """Object-id map (HW) of a palette or greyscale PNG and the ids in it: pixel value = id, 0 = background.
-
-    A greyscale binary mask (values {0, 255} only) is one object with id 1, so 0/255 masks work as they are.
-    Raises :class:`SkipFrame` for a missing, undecodable or colour (RGB) mask.
-    """
-    if not os.path.isfile(path):
-        raise SkipFrame(Skip(MISSING_ANNOTATION, path, "mask PNG not found"))
+    """:func:`siammask.label_png.read_label_png` (one rule set for every mask the project reads), its refusals
+    as a skipped frame: prepare records the reason and carries on."""
     try:
-        with Image.open(path) as image:
-            mode = image.mode
-            labels = np.array(image)
-    except (OSError, UnidentifiedImageError, ValueError) as error:
-        raise SkipFrame(Skip(BAD_ANNOTATION, path, f"mask does not decode: {error}")) from error
-    if mode not in ("P", "L", "1", "I", "I;16"):
-        raise SkipFrame(Skip(BAD_ANNOTATION, path,
-                             f"mask mode {mode}: use a palette or greyscale PNG of object ids"))
-    if mode == "1":
-        labels = labels.astype(np.uint8)
-    elif labels.min() < 0:
-        raise SkipFrame(Skip(BAD_ANNOTATION, path, "negative object id in the mask"))
-    # bincount is ~10x faster than np.unique on 8/16-bit maps; 32-bit ids could make it allocate gigabytes
-    present = np.flatnonzero(np.bincount(labels.ravel())) if labels.dtype.itemsize <= 2 else np.unique(labels)
-    ids = [int(i) for i in present if i != 0]
-    if mode == "L" and ids == [255]:
-        return (labels > 0).astype(np.uint8), [1]
-    return labels, ids
+        return read_ids(path)
+    except FileNotFoundError as error:
+        raise SkipFrame(Skip(MISSING_ANNOTATION, path, "mask PNG not found")) from error
+    except ValueError as error:
+        raise SkipFrame(Skip(BAD_ANNOTATION, path, str(error))) from error

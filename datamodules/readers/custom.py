@@ -110,8 +110,9 @@ class CustomReader(DatasetReader):
             raise SkipFrame(Skip(BAD_ANNOTATION, mask_path,
                                  f"mask is {labels.shape[1]}x{labels.shape[0]}, "
                                  f"image {image_hw[1]}x{image_hw[0]}"))
-        return ([ObjectAnnotation(obj, boxes.get(obj), (labels == obj).astype(np.uint8)) for obj in ids]
-                + [ObjectAnnotation(obj, boxes[obj]) for obj in sorted(set(boxes) - set(ids))])
+        found: list[ObjectAnnotation | Skip] = [ObjectAnnotation(obj, boxes.get(obj), (labels == obj).astype(np.uint8))
+                                                for obj in ids]
+        return found + [ObjectAnnotation(obj, boxes[obj]) for obj in sorted(set(boxes) - set(ids))]
 
 
 def _read_boxes(path: Path, stems: set[str], video: str, scan: Scan) -> dict[str, dict[int, list[float]]]:

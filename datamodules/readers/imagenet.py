@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 
@@ -55,8 +56,9 @@ class _ImagenetReader(DatasetReader):
         except ET.ParseError as error:
             raise SkipFrame(Skip(BAD_ANNOTATION, xml, f"XML does not parse: {error}")) from error
         size = tree.find("size")
-        if size is not None and size.findtext("width") and size.findtext("height"):
-            w, h = int(size.findtext("width")), int(size.findtext("height"))
+        width, height = (None, None) if size is None else (size.findtext("width"), size.findtext("height"))
+        if width and height:
+            w, h = int(width), int(height)
             if (h, w) != tuple(image_hw):
                 raise SkipFrame(Skip(BAD_ANNOTATION, xml,
                                      f"XML size {w}x{h} but image is {image_hw[1]}x{image_hw[0]}"))
@@ -65,8 +67,11 @@ class _ImagenetReader(DatasetReader):
             try:
                 object_id = int(obj.findtext("trackid", default=str(position)))
                 box = obj.find("bndbox")
-                first = np.array([float(box.findtext(k)) for k in ("xmin", "ymin")])
-                last = np.array([float(box.findtext(k)) for k in ("xmax", "ymax")])
+                if box is None:
+                    raise ValueError("no bndbox")
+                # a missing coordinate is None: float() raises TypeError, reported below
+                first = np.array([float(cast(str, box.findtext(k))) for k in ("xmin", "ymin")])
+                last = np.array([float(cast(str, box.findtext(k))) for k in ("xmax", "ymax")])
             except (AttributeError, TypeError, ValueError) as error:
                 found.append(Skip(BAD_ANNOTATION, xml,
                                   f"object {position}: unreadable trackid or bndbox ({error!r})"))

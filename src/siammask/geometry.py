@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from matplotlib.path import Path as MplPath
 
 BoxArray = np.ndarray  # (..., 4)
 
@@ -78,6 +79,27 @@ def polygon_from_box_xyxy(box_xyxy: BoxArray) -> np.ndarray:
     """(4, 2) corners of an axis-aligned box, clockwise in image coordinates from the top-left (VOT polygon order)."""
     x0, y0, x1, y1 = np.asarray(box_xyxy, dtype=np.float64).reshape(4)
     return np.array([[x0, y0], [x1, y0], [x1, y1], [x0, y1]])
+
+
+def polygon_mask(polygon: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
+    """Rasterise a polygon (image pixels) to an (H, W) uint8 0/1 mask: a pixel is in if its centre is.
+
+    Used where a tracker reports no mask (box-only models, the static-box baseline) but a
+    segmentation benchmark needs one.
+    """
+    h, w = image_hw
+    mask = np.zeros((h, w), dtype=np.uint8)
+    p = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
+    if p.shape[0] < 3 or not np.all(np.isfinite(p)):
+        return mask
+    x0, y0 = np.maximum(np.floor(p.min(axis=0)).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(p.max(axis=0)).astype(int), [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return mask
+    xs, ys = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
+    inside = MplPath(p).contains_points(np.stack([xs.ravel(), ys.ravel()], axis=1))
+    mask[y0:y1, x0:x1] = inside.reshape(ys.shape)
+    return mask
 
 
 def polygon_bounds_xyxy(polygon: np.ndarray) -> np.ndarray:

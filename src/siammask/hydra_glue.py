@@ -185,7 +185,7 @@ def run_record(cfg: DictConfig, overrides: Sequence[str], code_dir: str | Path) 
     return {**flatten(config), "overrides": " ".join(overrides), **git_state(code_dir)}
 
 
-# The keys of conf/runtime/default.yaml: how an entry point's tracker runs its network (README "Backends").
+# The keys of conf/runtime/default.yaml: how an entry point's tracker runs its network.
 RUNTIME_KEYS = ("backend", "threads", "onnx_dir", "calibration", "fold_batchnorm", "channels_last")
 
 

@@ -22,8 +22,8 @@ from collections.abc import Sequence
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.evaluation.region import init_box_from_polygon, polygon_mask
-from siammask.geometry import mask_to_box_xyxy
+from siammask.evaluation.region import init_box_from_polygon
+from siammask.geometry import mask_to_box_xyxy, polygon_mask
 from siammask.hydra_glue import project_root, user_errors
 from siammask.tracking import Tracker, TrackResult, default_checkpoint, load_tracker, read_image_rgb
 

@@ -47,6 +47,9 @@ class GroundTruthTracker:
                 self.labels[sequence.frames[f].tobytes()] = sequence.labels[f]
         self.empty, self.ids = empty, []
 
+    def fresh(self):
+        return self
+
     def init(self, image_rgb, boxes_xyxy, masks=None):
         self.ids = []
         return self.add(image_rgb, boxes_xyxy, masks)

@@ -8,10 +8,9 @@ import shapely
 from siammask.evaluation.region import (
     init_box_from_polygon,
     polygon_from_values,
-    polygon_mask,
     region_overlap,
 )
-from siammask.geometry import mask_to_box_xyxy, polygon_from_box_xyxy
+from siammask.geometry import mask_to_box_xyxy, polygon_from_box_xyxy, polygon_mask
 
 DIAMOND = np.array([[10.0, 5.0], [15.0, 10.0], [10.0, 15.0], [5.0, 10.0]])  # square rotated 45 deg, area 50
 

@@ -16,7 +16,7 @@ from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from siammask.datamodules.synthetic import synthetic_calibration
 from test_track_script import ROOT, load_track_script, save_tiny_checkpoint, track_config
-from tracking_helpers import TENNIS, TENNIS_BOX_XYWH, tiny_network
+from tracking_helpers import TENNIS_BOX_XYWH, tiny_network
 
 from siammask.geometry import xywh_to_xyxy
 from siammask.models.fusion import fold_batchnorm
@@ -112,9 +112,9 @@ def test_onnxruntime_tracks_two_targets_of_the_default_network_as_pytorch(defaul
 
 
 @pytest.mark.xdist_group("backends_default")
-def test_int8_graphs_calibrated_on_the_tennis_frames_keep_the_masks(default_network, default_graphs, tennis_frames,
+def test_int8_graphs_calibrated_on_the_tennis_frames_keep_the_masks(tennis_dir: Path, default_network, default_graphs, tennis_frames,
                                                                       tmp_path) -> None:
-    int8 = quantize_graphs(default_graphs, tmp_path, folder_calibration(TENNIS), CONFIG, threads=1)
+    int8 = quantize_graphs(default_graphs, tmp_path, folder_calibration(tennis_dir), CONFIG, threads=1)
     reference = track(default_network, tennis_frames, [TENNIS_BOX_XYWH])
     assert_close_tracks(reference, track(OnnxNetwork(int8, default_network), tennis_frames, [TENNIS_BOX_XYWH]),
                         box_px=np.inf, min_iou=0.9)
@@ -252,9 +252,9 @@ def test_the_tracker_folds_the_batchnorms_of_a_normalised_refine_too(tennis_fram
         assert mask_iou(mine[0].mask, theirs[0].mask) >= 0.999
 
 
-def test_track_script_writes_timing_json_over_the_tracked_frames(tmp_path) -> None:
+def test_track_script_writes_timing_json_over_the_tracked_frames(tennis_dir: Path, tmp_path) -> None:
     tracker = Tracker(tiny_network(), TrackerConfig())
-    cfg = track_config(f"input={TENNIS}", f"bbox=[{TENNIS_BOX_XYWH},{SECOND_BOX_XYWH}]", "max_frames=3",
+    cfg = track_config(f"input={tennis_dir}", f"bbox=[{TENNIS_BOX_XYWH},{SECOND_BOX_XYWH}]", "max_frames=3",
                        f"output_dir={tmp_path}", "overlay=false", "threads=1")
     load_track_script().run(cfg, tracker=tracker)
     timing = json.loads((tmp_path / "timing.json").read_text())

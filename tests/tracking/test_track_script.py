@@ -16,7 +16,7 @@ import pytest
 import torch
 from hydra import compose, initialize_config_dir
 from PIL import Image
-from tracking_helpers import BAG, BAG_BOX_XYWH, TENNIS, TENNIS_BOX_XYWH, tiny_network
+from tracking_helpers import BAG_BOX_XYWH, TENNIS_BOX_XYWH, tiny_network
 
 from siammask.models import build_network
 from siammask.tracking import Tracker, TrackerConfig, latest_checkpoint, load_tracker
@@ -60,8 +60,8 @@ def read_video_frames(path: Path) -> int:
     return count
 
 
-def test_track_writes_json_masks_and_overlay_for_a_folder(tmp_path: Path) -> None:
-    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=4")
+def test_track_writes_json_masks_and_overlay_for_a_folder(tennis_dir: Path, tmp_path: Path) -> None:
+    cfg = track_config(f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=4")
     outputs = load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
     records = json.loads((tmp_path / "results.json").read_text())
     assert [(r["frame"], r["target"]) for r in records] == [(0, 0), (1, 0), (2, 0), (3, 0)]
@@ -81,8 +81,8 @@ def test_track_writes_json_masks_and_overlay_for_a_folder(tmp_path: Path) -> Non
         assert stream.codec_context.name == "h264" and stream.codec_context.pix_fmt == "yuv420p"
 
 
-def test_results_report_the_tracker_box_the_mask_rectangle_and_the_box_mode_region(tmp_path: Path) -> None:
-    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=3",
+def test_results_report_the_tracker_box_the_mask_rectangle_and_the_box_mode_region(tennis_dir: Path, tmp_path: Path) -> None:
+    cfg = track_config(f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={tmp_path}", "max_frames=3",
                        "overlay=false")
     tracker = Tracker(tiny_network(), TrackerConfig(**cfg.tracker))
     load_track_script().run(cfg, tracker=tracker)
@@ -98,8 +98,8 @@ def test_results_report_the_tracker_box_the_mask_rectangle_and_the_box_mode_regi
     assert last["polygon"] == last["rotated_box"]  # box_mode=min_area_rect: VOT's region is that rectangle
 
 
-def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Path) -> None:
-    cfg = track_config(f"input={BAG}", f"bbox=[{BAG_BOX_XYWH},[10,200,80,60]]", f"output_dir={tmp_path}",
+def test_track_names_masks_per_target_for_several_boxes_in_a_video(bag_video: Path, tmp_path: Path) -> None:
+    cfg = track_config(f"input={bag_video}", f"bbox=[{BAG_BOX_XYWH},[10,200,80,60]]", f"output_dir={tmp_path}",
                        "max_frames=3", "overlay=false")
     outputs = load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
     records = json.loads(outputs.results_json.read_text())
@@ -114,8 +114,8 @@ def test_track_names_masks_per_target_for_several_boxes_in_a_video(tmp_path: Pat
     ("[10,10,0,40]", "zero or negative size"),
     ("[1,2,3]", r"must be \[x, y, w, h\]"),
 ])
-def test_track_rejects_bad_boxes_before_any_work(tmp_path: Path, bbox: str, message: str) -> None:
-    cfg = track_config(f"input={TENNIS}", f"bbox={bbox}", f"output_dir={tmp_path / 'out'}")
+def test_track_rejects_bad_boxes_before_any_work(tennis_dir: Path, tmp_path: Path, bbox: str, message: str) -> None:
+    cfg = track_config(f"input={tennis_dir}", f"bbox={bbox}", f"output_dir={tmp_path / 'out'}")
     with pytest.raises(ValueError, match=message):
         load_track_script().run(cfg, tracker=None)  # would need a checkpoint if it got that far
     assert not (tmp_path / "out").exists()
@@ -186,9 +186,9 @@ def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path, save) -> No
     assert result.stdout.split() == ["False", "False"]
 
 
-def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(tmp_path: Path) -> None:
+def test_track_script_runs_from_the_command_line_on_the_newest_checkpoint(bag_video: Path, tmp_path: Path) -> None:
     save_tiny_checkpoint(fake_run(tmp_path / "runs", "2024-01-01_00-00-00"))
-    command = [sys.executable, str(ROOT / "track.py"), f"input={BAG}", f"bbox={BAG_BOX_XYWH}", "max_frames=3",
+    command = [sys.executable, str(ROOT / "track.py"), f"input={bag_video}", f"bbox={BAG_BOX_XYWH}", "max_frames=3",
                f"ckpt_runs_dir={tmp_path / 'runs'}", f"output_dir={tmp_path / 'out'}", f"hydra.run.dir={tmp_path}",
                "tracker=vot", "progress=false"]
     completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
@@ -215,9 +215,9 @@ def test_track_script_finds_the_project_folders_when_started_elsewhere(tmp_path:
     ("max_frames=0", "error: max_frames must be a positive number of frames or null"),
     ("bbox=[[1,2,3]]", "error: bbox must be [x, y, w, h]"),
 ])
-def test_track_script_user_mistakes_end_in_one_line_without_traceback(tmp_path: Path, override: str,
+def test_track_script_user_mistakes_end_in_one_line_without_traceback(tennis_dir: Path, tmp_path: Path, override: str,
                                                                        message: str) -> None:
-    command = [sys.executable, str(ROOT / "track.py"), f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", override,
+    command = [sys.executable, str(ROOT / "track.py"), f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", override,
                f"hydra.run.dir={tmp_path}", f"output_dir={tmp_path / 'out'}"]
     completed = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)
     assert completed.returncode == 1
@@ -226,15 +226,15 @@ def test_track_script_user_mistakes_end_in_one_line_without_traceback(tmp_path: 
     assert not (tmp_path / "out").exists()
 
 
-def test_without_a_box_or_a_mask_track_says_what_to_give(tmp_path: Path) -> None:
-    cfg = track_config(f"input={TENNIS}", f"output_dir={tmp_path / 'out'}")
+def test_without_a_box_or_a_mask_track_says_what_to_give(tennis_dir: Path, tmp_path: Path) -> None:
+    cfg = track_config(f"input={tennis_dir}", f"output_dir={tmp_path / 'out'}")
     with pytest.raises(ValueError, match=r"give the targets on the first frame: bbox=\[x,y,w,h\].*mask="):
         load_track_script().run(cfg, tracker=None)
     assert not (tmp_path / "out").exists()
 
 
-def test_a_box_reaching_past_the_image_is_clipped_with_a_warning(tmp_path: Path, caplog) -> None:
-    cfg = track_config(f"input={TENNIS}", "bbox=[800,400,100,100]", f"output_dir={tmp_path}", "max_frames=2",
+def test_a_box_reaching_past_the_image_is_clipped_with_a_warning(tennis_dir: Path, tmp_path: Path, caplog) -> None:
+    cfg = track_config(f"input={tennis_dir}", "bbox=[800,400,100,100]", f"output_dir={tmp_path}", "max_frames=2",
                        "overlay=false")
     with caplog.at_level("WARNING"):
         load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
@@ -243,13 +243,13 @@ def test_a_box_reaching_past_the_image_is_clipped_with_a_warning(tmp_path: Path,
     assert "reaches past the 854x480 image" in caplog.text and "clipped to xywh=[800.0, 400.0, 54.0, 80.0]" in caplog.text
 
 
-def test_a_first_frame_mask_starts_the_targets_and_is_frame_0s_mask(tmp_path: Path) -> None:
+def test_a_first_frame_mask_starts_the_targets_and_is_frame_0s_mask(tennis_dir: Path, tmp_path: Path) -> None:
     labels = np.zeros((480, 854), dtype=np.uint8)
     labels[120:300, 320:450], labels[50:90, 30:100] = 1, 2
     png = Image.fromarray(labels, mode="P")
     png.putpalette([0, 0, 0, 255, 0, 0, 0, 255, 0])
     png.save(tmp_path / "first.png")
-    cfg = track_config(f"input={TENNIS}", f"mask={tmp_path / 'first.png'}", f"output_dir={tmp_path / 'out'}",
+    cfg = track_config(f"input={tennis_dir}", f"mask={tmp_path / 'first.png'}", f"output_dir={tmp_path / 'out'}",
                        "max_frames=2", "overlay=false")
     outputs = load_track_script().run(cfg, tracker=Tracker(tiny_network(), TrackerConfig(**cfg.tracker)))
     records = json.loads(outputs.results_json.read_text())

@@ -7,7 +7,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from tracking_helpers import BAG, TENNIS
 
 from siammask.tracking import open_frames, read_image_rgb
 
@@ -27,10 +26,10 @@ def test_folder_frames_come_in_numeric_order_as_rgb(tmp_path: Path) -> None:
     assert [int(f[0, 0, 2]) for f in frames] == [1, 2, 10]  # blue is the last RGB channel
 
 
-def test_real_sequences_open_with_their_sizes() -> None:
-    tennis = open_frames(TENNIS)
+def test_real_sequences_open_with_their_sizes(bag_video: Path, tennis_dir: Path, ) -> None:
+    tennis = open_frames(tennis_dir)
     assert (len(tennis), tennis.frame_hw) == (70, (480, 854))
-    bag = open_frames(BAG)
+    bag = open_frames(bag_video)
     assert bag.frame_hw == (360, 480) and bag.fps == pytest.approx(25.0)
     first = next(iter(bag))
     assert first.shape == (360, 480, 3) and first.dtype == np.uint8

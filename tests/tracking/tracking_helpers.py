@@ -1,11 +1,10 @@
-"""Helpers of the tracking tests: preset-output fake networks, tiny random networks, test data paths.
+"""Helpers of the tracking tests: preset-output fake networks, tiny random networks, the real frames' boxes.
 
 A uniquely named module (not conftest) so test files import it unambiguously next to other test folders."""
 
 from __future__ import annotations
 
 from functools import partial
-from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
@@ -14,11 +13,6 @@ from torch import nn
 
 from siammask.models import Adjust, Refine, SearchOutput, TimmBackbone, XCorrHead, build_siammask
 
-# The shared real frames beside the checkout (../shared/data), or beside the main checkout for git worktrees.
-SHARED_DATA = next((p for p in (Path(__file__).resolve().parents[3] / "shared" / "data", Path("/work/shared/data"))
-                    if p.is_dir()), Path("/work/shared/data"))
-TENNIS = SHARED_DATA / "tennis"
-BAG = SHARED_DATA / "bag.avi"
 TENNIS_BOX_XYWH = [305.0, 112.0, 163.0, 253.0]  # the player in tennis/00000.jpg
 BAG_BOX_XYWH = [314.0, 140.0, 114.0, 116.0]  # the bag in bag.avi frame 0
 

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from siammask.evaluation.region import polygon_mask
-from siammask.geometry import check_box_xyxy, polygon_from_box_xyxy
+from siammask.geometry import check_box_xyxy, polygon_from_box_xyxy, polygon_mask
 from siammask.tracking import TrackResult
 
 

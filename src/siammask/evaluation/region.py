@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import numpy as np
 import shapely
-from matplotlib.path import Path as _MplPath
 
 from siammask.geometry import polygon_bounds_xyxy
 
@@ -71,24 +70,3 @@ def init_box_from_polygon(polygon: np.ndarray) -> np.ndarray:
     cx, cy = p.mean(axis=0)
     half_w, half_h = scale * (x1 - x0) / 2, scale * (y1 - y0) / 2
     return np.array([cx - half_w, cy - half_h, cx + half_w, cy + half_h])
-
-
-def polygon_mask(polygon: np.ndarray, image_hw: tuple[int, int]) -> np.ndarray:
-    """Rasterise a polygon (image pixels) to an (H, W) uint8 0/1 mask: a pixel is in if its centre is.
-
-    Used where a tracker reports no mask (box-only models, the static-box baseline) but a
-    segmentation benchmark needs one.
-    """
-    h, w = image_hw
-    mask = np.zeros((h, w), dtype=np.uint8)
-    p = np.asarray(polygon, dtype=np.float64).reshape(-1, 2)
-    if p.shape[0] < 3 or not np.all(np.isfinite(p)):
-        return mask
-    x0, y0 = np.maximum(np.floor(p.min(axis=0)).astype(int), 0)
-    x1, y1 = np.minimum(np.ceil(p.max(axis=0)).astype(int), [w, h])
-    if x1 <= x0 or y1 <= y0:
-        return mask
-    xs, ys = np.meshgrid(np.arange(x0, x1) + 0.5, np.arange(y0, y1) + 0.5)
-    inside = _MplPath(p).contains_points(np.stack([xs.ravel(), ys.ravel()], axis=1))
-    mask[y0:y1, x0:x1] = inside.reshape(ys.shape)
-    return mask

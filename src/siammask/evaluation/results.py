@@ -22,6 +22,7 @@ from PIL import Image
 
 from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
 from siammask.evaluation.vot import VotEntry
+from siammask.label_png import read_label_png
 from siammask.runs import PARTIAL_SUFFIX
 
 _SEPARATORS = re.compile(r"[,\s]+")
@@ -143,18 +144,12 @@ def write_label_map(path: str | Path, labels: np.ndarray) -> None:
 
 
 def read_label_map(path: str | Path, sequence: str, image_hw: tuple[int, int] | None = None) -> np.ndarray:
-    """An indexed (or grey) PNG -> (H, W) uint8 ids; colour PNGs are refused (their ids would be ambiguous)."""
-    path = Path(path)
-    if not path.is_file():
-        raise FileNotFoundError(f"sequence {sequence!r}: missing mask {path}")
+    """(H, W) object ids of a sequence's mask PNG (:func:`siammask.label_png.read_label_png`'s rules), checked
+    against the frame size; errors name the sequence."""
     try:
-        with Image.open(path) as image:
-            if image.mode not in ("P", "L", "1"):
-                raise ValueError(f"sequence {sequence!r}: {path} is a {image.mode} image; "
-                                 "masks must be indexed (palette) or grey PNGs of object ids")
-            labels = np.array(image, dtype=np.uint8)
-    except (OSError, SyntaxError) as err:
-        raise OSError(f"sequence {sequence!r}: cannot read mask {path}: {err}") from err
+        labels, _ = read_label_png(path)
+    except (FileNotFoundError, ValueError) as error:
+        raise type(error)(f"sequence {sequence!r}: {error}") from error
     if image_hw is not None and labels.shape != tuple(image_hw):
         raise ValueError(f"sequence {sequence!r}: mask {path} is {labels.shape[1]}x{labels.shape[0]}, "
                          f"the frames are {image_hw[1]}x{image_hw[0]}")

@@ -21,9 +21,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from siammask.evaluation.datasets import BoxSequence, MaskSequence
-from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_mask, region_overlap
+from siammask.evaluation.region import FAILURE, INIT, SKIP, region_overlap
 from siammask.evaluation.vot import VotEntry
-from siammask.geometry import mask_to_box_xyxy, xyxy_to_xywh
+from siammask.geometry import mask_to_box_xyxy, polygon_mask, xyxy_to_xywh
 
 
 class TrackerLike(Protocol):

@@ -57,7 +57,7 @@ class SiamMask(nn.Module):
 
     @property
     def mask_output_size(self) -> int:
-        return 127 if self.refine is not None else self.mask_size
+        return self.refine.output_size if self.refine is not None else self.mask_size
 
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""

@@ -69,6 +69,7 @@ class Refine(nn.Module):
                 raise ValueError(f"refine's stride-{stride} level needs a backbone map at stride {stride} or a whole "
                                  f"multiple of it, got stride {reduction} (skip strides {tuple(skip_reductions)})")
         self.skip_reductions = tuple(skip_reductions)
+        self.output_size = OUTPUT_SIZE  # side of the mask logits it decodes (the network reads it)
         self.upsample = tuple(reduction // stride for stride, reduction in zip(LEVEL_STRIDES, skip_reductions))
         c0, c1, c2 = level_channels
         self.v0 = _conv_relu_pair(skip_channels[0], hidden_channels[0], c0, negative_slope, batch_norm)
@@ -103,6 +104,6 @@ class Refine(nn.Module):
         out = self.deconv(corr_vectors)
         out = self.post0(F.interpolate(self.h2(out) + self.v2(p2), size=WINDOW_CELLS[1]))
         out = self.post1(F.interpolate(self.h1(out) + self.v1(p1), size=WINDOW_CELLS[2]))
-        out = self.post2(F.interpolate(self.h0(out) + self.v0(p0), size=OUTPUT_SIZE))
+        out = self.post2(F.interpolate(self.h0(out) + self.v0(p0), size=self.output_size))
         return out.squeeze(1)
 

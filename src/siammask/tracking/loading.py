@@ -6,13 +6,16 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import yaml
 
 from siammask.checkpoints import load_trained
-from siammask.onnx.calibration import Calibration
 from siammask.tracking.tracker import Tracker
 from siammask.tracking.tracker_config import TrackerConfig
+
+if TYPE_CHECKING:  # the ONNX backend is imported only when chosen
+    from siammask.onnx.calibration import Calibration
 
 DEFAULT_RUNS_DIR = "logs/train/runs"  # where train.py's default Hydra run directories go
 

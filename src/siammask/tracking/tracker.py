@@ -140,6 +140,11 @@ class Tracker:
         self._grids: dict[int, torch.Tensor] = {}
         self._anchor_wh = anchors.base_sizes().double().numpy()  # (k, 2) crop pixels
 
+    def fresh(self) -> Tracker:
+        """Another tracker on the same network, config, device and anchors, with no targets: one per sequence of a
+        benchmark (or per checkpoint being scored) without loading the network again."""
+        return Tracker(self.network, self.config, self.device, self.anchors)
+
     @property
     def _state(self) -> _Targets:
         """The tracked targets, for the steps that run only after ``init`` has set them."""

@@ -31,8 +31,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from siammask.evaluation.region import polygon_mask
-from siammask.geometry import check_box_xyxy, polygon_from_box_xyxy, xywh_to_xyxy, xyxy_to_xywh
+from siammask.geometry import check_box_xyxy, polygon_from_box_xyxy, polygon_mask, xywh_to_xyxy, xyxy_to_xywh
 from siammask.tracking.io import FrameSource
 from siammask.tracking.tracker import StageTimes, Tracker, TrackResult
 
