@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 from siammask.checkpoints import (
@@ -25,11 +24,10 @@ from siammask.checkpoints import (
     state_dict_of,
     weights_format,
 )
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="convert_release")
-@user_errors
+@command("convert_release")
 def main(cfg: DictConfig) -> None:
     weights = Path(cfg.weights)
     payload = read_weights_file(weights)  # read once: it picks the network and fills it

@@ -21,13 +21,12 @@ import logging
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 from siammask.datamodules.readers.custom import write_custom_video
 
+from siammask.command import command
 from siammask.geometry import xyxy_to_xywh
-from siammask.hydra_glue import user_errors
 
 TENNIS = Path("../shared/data/tennis")  # relative to the repository root, as in README's commands
 log = logging.getLogger(__name__)
@@ -100,8 +99,7 @@ def make_tennis_example(out: str | Path, clips: int = 5, frames_per_clip: int = 
     return out / "videos", out / "held_out"
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="tennis_example")
-@user_errors
+@command("tennis_example")
 def main(cfg: DictConfig) -> None:
     train, held_out = make_tennis_example(cfg.out, int(cfg.clips), int(cfg.frames_per_clip), Path(cfg.frames))
     log.info("wrote %s and %s", train, held_out)

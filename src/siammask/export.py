@@ -7,6 +7,7 @@ their metadata, and :func:`check_graphs` compares it with what a tracker is abou
 checkpoint or configuration is refused, never used silently.
 
     python -m siammask.export ckpt_path=<model.ckpt | release .pth> output_dir=<dir> [precision=int8 calibration=...]
+    siammask-export ...   (the console command of an installed package)
 """
 
 from __future__ import annotations
@@ -14,8 +15,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
-import sys
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass
@@ -26,8 +25,8 @@ import torch
 from omegaconf import DictConfig
 from torch import nn
 
+from siammask.command import command
 from siammask.crop import PAPER_CROP
-from siammask.hydra_glue import project_root, user_errors
 from siammask.models import SiamMask
 
 log = logging.getLogger(__name__)
@@ -280,8 +279,9 @@ def cached_graphs(checkpoint: str | Path, identity: Mapping[str, Any],
     return build(folder, identity)
 
 
-@user_errors
-def run(cfg: DictConfig) -> Path:
+@command("export")
+def main(cfg: DictConfig) -> Path:
+    """``key=value`` overrides of conf/export.yaml; no run folder, logs on stderr (the config)."""
     from siammask.tracking.backends import build_graphs
 
     ckpt = Path(cfg.ckpt_path).expanduser()
@@ -291,22 +291,6 @@ def run(cfg: DictConfig) -> Path:
           f"track.py ... ckpt_path={ckpt} backend={'onnxruntime_int8' if cfg.precision == 'int8' else 'onnxruntime'} "
           f"onnx_dir={out_dir}", flush=True)
     return out_dir
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Compose ``conf/export.yaml`` with ``key=value`` overrides (Hydra's compose, as ``siammask.vot``)."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
-    os.environ.setdefault("PROJECT_ROOT", project_root())
-    try:
-        with initialize_config_module("siammask.conf", version_base="1.3"):
-            cfg = compose("export", overrides=list(sys.argv[1:] if argv is None else argv))
-    except HydraException as error:
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        raise SystemExit(1) from None
-    run(cfg)
 
 
 if __name__ == "__main__":

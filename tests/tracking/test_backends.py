@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from command_line import run_command
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from test_track_script import ROOT, load_track_script, save_tiny_checkpoint, track_config
@@ -213,14 +214,14 @@ def test_export_command_writes_graphs_that_track_and_refuses_to_overwrite_anothe
     from siammask.export import main
 
     out = tmp_path / "graphs"
-    main([f"ckpt_path={checkpoint}", f"output_dir={out}"])
+    assert run_command(main, f"ckpt_path={checkpoint}", f"output_dir={out}", run_dir=tmp_path) == 0
     assert {p.name for p in out.iterdir()} >= {"template.onnx", "search.onnx", "mask_head.onnx", MANIFEST}
     load_tracker(checkpoint, {"seg_thr": 0.35}, backend="onnxruntime", onnx_dir=out)  # davis preset's sizes
     other = tmp_path / "other.ckpt"
     torch.manual_seed(1)
     save_tiny_checkpoint(other)
-    with pytest.raises(SystemExit):
-        main([f"ckpt_path={other}", f"output_dir={out}"])
+    assert run_command(main, f"ckpt_path={other}", f"output_dir={out}", run_dir=tmp_path) == 1
+    assert not list(tmp_path.glob("*.log")) and not (tmp_path / ".hydra").exists()  # writes only its output_dir
 
 
 @pytest.mark.parametrize("refine", [False, True])
@@ -260,9 +261,7 @@ def test_track_script_writes_timing_json_over_the_tracked_frames(tmp_path) -> No
 
 
 def test_eval_script_tracks_with_the_chosen_backend(checkpoint, tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("eval_script", ROOT / "eval.py")
-    eval_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(eval_script)
+    eval_script = importlib.import_module("siammask.cli.eval")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("eval", overrides=[f"ckpt_path={checkpoint}", "backend=onnxruntime", "threads=1"])
     entries, _ = eval_script.tracker_entries(cfg, tmp_path)

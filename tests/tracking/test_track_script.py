@@ -26,10 +26,8 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def load_track_script():
-    spec = importlib.util.spec_from_file_location("track_script", ROOT / "track.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The code track.py runs (siammask.cli.track, also the console command siammask-track)."""
+    return importlib.import_module("siammask.cli.track")
 
 
 def track_config(*overrides: str):

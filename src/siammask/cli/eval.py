@@ -1,6 +1,7 @@
 """Evaluate a tracker on a benchmark (or score saved results); writes metrics.json, metrics.md and plots.
 
     python eval.py                                          # newest training, synthetic, + static-box baseline
+    siammask-eval ckpt_path=model.ckpt benchmark.num_videos=2   # the console command, from any folder
     python eval.py benchmark=vot2018 benchmark.root=/data/VOT2018 ckpt_path=model.ckpt
     python eval.py benchmark=davis2017 benchmark.root=/data/DAVIS results_dir=/runs/davis   # score PNGs
     python eval.py hydra.run.dir=<its output folder>       # resume a stopped run: finished sequences are kept
@@ -8,19 +9,14 @@
 
 from __future__ import annotations
 
-import os
-import shlex
 from pathlib import Path
 from typing import Any
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
-
-import hydra
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
+from siammask.command import command, command_line
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
-from siammask.hydra_glue import user_errors
 from siammask.sweeps import objective, write_result
 
 
@@ -82,22 +78,18 @@ def summary_metrics(doc: dict, protocols: list[str]) -> dict[str, float]:
             if isinstance(value, (int, float)) and not isinstance(value, bool) and key != "sequences"}
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="eval")
-@user_errors
+@command("eval")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` (what a tracker sweep, hparams_search=tracker_optuna, optimises)."""
     try:
         doc = evaluate(cfg)
     except KeyboardInterrupt:
         overrides = [o for o in HydraConfig.get().overrides.task if not o.startswith("hydra.run.dir=")]
-        command = shlex.join(["python", "eval.py", *overrides, f"hydra.run.dir={cfg.output_dir}"])
+        resume = command_line([*overrides, f"hydra.run.dir={cfg.output_dir}"])
         print(f"\nStopped. Finished sequences are kept in {Path(cfg.output_dir) / 'results'}; "
-              f"resume with: {command}", flush=True)
+              f"resume with: {resume}", flush=True)
         raise SystemExit(130) from None
     metrics = summary_metrics(doc, list(cfg.benchmark.protocols))
     write_result(cfg.output_dir, metrics, cfg.get("optimized_metric"))
     return objective(metrics, cfg.get("optimized_metric"))
 
-
-if __name__ == "__main__":
-    main()

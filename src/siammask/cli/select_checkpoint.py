@@ -2,6 +2,7 @@
 
     python select_checkpoint.py run_dir=logs/train/runs/<run> benchmark=vot2018 benchmark.root=/data/VOT2018
     python select_checkpoint.py run_dir=<run> benchmark=davis2016 benchmark.root=/data/DAVIS
+    siammask-select-checkpoint run_dir=<run> ...   # the console command, from any folder
 
 Writes selection.json (every checkpoint's summary, the metric, the best) and selection.md to the output folder.
 """
@@ -9,14 +10,12 @@ Writes selection.json (every checkpoint's summary, the metric, the best) and sel
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
-
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
 
+from siammask.command import command
 from siammask.evaluation.selection import epoch_checkpoints, score_tracker, selection_metric
 
 
@@ -54,10 +53,7 @@ def select(cfg: DictConfig) -> dict:
     return doc
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="select_checkpoint")
+@command("select_checkpoint")
 def main(cfg: DictConfig) -> None:
     select(cfg)
 
-
-if __name__ == "__main__":
-    main()

@@ -2,6 +2,7 @@
 timing.json (median time per tracked frame and per stage, with the backend, threads, CPU model and load).
 
     python track.py input=<video file | folder of frames> bbox=[x,y,w,h] [ckpt_path=<ckpt>] [output_dir=<dir>]
+    siammask-track input=<video | frames> bbox=[x,y,w,h] ckpt_path=<ckpt>   # the console command, from any folder
     python track.py input=<video | frames> mask=<first-frame mask PNG> [ckpt_path=<ckpt>]
 
 See conf/track.yaml for the options and siammask.tracking.video for the output formats.
@@ -10,18 +11,14 @@ See conf/track.yaml for the options and siammask.tracking.video for the output f
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
 
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
-
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
 from siammask.tracking.backends import runtime_options
 from siammask.tracking.timing import timing_summary, write_timing
@@ -76,13 +73,9 @@ def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     return outputs
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="track")
-@user_errors
+@command("track")
 def main(cfg: DictConfig) -> None:
     outputs = run(cfg)
     log.info("%d frames tracked: %s, %s, %s", outputs.num_frames, outputs.results_json, outputs.masks_dir,
              outputs.overlay_video)
 
-
-if __name__ == "__main__":
-    main()

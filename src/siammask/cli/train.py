@@ -1,6 +1,6 @@
 """Train SiamMask: compose the Hydra config, instantiate data, model, callbacks, loggers, trainer; fit.
 
-    python train.py                                   # quick CPU run on synthetic videos
+    python train.py                                   # quick CPU run on synthetic videos (or: siammask-train)
     python train.py experiment=siammask_base model.backbone.checkpoint_path=resnet.model   # the paper recipe (GPUs)
     python train.py -m model/backbone=resnet18,resnet50 model.optimizer.lr=0.005,0.01
     python train.py ckpt_path=last                    # continue the run that saved last (siammask.runs)
@@ -9,27 +9,24 @@
 from __future__ import annotations
 
 import logging
-import os
-import shlex
 import sys
 from pathlib import Path
-
-os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra
 import pytorch_lightning as pl
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint, Timer
+
 from siammask.callbacks.checkpointing import TrainingStopped
 from siammask.callbacks.run_config import LogRunConfig
-
-from siammask.hydra_glue import instantiate_list, register_resolvers, run_record, user_errors
+from siammask.command import command, command_line
+from siammask.hydra_glue import instantiate_list, project_root, register_resolvers, run_record
 from siammask.lit.loggers import start_loggers
 from siammask.runs import resolve_ckpt_path
 from siammask.sweeps import objective, write_result
 
-register_resolvers()
+register_resolvers()  # for configs composed in Python (tests, notebooks) before train() reads them
 log = logging.getLogger(__name__)
 
 
@@ -45,7 +42,7 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     loggers = instantiate_list(cfg.get("logger"))
     start_loggers(loggers)  # a logger that cannot start stops the run here, before any step
     overrides = HydraConfig.get().overrides.task if HydraConfig.initialized() else []  # [] when called from Python
-    record = run_record(cfg, overrides, Path(__file__).resolve().parent)
+    record = run_record(cfg, overrides, project_root())
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
@@ -62,7 +59,7 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
 def resume_command(ckpt_path: str) -> str:
     """This run's command line with ``ckpt_path`` replaced; the resumed run writes into a new run folder."""
     overrides = [o for o in HydraConfig.get().overrides.task if not o.lstrip("+~").startswith("ckpt_path=")]
-    return shlex.join(["python", "train.py", *overrides, f"ckpt_path={ckpt_path}"])
+    return command_line([*overrides, f"ckpt_path={ckpt_path}"])
 
 
 def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | None) -> None:
@@ -97,8 +94,7 @@ def print_checkpoints(trainer: pl.Trainer) -> None:
         print("Checkpoints:" + "".join(f"\n  {p}" for p in files) if files else "No checkpoint written", flush=True)
 
 
-@hydra.main(version_base="1.3", config_path="conf", config_name="train")
-@user_errors
+@command("train")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric``'s final value: what an Optuna sweep (hparams_search=optuna) optimises."""
     try:
@@ -109,6 +105,3 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(stop.exit_code) from None
     return objective(metrics, cfg.get("optimized_metric")) if metrics is not None else None
 
-
-if __name__ == "__main__":
-    main()

@@ -1,0 +1,64 @@
+"""The one way a user-facing command runs: a Hydra entry point made by :func:`command`.
+
+Every command (train.py, eval.py, track.py, select_checkpoint.py, the console scripts ``siammask-*``, the
+``python -m siammask...`` modules and scripts/*.py) is ``@command("<config>")`` over a function of the composed
+config, so all of them
+
+- read their config from the installed package (``pkg://siammask.conf``), which works in a clone and after a
+  plain ``pip install .`` alike;
+- agree on the project root (``$PROJECT_ROOT`` for ``conf/paths``: ``logs/``, ``data/``), found once by
+  :func:`siammask.hydra_glue.project_root`: the checkout of an editable install, else the current folder;
+- end a user mistake with one line on stderr and exit code 1 (:func:`siammask.hydra_glue.user_errors`);
+- take ``key=value`` overrides, ``--help``, ``--cfg job``, ``-m`` as every Hydra application does.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import TypeVar
+
+import hydra
+from omegaconf import DictConfig
+
+from siammask.hydra_glue import project_root, register_resolvers, user_errors
+
+CONFIG_PATH = "pkg://siammask.conf"  # the packaged conf/ (pyproject.toml maps it to siammask.conf)
+VERSION_BASE = "1.3"
+Result = TypeVar("Result")
+
+
+def command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Callable[..., Result | None]]:
+    """Decorate ``task(cfg)`` into the command ``main()`` composing ``conf/<config_name>.yaml`` with the command
+    line. ``main(cfg)`` runs the task on a config composed elsewhere (Hydra's pass-through, for tests)."""
+
+    def decorate(task: Callable[[DictConfig], Result]) -> Callable[..., Result | None]:
+        hydra_main = hydra.main(version_base=VERSION_BASE, config_path=CONFIG_PATH,
+                                config_name=config_name)(user_errors(task))
+
+        @functools.wraps(task)
+        def main(cfg: DictConfig | None = None) -> Result | None:
+            os.environ.setdefault("PROJECT_ROOT", project_root())
+            register_resolvers()
+            return hydra_main(cfg)
+
+        return main
+
+    return decorate
+
+
+def command_line(overrides: Sequence[str]) -> str:
+    """The running command with other overrides, as the user would type it again: ``python train.py ...`` for a
+    script, ``siammask-train ...`` for a console script, ``python -m siammask.vot ...`` for a module."""
+    program = sys.argv[0] if sys.argv and sys.argv[0] else "python"
+    if program.endswith(".py"):
+        main_module = sys.modules.get("__main__")
+        spec = getattr(main_module, "__spec__", None)
+        start = ["python", "-m", spec.name] if spec is not None and spec.name else ["python", program]
+    else:
+        start = [Path(program).name]
+    return shlex.join([*start, *overrides])
