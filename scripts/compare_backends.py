@@ -16,14 +16,14 @@ import numpy as np
 
 from siammask.evaluation.davis import region_similarity
 from siammask.geometry import xywh_to_xyxy
-from siammask.tracking import load_tracker, open_frames
+from siammask.tracking import TrackerConfig, load_tracker, open_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def track(ckpt: Path, frames: list[np.ndarray], box_xywh: list[float], backend: str) -> list:
     """One backend's results on frames 1..n; ONNX graphs are exported into (or reused from) the checkpoint's cache."""
-    tracker = load_tracker(ckpt, {}, backend=backend, threads=2,
+    tracker = load_tracker(ckpt, TrackerConfig(), backend=backend, threads=2,
                            calibration="synthetic" if backend == "onnxruntime_int8" else None)
     tracker.init(frames[0], xywh_to_xyxy(np.array(box_xywh)))
     return [tracker.track(frame)[0] for frame in frames[1:]]

@@ -17,7 +17,7 @@ from siammask.checkpoints import (
     read_weights_file,
     weights_format,
 )
-from siammask.tracking import load_tracker
+from siammask.tracking import TrackerConfig, load_tracker
 
 ROOT = Path(__file__).resolve().parents[1]
 TENNIS = Path("/work/shared/data/tennis")
@@ -59,7 +59,7 @@ def test_missing_file_and_directory_are_named(tmp_path: Path) -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_device_without_a_gpu_is_refused_before_the_file_is_read(text_file: Path) -> None:
     with pytest.raises(ValueError, match="device=cuda but torch sees no CUDA GPU.*device=cpu"):
-        load_tracker(text_file, {}, device="cuda")  # the device is checked first, the bad file is never read
+        load_tracker(text_file, TrackerConfig(), device="cuda")  # the device is checked first, the bad file is never read
     with pytest.raises(ValueError, match="not a device torch knows"):
         check_device("gpu0")
 

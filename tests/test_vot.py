@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -122,16 +123,25 @@ def test_help_describes_the_tracker_process_and_its_options(tmp_path, capsys):
     assert "ckpt_path: null" in out and "tracker:" in out  # the options with their defaults
 
 
-def test_run_by_hand_says_in_one_line_what_starts_it_before_loading_a_network(tmp_path):
-    """A person at a terminal (no TRAX variable): one line naming the toolkit and track.py, no model loaded."""
-    process = subprocess.run([sys.executable, "-c", "import pty, sys; sys.exit(pty.spawn(sys.argv[1:]) >> 8)",
-                              sys.executable, "-m", "siammask.vot", f"ckpt_path={tmp_path / 'none.ckpt'}"],
-                             check=False, capture_output=True, text=True, timeout=120,
-                             env={k: v for k, v in os.environ.items() if not k.startswith("TRAX")})
-    lines = [line for line in process.stdout.splitlines() if line.strip()]  # the pty joins stdout and stderr
-    assert process.returncode == 1 and len(lines) == 1, process.stdout
-    assert lines[0].startswith("error: no TraX client: siammask.vot is the tracker process the VOT toolkit starts")
-    assert "none.ckpt" not in lines[0]  # refused before the checkpoint is looked at
+class Terminal(io.StringIO):
+    """stdin as a person at a terminal gives it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_by_hand_says_in_one_line_what_starts_it_before_loading_a_network(tmp_path, capsys, monkeypatch):
+    """A terminal on stdin and no TRAX variable: one line naming the toolkit and track.py, no model loaded."""
+    from siammask.vot import main
+
+    for name in ("TRAX", "TRAX_SOCKET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert run_command(main, f"ckpt_path={tmp_path / 'none.ckpt'}", run_dir=tmp_path) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("error: no TraX client: siammask.vot is the tracker process the VOT toolkit")
+    assert "none.ckpt" not in captured.err  # refused before the checkpoint is looked at
 
 
 def test_a_session_without_a_client_fails_once_with_one_line(tmp_path):

@@ -18,6 +18,7 @@ import functools
 import os
 import shlex
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
@@ -62,3 +63,20 @@ def command_line(overrides: Sequence[str]) -> str:
     else:
         start = [Path(program).name]
     return shlex.join([*start, *overrides])
+
+
+def check_writable(folder: str | Path, key: str = "output_dir") -> Path:
+    """Refuse an output folder the command could not write before any work starts (a model loaded, frames
+    tracked), naming the folder and the config key that moves it. The folder is not created here: the nearest
+    existing parent is tried with a temporary file, which is what writing into it will need."""
+    folder = Path(folder).expanduser()
+    parent = next(p for p in (folder, *folder.parents) if p.exists())
+    if not parent.is_dir():
+        raise NotADirectoryError(f"{key}={str(folder)!r} cannot be created: {str(parent)!r} is a file")
+    try:
+        with tempfile.TemporaryFile(dir=parent):
+            pass
+    except OSError as error:
+        raise ValueError(f"{key}={str(folder)!r} is not writable ({error.strerror or error}): choose another "
+                         f"folder with {key}=<dir>") from error
+    return folder

@@ -151,13 +151,13 @@ def checkpoint(tmp_path) -> Path:
 
 
 def test_graphs_are_exported_on_first_use_beside_the_checkpoint_and_reused(checkpoint, tennis_frames) -> None:
-    first = load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+    first = load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     folders = list((checkpoint.parent / "model.ckpt.onnx").iterdir())
     assert len(folders) == 1 and (folders[0] / MANIFEST).is_file()
     stamp = (folders[0] / "search.onnx").stat().st_mtime_ns
-    second = load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+    second = load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     assert (folders[0] / "search.onnx").stat().st_mtime_ns == stamp  # not exported again
-    reference = load_tracker(checkpoint, {}, fold_batchnorm=False)
+    reference = load_tracker(checkpoint, TrackerConfig(), fold_batchnorm=False)
     for tracker in (first, second, reference):
         tracker.init(tennis_frames[0], xywh_to_xyxy(TENNIS_BOX_XYWH))
     expected = reference.track(tennis_frames[1])[0]
@@ -171,12 +171,12 @@ def test_a_cached_graph_of_another_checkpoint_is_rebuilt_with_a_warning(checkpoi
     other = tmp_path / "other" / "model.ckpt"
     torch.manual_seed(1)
     save_tiny_checkpoint(other)
-    load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
-    load_tracker(other, {}, backend="onnxruntime", threads=1)
+    load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
+    load_tracker(other, TrackerConfig(), backend="onnxruntime", threads=1)
     cached = next((checkpoint.parent / "model.ckpt.onnx").iterdir())
     shutil.copyfile(next((other.parent / "model.ckpt.onnx").iterdir()) / "search.onnx", cached / "search.onnx")
     with caplog.at_level(logging.WARNING):
-        load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+        load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     assert "rebuilding the ONNX cache" in caplog.text and "checkpoint_sha256" in caplog.text
     build_graphs(checkpoint, {}, cached)  # the rebuilt folder matches its checkpoint again
 
@@ -188,25 +188,25 @@ def test_a_named_onnx_dir_of_another_checkpoint_or_config_is_refused(checkpoint,
     exported = tmp_path / "exported"
     build_graphs(other, {}, exported)
     with pytest.raises(ValueError, match=r"does not belong to checkpoint .*model\.ckpt.*checkpoint_sha256"):
-        load_tracker(checkpoint, {}, backend="onnxruntime", onnx_dir=exported)
+        load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", onnx_dir=exported)
     with pytest.raises(ValueError, match="search_size is 255, expected 239"):
         load_tracker(other, {"search_size": 239}, backend="onnxruntime", onnx_dir=exported)
-    assert load_tracker(other, {}, backend="onnxruntime", onnx_dir=exported).num_targets == 0
+    assert load_tracker(other, TrackerConfig(), backend="onnxruntime", onnx_dir=exported).num_targets == 0
 
 
 def test_bad_backend_input_is_refused_before_the_checkpoint_is_read(tmp_path, monkeypatch) -> None:
     unread = tmp_path / "absent.ckpt"  # never opened: each refusal comes first
     with pytest.raises(ValueError, match="needs calibration frames: calibration=synthetic"):
-        load_tracker(unread, {}, backend="onnxruntime_int8")
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime_int8")
     with pytest.raises(NotADirectoryError, match="calibration="):
-        load_tracker(unread, {}, backend="onnxruntime_int8", calibration=str(tmp_path / "nowhere"))
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime_int8", calibration=str(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="backend must be one of"):
-        load_tracker(unread, {}, backend="tensorrt")
+        load_tracker(unread, TrackerConfig(), backend="tensorrt")
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else
                         find_spec(name, *a))
     with pytest.raises(ValueError, match="needs the onnx and onnxruntime packages"):
-        load_tracker(unread, {}, backend="onnxruntime")
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime")
 
 
 def test_export_command_writes_graphs_that_track_and_refuses_to_overwrite_another_checkpoints(checkpoint,

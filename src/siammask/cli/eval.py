@@ -15,7 +15,7 @@ from typing import Any
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
-from siammask.command import command, command_line
+from siammask.command import check_writable, command, command_line
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
 from siammask.sweeps import objective, write_result
 
@@ -53,7 +53,7 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
 
 
 def evaluate(cfg: DictConfig) -> dict:
-    out_dir = Path(cfg.output_dir)
+    out_dir = check_writable(cfg.output_dir)  # before any network loads
     print(f"Output folder: {out_dir}", flush=True)
     datasets = datasets_for(cfg.benchmark)  # the benchmark's input is checked before any network loads
     entries, source = tracker_entries(cfg, out_dir / "results")

@@ -18,7 +18,7 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from PIL import Image
 
-from siammask.command import command
+from siammask.command import check_writable, command
 from siammask.tracking import Tracker, default_checkpoint, load_tracker, open_frames
 from siammask.tracking.backends import runtime_options
 from siammask.tracking.timing import timing_summary, write_timing
@@ -52,7 +52,8 @@ def read_first_masks(path: str, image_hw: tuple[int, int]) -> np.ndarray:
 def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     """Validate the inputs, load the tracker (unless one is given, e.g. by tests), track, write the outputs."""
     max_frames = check_max_frames(cfg.max_frames)
-    frames = open_frames(cfg.input)
+    output_dir = check_writable(cfg.output_dir)
+    frames = open_frames(cfg.input, cfg.on_bad_frame)
     if cfg.bbox is None and cfg.mask is None:
         raise ValueError("give the targets on the first frame: bbox=[x,y,w,h] (or a list of boxes) and/or "
                          "mask=<mask PNG>")
@@ -64,18 +65,23 @@ def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
         ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
         log.info("tracking with checkpoint %s", ckpt_path)
         tracker = load_tracker(ckpt_path, cfg.tracker, cfg.device, **runtime_options(cfg))
-    outputs = track_video(frames, tracker, boxes_xyxy, Path(cfg.output_dir), max_frames=max_frames,
+    outputs = track_video(frames, tracker, boxes_xyxy, output_dir, max_frames=max_frames,
                           overlay=cfg.overlay, progress=cfg.progress, masks=masks)
     backend = cfg.get("backend", "pytorch")
     threads = cfg.get("threads") or (torch.get_num_threads() if backend == "pytorch" else None)
-    write_timing(Path(cfg.output_dir) / "timing.json", timing_summary(
+    write_timing(output_dir / "timing.json", timing_summary(
         outputs.frame_seconds, outputs.stages, tracker.num_targets, backend, threads))
     return outputs
 
 
 @command("track")
 def main(cfg: DictConfig) -> None:
+    """Exit code 130 after a Ctrl-C, with the outputs of the frames done written (as a shell reports SIGINT)."""
     outputs = run(cfg)
+    if outputs.interrupted:
+        print(f"Stopped by Ctrl-C after {outputs.num_frames} frames: {outputs.results_json} and "
+              f"{outputs.results_json.parent / 'timing.json'} hold the frames done", flush=True)
+        raise SystemExit(130)
     log.info("%d frames tracked: %s, %s, %s", outputs.num_frames, outputs.results_json, outputs.masks_dir,
              outputs.overlay_video)
 
