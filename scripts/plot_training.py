@@ -1,6 +1,6 @@
 """Plot a run's training curves (loss per branch, box / mask IoU) from its CSV log into a PNG.
 
-    python scripts/plot_training.py run_dir=logs/train/runs/<run> out=docs/training_curve.png  (conf/plot_training.yaml)
+    python scripts/plot_training.py run_dir=logs/train/runs/<run>   (conf/plot_training.yaml; out=<run>/training_curve.png)
 """
 
 from __future__ import annotations
