@@ -80,3 +80,16 @@ def check_writable(folder: str | Path, key: str = "output_dir") -> Path:
         raise ValueError(f"{key}={str(folder)!r} is not writable ({error.strerror or error}): choose another "
                          f"folder with {key}=<dir>") from error
     return folder
+
+
+def compose_config(config_name: str, overrides: Sequence[str] = ()) -> DictConfig:
+    """A config of the package composed from Python, e.g. the models a benchmark compares: inside a command by its
+    own Hydra, elsewhere (tests, notebooks) by a Hydra initialised for this call and released after it."""
+    from hydra import compose, initialize_config_module
+    from hydra.core.global_hydra import GlobalHydra
+
+    register_resolvers()
+    if GlobalHydra.instance().is_initialized():
+        return compose(config_name, overrides=list(overrides))
+    with initialize_config_module(CONFIG_PATH.removeprefix("pkg://"), version_base=VERSION_BASE):
+        return compose(config_name, overrides=list(overrides))

@@ -52,7 +52,7 @@ def precision_choice(accelerator: str = "cpu") -> tuple[str, str]:
 
     GPUs: where CUDA reports bf16 support. CPUs: only with AMX tiles (``amx_bf16``). AVX512-BF16 alone is not
     enough: without AMX, bf16 autocast trained the default model slower than fp32 (issue 16, 2-core Xeon:
-    9.4 vs 10.9 pairs/s, scripts/benchmark_training.py --batch 8).
+    9.4 vs 10.9 pairs/s, scripts/benchmark_training.py batch=8).
     """
     import torch
 
