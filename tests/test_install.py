@@ -26,6 +26,7 @@ def installed(tmp_path_factory) -> Path:
     out of the clone."""
     tmp = tmp_path_factory.mktemp("install")
     source = tmp / "source"
+    source.mkdir()
     for name in SOURCES:
         copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy2
         copy(ROOT / name, source / name, **({"ignore": shutil.ignore_patterns("__pycache__", "*.egg-info")}

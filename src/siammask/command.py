@@ -21,7 +21,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import hydra
 from omegaconf import DictConfig
@@ -33,21 +33,28 @@ VERSION_BASE = "1.3"
 Result = TypeVar("Result")
 
 
-def command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Callable[..., Result | None]]:
-    """Decorate ``task(cfg)`` into the command ``main()`` composing ``conf/<config_name>.yaml`` with the command
-    line. ``main(cfg)`` runs the task on a config composed elsewhere (Hydra's pass-through, for tests)."""
+class Command(Generic[Result]):
+    """A user-facing command: ``main()`` composes ``conf/<config_name>.yaml`` with the command line and runs the
+    task; ``main(cfg)`` runs the task on a config composed elsewhere (Hydra's pass-through, for tests).
+    ``config_name`` says which config a command reads (docs and their tests find it here)."""
 
-    def decorate(task: Callable[[DictConfig], Result]) -> Callable[..., Result | None]:
-        hydra_main = hydra.main(version_base=VERSION_BASE, config_path=CONFIG_PATH,
-                                config_name=config_name)(user_errors(task))
+    def __init__(self, task: Callable[[DictConfig], Result], config_name: str) -> None:
+        functools.update_wrapper(self, task)
+        self.config_name = config_name
+        self._hydra_main = hydra.main(version_base=VERSION_BASE, config_path=CONFIG_PATH,
+                                      config_name=config_name)(user_errors(task))
 
-        @functools.wraps(task)
-        def main(cfg: DictConfig | None = None) -> Result | None:
-            os.environ.setdefault("PROJECT_ROOT", project_root())
-            register_resolvers()
-            return hydra_main(cfg)
+    def __call__(self, cfg: DictConfig | None = None) -> Result | None:
+        os.environ.setdefault("PROJECT_ROOT", project_root())
+        register_resolvers()
+        return self._hydra_main(cfg)
 
-        return main
+
+def command(config_name: str) -> Callable[[Callable[[DictConfig], Result]], Command[Result]]:
+    """``@command("train")`` over ``task(cfg)`` makes the command ``main`` of ``conf/train.yaml``."""
+
+    def decorate(task: Callable[[DictConfig], Result]) -> Command[Result]:
+        return Command(task, config_name)
 
     return decorate
 
