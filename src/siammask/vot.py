@@ -18,6 +18,7 @@ import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
@@ -99,11 +100,9 @@ def serve(tracker: Tracker) -> None:
 
     formats = [Region.RECTANGLE, Region.POLYGON, Region.MASK]
     kinds: list[str] = []
+    server = None
     try:
         server = Server(formats, [Image.PATH, Image.MEMORY], tracker_name="SiamMask", multiobject=True)
-    except TraxException as error:
-        raise ValueError(f"no TraX client answered ({error}): {NOT_BY_HAND}") from error
-    try:
         while True:
             request = server.wait()
             if request.type in (TraxStatus.QUIT, TraxStatus.ERROR):
@@ -119,10 +118,19 @@ def serve(tracker: Tracker) -> None:
                 results = tracker.track(image)
             server.status([(_region(kind, result, image.shape[:2]), {"confidence": f"{result.score:.5f}"})
                            for kind, result in zip(kinds, results)])
+    except TraxException as error:  # no client at the other end, or it went away
+        _quit(server, error)
+        raise ValueError(f"the TraX session failed ({error}): {NOT_BY_HAND}") from error
     except BaseException as error:
-        server.quit(reason=str(error) or type(error).__name__)
+        _quit(server, error)
         raise
     server.quit()
+
+
+def _quit(server: Any, error: BaseException) -> None:
+    """End a session on an error, telling the client why (when a session was set up at all)."""
+    if server is not None:
+        server.quit(reason=str(error) or type(error).__name__)
 
 
 NOT_BY_HAND = ("siammask.vot is the tracker process the VOT toolkit starts (trackers.ini: protocol = trax, "
