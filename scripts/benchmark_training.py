@@ -1,7 +1,7 @@
 """Training throughput (pairs/s) of configured models on this machine: forward + backward + SGD step.
 
     python scripts/benchmark_training.py                       # the default and the paper model
-    python scripts/benchmark_training.py configs=['experiment=quick'] batch=16 steps=8   (conf/benchmark_training.yaml)
+    python scripts/benchmark_training.py "configs=['experiment=quick']" batch=16 steps=8   (conf/benchmark_training.yaml)
 
 The configured ``trainer.precision`` is applied (bf16 autocast for ``bf16-mixed``). Batches are fixed random
 pairs at the configured search size with a target box and mask, so the figure is the model's own cost (data

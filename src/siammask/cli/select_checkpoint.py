@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -23,11 +24,12 @@ def select(cfg: DictConfig) -> dict:
     from siammask.tracking import Tracker, load_tracker
 
     benchmark = OmegaConf.to_container(cfg.benchmark, resolve=True)
+    assert isinstance(benchmark, dict)  # a config group's node
     protocol, metric = selection_metric(benchmark)  # before any tracking
     checkpoints = epoch_checkpoints(cfg.run_dir)
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None
     out_dir = Path(cfg.output_dir)
-    rows = []
+    rows: list[dict[str, Any]] = []
     for ckpt in checkpoints:
         base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
 
