@@ -179,7 +179,7 @@ def save_release_base_file(path: Path) -> None:
 def test_loading_a_tracker_does_not_import_lightning(tmp_path: Path, save) -> None:
     save(tmp_path / "model.ckpt")
     code = (f"import sys; from siammask.tracking import load_tracker; load_tracker({str(tmp_path / 'model.ckpt')!r}, "
-            f"{{}}); print('pytorch_lightning' in sys.modules, 'lightning' in sys.modules)")
+            f"'davis'); print('pytorch_lightning' in sys.modules, 'lightning' in sys.modules)")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
     assert result.stdout.split() == ["False", "False"]
 
