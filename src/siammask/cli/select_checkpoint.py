@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import hydra
 from omegaconf import DictConfig, OmegaConf
@@ -23,8 +23,7 @@ from siammask.evaluation.selection import epoch_checkpoints, score_tracker, sele
 def select(cfg: DictConfig) -> dict:
     from siammask.tracking import Tracker, load_tracker
 
-    benchmark = OmegaConf.to_container(cfg.benchmark, resolve=True)
-    assert isinstance(benchmark, dict)  # a config group's node
+    benchmark = cast(dict[str, Any], OmegaConf.to_container(cfg.benchmark, resolve=True))
     protocol, metric = selection_metric(benchmark)  # before any tracking
     checkpoints = epoch_checkpoints(cfg.run_dir)
     videos = hydra.utils.instantiate(cfg.benchmark.generator) if cfg.benchmark.reader == "synthetic" else None

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import cast
 
 import numpy as np
 import torch
@@ -57,9 +58,8 @@ def run(cfg: DictConfig, tracker: Tracker | None = None) -> TrackingOutputs:
     if cfg.bbox is None and cfg.mask is None:
         raise ValueError("give the targets on the first frame: bbox=[x,y,w,h] (or a list of boxes) and/or "
                          "mask=<mask PNG>")
-    boxes_xyxy = None if cfg.bbox is None else boxes_from_xywh(
-        OmegaConf.to_container(cfg.bbox) if OmegaConf.is_config(cfg.bbox) else cfg.bbox, frames.frame_hw,
-        str(frames.path))
+    bbox = OmegaConf.to_container(cfg.bbox) if OmegaConf.is_config(cfg.bbox) else cfg.bbox
+    boxes_xyxy = None if bbox is None else boxes_from_xywh(cast(list, bbox), frames.frame_hw, str(frames.path))
     masks = None if cfg.mask is None else read_first_masks(cfg.mask, frames.frame_hw)
     if tracker is None:
         ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)

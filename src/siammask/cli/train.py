@@ -62,7 +62,7 @@ def resume_command(ckpt_path: str) -> str:
     return command_line([*overrides, f"ckpt_path={ckpt_path}"])
 
 
-def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | None) -> None:
+def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | Path | None) -> None:
     """A resumed checkpoint already at ``max_steps`` trains nothing: say so (the checkpoint is untouched) instead of
     ending on a missing objective."""
     if ckpt_path and not trainer.callback_metrics and 0 < trainer.max_steps <= trainer.global_step:
@@ -72,7 +72,7 @@ def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | None) -> Non
 
 def warn_if_cut_short(trainer: pl.Trainer) -> None:
     """``trainer.max_time`` is a safety net: say loudly when it ended the run before its step / epoch budget."""
-    timer = next((cb for cb in trainer.callbacks if isinstance(cb, Timer)), None)
+    timer = next((cb for cb in trainer.callbacks if isinstance(cb, Timer)), None)  # type: ignore[attr-defined]
     remaining = timer.time_remaining() if timer is not None else None
     finished = (trainer.global_step >= trainer.max_steps if trainer.max_steps > 0
                 else trainer.current_epoch >= (trainer.max_epochs or 0))

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from siammask.checkpoints import load_trained
 from siammask.tracking.tracker import Tracker
@@ -65,11 +65,12 @@ def tracker_preset(name: str) -> dict[str, Any]:
         raise ValueError(f"no tracker preset {name!r}: choose one of {', '.join(tracker_presets())} (conf/tracker/)")
 
     def values(preset: str) -> Any:
-        own = OmegaConf.create(conf.joinpath("tracker", f"{preset}.yaml").read_text())
+        own = OmegaConf.create((conf / "tracker" / f"{preset}.yaml").read_text())
+        assert isinstance(own, DictConfig)  # a preset is a mapping
         defaults = own.pop("defaults", ["_self_"])
         return OmegaConf.merge(*(own if entry == "_self_" else values(entry) for entry in defaults))
 
-    crop = OmegaConf.create(conf.joinpath("crop", "paper.yaml").read_text())
+    crop = OmegaConf.create((conf / "crop" / "paper.yaml").read_text())
     tree = OmegaConf.create({"crop": crop, "tracker": values(name)})
     preset = OmegaConf.to_container(tree.tracker, resolve=True)
     assert isinstance(preset, dict)  # a YAML mapping
