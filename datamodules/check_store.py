@@ -11,11 +11,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 from .lmdb_store import StoreError, StoreIndex, decode_record, open_env, read_store, record_key
 
@@ -98,8 +97,7 @@ def _print_check(stats: dict[str, Any]) -> None:
         print(f"    {problem}")
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="check_store")
-@user_errors
+@command("check_store")
 def main(cfg: DictConfig) -> None:
     stats = check(cfg.path, int(cfg.samples), int(cfg.seed))
     if stats["problems"]:

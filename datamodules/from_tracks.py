@@ -22,11 +22,10 @@ from itertools import islice
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 from siammask.tracking.io import ImageFolder, open_frames
 
 from .readers.custom import write_custom_video
@@ -91,8 +90,7 @@ def from_tracks(track_dir: str | Path, input: str | Path, dest: str | Path, over
     return dest
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="from_tracks")
-@user_errors
+@command("from_tracks")
 def main(cfg: DictConfig) -> None:
     from_tracks(cfg.track_dir, cfg.input, cfg.dest, bool(cfg.overwrite))
 

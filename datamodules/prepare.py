@@ -28,14 +28,13 @@ from pathlib import Path
 from typing import Any, cast
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import MISSING, DictConfig, OmegaConf
 from omegaconf.errors import OmegaConfBaseException
 
+from siammask.command import command
 from siammask.crop import PAPER_CROP
 from siammask.geometry import CropWindow, mask_to_box_xyxy, mean_colour
-from siammask.hydra_glue import user_errors
 from siammask.progress import Progress
 
 from .lmdb_store import (
@@ -375,8 +374,7 @@ def print_summary(summary: dict[str, Any]) -> None:
 ENTRY_KEYS = ("task_name", "dataset", "paths")  # conf/prepare.yaml keys that are not PrepareConfig settings
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="prepare")
-@user_errors
+@command("prepare")
 def main(cfg: DictConfig) -> None:
     """conf/prepare.yaml: the settings given (not null) override the defaults, as in :func:`resolve_config`."""
     settings = cast(dict[str, Any], OmegaConf.to_container(cfg, resolve=True, throw_on_missing=True))

@@ -13,13 +13,12 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 BOX_POSITIVE_RGB = (0, 255, 0)
 BOX_NEGATIVE_RGB = (255, 64, 64)
@@ -96,8 +95,7 @@ def save_sample_grid(samples: Sequence[Mapping[str, torch.Tensor]] | Mapping[str
     return save_png(tile_grid([sample_tile(s) for s in _unbatch(samples)], columns), path)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="visualize")
-@user_errors
+@command("visualize")
 def main(cfg: DictConfig) -> Path:
     if cfg.split not in ("train", "val"):
         raise ValueError(f"split must be train or val, got {cfg.split!r}")

@@ -1,16 +1,15 @@
 """Throughput of the data path: synthetic rendering, the pair sampler alone, and the DataLoader.
 
     python scripts/benchmark_data.py                          # all measurements, ~1 minute
-    python scripts/benchmark_data.py --samples 1000 --workers 0 1 2
+    python scripts/benchmark_data.py samples=1000 workers=[0,1,2]   (conf/benchmark_data.yaml)
 
 One process and one OpenCV/torch thread, like one DataLoader worker, except the DataLoader rows.
 "Sampler alone" feeds pre-rendered frames from memory, so it excludes decoding / rendering: it is the
-cost every dataset pays (crop, jitter, photometric augmentation, tensors). Medians over ``--repeats``.
+cost every dataset pays (crop, jitter, photometric augmentation, tensors). Medians over ``repeats``.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -21,11 +20,13 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 import torch
+from omegaconf import DictConfig
 from siammask.datamodules.pair_datamodule import PairDataModule
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 from siammask.datamodules.synthetic import SyntheticVideos
 
+from siammask.command import command
 from siammask.geometry import CropWindow
 
 # Release sampler settings (conf/data/synthetic.yaml "sampler").
@@ -82,17 +83,11 @@ def loader_rate(num_workers: int, batches: int, batch_size: int) -> float:
     return batches * batch_size / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--samples", type=int, default=400)
-    parser.add_argument("--repeats", type=int, default=3)
-    parser.add_argument("--workers", type=int, nargs="*", default=[0, 1, 2])
-    parser.add_argument("--batch-size", type=int, default=16)
-    parser.add_argument("--batches", type=int, default=20)
-    args = parser.parse_args()
+@command("benchmark_data")
+def main(cfg: DictConfig) -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    n, repeats = args.samples, args.repeats
+    n, repeats = int(cfg.samples), int(cfg.repeats)
     results: dict[str, float] = {}
 
     videos = SyntheticVideos(num_videos=2000, seed=0)
@@ -115,9 +110,9 @@ def main() -> None:
     pairs = PairSampler([SourceSpec(videos, num_use=n, frame_range=20)], **SAMPLER)
     results["synthetic pairs/s, one process (render + sampler)"] = rate(pairs.__getitem__, n, repeats)
 
-    for workers in args.workers:
-        results[f"DataLoader samples/s, num_workers={workers}, batch {args.batch_size}"] = loader_rate(
-            workers, args.batches, args.batch_size)
+    for workers in cfg.workers:
+        results[f"DataLoader samples/s, num_workers={workers}, batch {cfg.batch_size}"] = loader_rate(
+            int(workers), int(cfg.batches), int(cfg.batch_size))
 
     print(json.dumps({"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
                       "results": {k: round(v, 1) for k, v in results.items()}}, indent=2))

@@ -1,21 +1,20 @@
 """Training-pair throughput of one data-loading process: LMDB store vs the same crops as JPEG/PNG files.
 
     python scripts/benchmark_lmdb.py                    # tennis frames (../shared/data/tennis), 300 pairs x 7
-    python scripts/benchmark_lmdb.py --frames path/to/jpegs --samples 500 --repeats 9
+    python scripts/benchmark_lmdb.py frames=path/to/jpegs samples=500 repeats=9   (conf/benchmark_lmdb.yaml)
 
 Builds a custom-layout dataset from real frames (two boxed objects per frame, one with a mask),
 prepares it into an LMDB store, and writes the very same 511x511 crops as files the way the release
 stored them (``<video>/<frame>.<track>.x.jpg`` + ``.m.png``). Both go through the same
 :class:`~siammask.datamodules.sampler.PairSampler` with the paper mixture's sampler settings
 (conf/data/paper_mix.yaml: crop jitter, negatives, grey, colour, blur), one thread, one process:
-the figure is what one DataLoader worker delivers. Reports the median over ``--repeats``, and the
+the figure is what one DataLoader worker delivers. Reports the median over ``repeats``, and the
 rate of ``frame()`` alone (decode); the two are measured in turn, repeat by repeat. Files are read
 warm from the page cache, the case most favourable to files.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import platform
 import statistics
@@ -26,16 +25,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from hydra import compose, initialize_config_module
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 from siammask.datamodules.lmdb_source import LmdbTrackSource
 from siammask.datamodules.lmdb_store import open_env, record_key, split_record
 from siammask.datamodules.prepare import prepare, resolve_config
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import Frame
 
-ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
+from siammask.command import command
 
 
 class CropFiles:
@@ -107,27 +104,19 @@ def frames_per_second(source, samples: int) -> float:
     return samples / (time.perf_counter() - start)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames", type=Path, default=DEFAULT_FRAMES, help="folder of *.jpg frames")
-    parser.add_argument("--max-frames", type=int, default=70)
-    parser.add_argument("--samples", type=int, default=300, help="pairs per repeat")
-    parser.add_argument("--repeats", type=int, default=7)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
-    args = parser.parse_args()
+@command("benchmark_lmdb")
+def main(cfg: DictConfig) -> None:
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
-    with initialize_config_module("siammask.conf", version_base="1.3"):
-        data = compose(overrides=["+crop=paper", "+data=paper_mix"]).data  # the paper's crops, no model
-    sampler_kwargs = OmegaConf.to_container(data.sampler, resolve=True)
+    sampler_kwargs = OmegaConf.to_container(cfg.data.sampler, resolve=True)
     sampler_kwargs["samples_per_epoch"] = None
 
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
-        build_custom(args.frames, tmp / "custom", args.max_frames)
+        build_custom(Path(cfg.frames), tmp / "custom", int(cfg.max_frames))
         start = time.perf_counter()
-        cfg = resolve_config("custom", {"root": str(tmp / "custom"), "out": str(tmp / "lmdb"), "workers": 1})
-        summary = prepare("custom", cfg)
+        summary = prepare("custom", resolve_config("custom", {"root": str(tmp / "custom"), "out": str(tmp / "lmdb"),
+                                                              "workers": 1}))
         prepare_rate = summary["frames"] / (time.perf_counter() - start)
         store = LmdbTrackSource(tmp / "lmdb")
         files = CropFiles(store, tmp / "crop511")
@@ -140,17 +129,17 @@ def main() -> None:
         frames: dict[str, list[float]] = {name: [] for name in sources}
         for name in sources:  # warm-up: page cache, lazy imports
             pairs_per_second(samplers[name], 20, 0)
-        for repeat in range(args.repeats):  # interleaved, so that load from other processes hits both alike
+        for repeat in range(int(cfg.repeats)):  # interleaved, so that load from other processes hits both alike
             for name, source in sources.items():
-                pairs[name].append(pairs_per_second(samplers[name], args.samples, repeat))
-                frames[name].append(frames_per_second(source, args.samples))
+                pairs[name].append(pairs_per_second(samplers[name], int(cfg.samples), repeat))
+                frames[name].append(frames_per_second(source, int(cfg.samples)))
         for name in sources:
             results[name] = {"pairs_per_s_median": round(statistics.median(pairs[name]), 1),
                              "pairs_per_s_runs": [round(r, 1) for r in pairs[name]],
                              "frames_per_s_median": round(statistics.median(frames[name]), 1)}
     print(json.dumps(results, indent=2))
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if cfg.json:
+        Path(cfg.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

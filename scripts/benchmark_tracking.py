@@ -1,13 +1,13 @@
 """Tracking speed on this CPU: the original release (optional), and this project's networks on each backend, for
 1, 2, 4, 8 targets. Prints Markdown tables (the README's), optionally writes them as JSON.
 
-    .venv/bin/python scripts/benchmark_tracking.py [--release-root /path/to/foolwood/SiamMask] [--threads 2]
-        [--max-frames 70] [--targets 1 2 4 8] [--json out.json]
+    .venv/bin/python scripts/benchmark_tracking.py [release_root=/path/to/foolwood/SiamMask] [threads=2]
+        [max_frames=70] [targets=[1,2,4,8]] [json=out.json]          (conf/benchmark_tracking.yaml)
 
 Per-frame time is the wall time of one ``Tracker.track`` call (crop, network, post-processing: the whole frame;
 frames are decoded beforehand), median over the tracked frames (the first frame, initialisation, excluded), as
 track.py's timing.json. Networks: the paper's SiamMask-sharp (ResNet-50, refine) and the light default
-(experiment=quick), seeded random weights (speed does not depend on them). With ``--release-root`` (a checkout of
+(experiment=quick), seeded random weights (speed does not depend on them). With ``release_root`` (a checkout of
 github.com/foolwood/SiamMask, run as it is with the shims of scripts/compare_with_release.py) the release's own
 tracker runs first, and the paper network of every backend loads the very same weights, converted from the
 release's file, with the release's DAVIS settings. The int8 graphs are calibrated on the synthetic videos.
@@ -17,7 +17,6 @@ The machine must be quiet: the header records the CPU and the 1-minute load aver
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import statistics
@@ -31,23 +30,21 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
-from omegaconf import OmegaConf
+from omegaconf import DictConfig
 from siammask.datamodules.synthetic import synthetic_calibration
 
+from siammask.command import command, compose_config
 from siammask.crop import PAPER_CROP
 from siammask.geometry import xywh_to_xyxy
-from siammask.hydra_glue import register_resolvers
 from siammask.models import SiamMask
 from siammask.onnx import OnnxNetwork, export_graphs, quantize_graphs
 from siammask.tracking import Tracker, TrackerConfig, open_frames
 from siammask.tracking.backends import BACKENDS, pytorch_network
+from siammask.tracking.loading import tracker_preset
 from siammask.tracking.timing import cpu_model, load_average
 
 ROOT = Path(__file__).resolve().parents[1]
-DEFAULT_FRAMES = ROOT.parent / "shared" / "data" / "tennis"
-DEFAULT_BOX_XYWH = (305.0, 110.0, 165.0, 252.0)  # the player in tennis/00000.jpg (compare_with_release's box)
 PAPER = ["model/backbone=paper_resnet50", "model.neck.out_channels=256", "model.head.hidden_channels=256",
          "model/refine=sharp", "model.refine.batch_norm=false"]  # the release's refine, without the default's BNs
 NETWORKS = {"paper SiamMask-sharp": PAPER, "light default (experiment=quick)": ["experiment=quick"]}
@@ -58,18 +55,13 @@ GRAPH_SETTINGS = {"exemplar_size": PAPER_CROP.exemplar_size, "search_size": PAPE
 
 
 def configured_network(overrides: list[str]) -> SiamMask:
-    register_resolvers()
     torch.manual_seed(0)
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
-    return instantiate(cfg.model).network.eval()
+    return instantiate(compose_config("train", overrides).model).network.eval()
 
 
 def davis_config() -> TrackerConfig:
     """The davis preset as track.py composes it (it inherits vot and interpolates the crop node)."""
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("track", overrides=["tracker=davis"])
-    return TrackerConfig.from_mapping(OmegaConf.to_container(cfg.tracker, resolve=True))
+    return TrackerConfig.from_mapping(tracker_preset("davis"))
 
 
 def backend_networks(network: SiamMask, config: TrackerConfig, workdir: Path, threads: int,
@@ -167,48 +159,43 @@ def markdown(title: str, columns: list[str], rows: dict[str, list[str]]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--frames-dir", type=Path, default=DEFAULT_FRAMES)
-    parser.add_argument("--box", type=float, nargs=4, default=DEFAULT_BOX_XYWH, metavar=("X", "Y", "W", "H"),
-                        help="first target on the first frame, xywh image pixels")
-    parser.add_argument("--max-frames", type=int, default=None)
-    parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--targets", type=int, nargs="+", default=[1, 2, 4, 8])
-    parser.add_argument("--backends", nargs="+", default=list(BACKENDS), choices=BACKENDS)
-    parser.add_argument("--networks", nargs="+", default=list(NETWORKS), choices=list(NETWORKS))
-    parser.add_argument("--release-root", type=Path, default=None, help="a checkout of foolwood/SiamMask")
-    parser.add_argument("--json", type=Path, default=None, help="also write the figures here")
-    args = parser.parse_args()
-
-    torch.set_num_threads(args.threads)
-    frame_paths = sorted(args.frames_dir.glob("*.jpg"))[:args.max_frames]
-    frames = list(islice(open_frames(args.frames_dir), args.max_frames))
+@command("benchmark_tracking")
+def main(cfg: DictConfig) -> None:
+    unknown = sorted((set(cfg.backends) - set(BACKENDS)) | (set(cfg.networks or ()) - set(NETWORKS)))
+    if unknown:
+        raise ValueError(f"{unknown}: backends are {', '.join(BACKENDS)}; networks are {', '.join(NETWORKS)}")
+    threads, frames_dir = int(cfg.threads), Path(cfg.frames_dir)
+    torch.set_num_threads(threads)
+    frame_paths = sorted(frames_dir.glob("*.jpg"))[:cfg.max_frames]
+    frames = list(islice(open_frames(frames_dir), cfg.max_frames))
     if len(frames) < 2:
-        raise SystemExit(f"{args.frames_dir} needs at least 2 frames")
+        raise ValueError(f"frames_dir={str(frames_dir)!r} needs at least 2 frames")
     load_before = load_average()
     config = davis_config()
     with tempfile.TemporaryDirectory(prefix="benchmark_tracking_") as tmp:  # graphs and weights, ~200 MB
-        figures = time_all(args, Path(tmp), frame_paths, frames, config)
-    figures["machine"] = {"cpu": cpu_model(), "threads": args.threads, "load_average_1min_before": load_before,
+        figures = time_all(cfg, Path(tmp), frame_paths, frames, config)
+    figures["machine"] = {"cpu": cpu_model(), "threads": threads, "load_average_1min_before": load_before,
                           "load_average_1min_after": load_average(), "torch": torch.__version__,
-                          "frames": len(frames) - 1, "frames_dir": str(args.frames_dir)}
-    print(report(figures, args.targets))
-    if args.json is not None:
-        args.json.write_text(json.dumps(figures, indent=2))
+                          "frames": len(frames) - 1, "frames_dir": str(frames_dir)}
+    print(report(figures, list(cfg.targets)))
+    if cfg.json is not None:
+        Path(cfg.json).write_text(json.dumps(figures, indent=2))
 
 
-def time_all(args: argparse.Namespace, workdir: Path, frame_paths: list[Path], frames: list[np.ndarray],
+def time_all(cfg: DictConfig, workdir: Path, frame_paths: list[Path], frames: list[np.ndarray],
              config: TrackerConfig) -> dict[str, dict]:
     """The release (optional), then every network on every backend: the figures before the machine record."""
     figures: dict[str, dict] = {"release": None, "networks": {}}
-    networks = {name: NETWORKS[name] for name in args.networks}
+    networks = {name: NETWORKS[name] for name in cfg.networks or NETWORKS}
     paper_name = next(iter(NETWORKS))
     release_ms = None
-    if args.release_root is not None:
-        if not (args.release_root / "tools" / "test.py").is_file():
-            raise SystemExit(f"{args.release_root} is not a checkout of foolwood/SiamMask (no tools/test.py)")
-        release_ms, release_ckpt = time_release(args.release_root, frame_paths, tuple(args.box), workdir)
+    box_xywh = tuple(float(v) for v in cfg.bbox)
+    if cfg.release_root is not None:
+        release_root = Path(cfg.release_root)
+        if not (release_root / "tools" / "test.py").is_file():
+            raise ValueError(f"release_root={str(release_root)!r} is not a checkout of foolwood/SiamMask "
+                             "(no tools/test.py)")
+        release_ms, release_ckpt = time_release(release_root, frame_paths, box_xywh, workdir)
         figures["release"] = {"ms": release_ms}
     for name, overrides in networks.items():
         if name == paper_name and release_ms is not None:
@@ -220,11 +207,11 @@ def time_all(args: argparse.Namespace, workdir: Path, frame_paths: list[Path], f
         figures["networks"][name] = {}
         figures.setdefault("gflop_per_target", {})[name] = search_gflop(network)
         folder = workdir / name.split()[0]
-        for row, make in backend_networks(network, config, folder, args.threads, args.backends).items():
+        for row, make in backend_networks(network, config, folder, int(cfg.threads), list(cfg.backends)).items():
             made = make()
             figures["networks"][name][row] = {
-                str(count): time_tracker(made, config, frames, target_boxes(count, tuple(args.box), frames[0].shape[:2]))
-                for count in args.targets}
+                str(count): time_tracker(made, config, frames, target_boxes(count, box_xywh, frames[0].shape[:2]))
+                for count in cfg.targets}
             print(f"{name}, {row}: " + ", ".join(f"{c} target(s) {v['ms']:.1f} ms"
                                                  for c, v in figures["networks"][name][row].items()), flush=True)
     return figures

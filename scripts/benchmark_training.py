@@ -1,16 +1,15 @@
 """Training throughput (pairs/s) of configured models on this machine: forward + backward + SGD step.
 
     python scripts/benchmark_training.py                       # the default and the paper model
-    python scripts/benchmark_training.py --config "experiment=quick" --batch 16 --steps 8
+    python scripts/benchmark_training.py "configs=['experiment=quick']" batch=16 steps=8   (conf/benchmark_training.yaml)
 
 The configured ``trainer.precision`` is applied (bf16 autocast for ``bf16-mixed``). Batches are fixed random
 pairs at the configured search size with a target box and mask, so the figure is the model's own cost (data
-loading excluded). Reports the median step time over ``--steps`` after one warm-up step, and the machine.
+loading excluded). Reports the median step time over ``steps`` after one warm-up step, and the machine.
 """
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import platform
@@ -20,14 +19,14 @@ import time
 from pathlib import Path
 
 import torch
-from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
+from omegaconf import DictConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 from model_fixtures import make_batch
 
-from siammask.hydra_glue import register_resolvers
+from siammask.command import command, compose_config
 
 PAPER = ["experiment=quick", "model/backbone=paper_resnet50", "model.search_size=255", "model.neck.out_channels=256",
          "model.head.hidden_channels=256", "model.head.mask.hidden_channels=256", "model.mask_positions_per_pair=null",
@@ -42,8 +41,7 @@ CONFIGS = {
 
 
 def measure(overrides: list[str], batch_size: int, steps: int) -> float:
-    with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
-        cfg = compose("train", overrides=overrides)
+    cfg = compose_config("train", overrides)
     module = instantiate(cfg.model)
     module.log = lambda *args, **kwargs: None
     module.on_train_epoch_start()
@@ -62,26 +60,21 @@ def measure(overrides: list[str], batch_size: int, steps: int) -> float:
     return batch_size / statistics.median(times[1:])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", action="append", help="Hydra overrides of one extra configuration (repeatable)")
-    parser.add_argument("--batch", type=int, default=8)
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=os.cpu_count())
-    parser.add_argument("--json", type=Path)
-    args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    register_resolvers()
-    configs = {c: c.split() for c in args.config} if args.config else CONFIGS
+@command("benchmark_training")
+def main(cfg: DictConfig) -> None:
+    threads = int(cfg.threads or os.cpu_count() or 1)
+    batch, steps = int(cfg.batch), int(cfg.steps)
+    torch.set_num_threads(threads)
+    configs = {c: c.split() for c in cfg.configs} if cfg.configs else CONFIGS
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{args.threads} threads, batch {args.batch}, median of {args.steps} steps")
+          f"{threads} threads, batch {batch}, median of {steps} steps")
     print("| model | training pairs/s |\n|---|---|")
     results = {}
     for name, overrides in configs.items():
-        results[name] = measure(overrides, args.batch, args.steps)
+        results[name] = measure(overrides, batch, steps)
         print(f"| {name} | {results[name]:.1f} |", flush=True)
-    if args.json:
-        args.json.write_text(json.dumps(results, indent=2))
+    if cfg.json:
+        Path(cfg.json).write_text(json.dumps(results, indent=2))
 
 
 if __name__ == "__main__":

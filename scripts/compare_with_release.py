@@ -13,22 +13,19 @@ tracked box, mask and rotated box is compared. Prints one line per preset and wr
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import types
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 import torch
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))  # conf/paths: the defaults are relative to this checkout
 INIT_BOX_XYWH = (305, 110, 165, 252)  # the tennis player in frame 0
 # The release's settings (experiments/siammask_sharp/config_davis.json / config_vot.json, anchors of config.json).
 RELEASE_ANCHORS = {"stride": 8, "ratios": [0.33, 0.5, 1, 2, 3], "scales": [8], "round_dight": 0}
@@ -138,8 +135,7 @@ def compare(release: types.SimpleNamespace, model: torch.nn.Module, ckpt: Path, 
             "mask_iou_mean": float(np.mean(ious)), "rotated_box_max_px": float(max(rotated_diff))}
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="compare_with_release")
-@user_errors
+@command("compare_with_release")
 def main(cfg: DictConfig) -> None:
     release_root, frames_dir, out = Path(cfg.release_root), Path(cfg.frames), Path(cfg.out)
     if not (release_root / "tools" / "test.py").is_file():

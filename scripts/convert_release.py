@@ -13,7 +13,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import hydra
 from omegaconf import DictConfig
 
 from siammask.checkpoints import (
@@ -23,12 +22,11 @@ from siammask.checkpoints import (
     release_preset,
     weights_format,
 )
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 from siammask.weights import read_weights_file, state_dict_of
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="convert_release")
-@user_errors
+@command("convert_release")
 def main(cfg: DictConfig) -> None:
     weights = Path(cfg.weights)
     payload = read_weights_file(weights)  # read once: it picks the network and fills it

@@ -13,6 +13,12 @@ the last to ``<out>/held_out`` (validation store and ``eval.py benchmark=custom`
   as background, keeping the largest region. These are rough, made by a rule, not by hand: often the upper
   body only, sometimes missing a leg or the racket. Enough to show the mechanics of fine-tuning and scoring,
   not ground truth to publish numbers on.
+
+**Negative pairs show the same player.** Every clip is the same player on the same court, while the pair sampler
+takes a negative pair's search frame from *another video* (here: another clip), which shows him too: with the
+default ``data.sampler.negative_rate`` (0.2) a fifth of the pairs teach "this player is not the target". Fine-tune
+on the example with ``data.sampler.negative_rate=0`` for pairs that mean what they say; your own videos of
+different objects need nothing of the kind.
 """
 
 from __future__ import annotations
@@ -21,13 +27,12 @@ import logging
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 from siammask.datamodules.readers.custom import write_custom_video
 
+from siammask.command import command
 from siammask.geometry import xyxy_to_xywh
-from siammask.hydra_glue import user_errors
 
 TENNIS = Path("../shared/data/tennis")  # relative to the repository root, as in README's commands
 log = logging.getLogger(__name__)
@@ -100,11 +105,12 @@ def make_tennis_example(out: str | Path, clips: int = 5, frames_per_clip: int = 
     return out / "videos", out / "held_out"
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="tennis_example")
-@user_errors
+@command("tennis_example")
 def main(cfg: DictConfig) -> None:
     train, held_out = make_tennis_example(cfg.out, int(cfg.clips), int(cfg.frames_per_clip), Path(cfg.frames))
     log.info("wrote %s and %s", train, held_out)
+    log.warning("every clip shows the same player, so negative pairs (another clip's object) show the target too: "
+                "fine-tune on this example with data.sampler.negative_rate=0 (see the script's docstring)")
 
 
 if __name__ == "__main__":

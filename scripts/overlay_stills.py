@@ -10,11 +10,10 @@ import logging
 from pathlib import Path
 
 import cv2
-import hydra
 import numpy as np
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +33,7 @@ def read_frames(video: Path, indices: list[int]) -> list[np.ndarray]:
     return [frames[i] for i in indices]
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="overlay_stills")
-@user_errors
+@command("overlay_stills")
 def main(cfg: DictConfig) -> None:
     indices, width, out = [int(i) for i in cfg.frames], int(cfg.width), Path(cfg.out)
     tiles = []

@@ -1,6 +1,6 @@
 """Plot a run's training curves (loss per branch, box / mask IoU) from its CSV log into a PNG.
 
-    python scripts/plot_training.py run_dir=logs/train/runs/<run> out=docs/training_curve.png  (conf/plot_training.yaml)
+    python scripts/plot_training.py run_dir=logs/train/runs/<run>   (conf/plot_training.yaml; out=<run>/training_curve.png)
 """
 
 from __future__ import annotations
@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-import hydra
 import matplotlib
 
 matplotlib.use("Agg")
@@ -16,7 +15,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 log = logging.getLogger(__name__)
 
@@ -46,8 +45,7 @@ def plot(metrics: pd.DataFrame, out: Path, smooth: int = 10) -> None:
     fig.savefig(out, dpi=110)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="plot_training")
-@user_errors
+@command("plot_training")
 def main(cfg: DictConfig) -> None:
     out = Path(cfg.out)
     plot(load_metrics(Path(cfg.run_dir)), out, int(cfg.smooth))

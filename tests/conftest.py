@@ -4,7 +4,6 @@ runs bf16 (siammask.precision measures it otherwise; tests/test_precision.py tes
 real frames beside the checkout."""
 
 import os
-
 from pathlib import Path
 
 import pytest

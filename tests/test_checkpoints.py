@@ -11,7 +11,7 @@ import torch
 from hydra import compose, initialize_config_dir
 
 from siammask.checkpoints import check_device, load_trained, weights_format
-from siammask.tracking import load_tracker
+from siammask.tracking import TrackerConfig, load_tracker
 from siammask.weights import read_state_dict, read_weights_file
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -53,7 +53,7 @@ def test_missing_file_and_directory_are_named(tmp_path: Path) -> None:
 @pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
 def test_cuda_device_without_a_gpu_is_refused_before_the_file_is_read(text_file: Path) -> None:
     with pytest.raises(ValueError, match="device=cuda but torch sees no CUDA GPU.*device=cpu"):
-        load_tracker(text_file, {}, device="cuda")  # the device is checked first, the bad file is never read
+        load_tracker(text_file, TrackerConfig(), device="cuda")  # the device is checked first, the bad file is never read
     with pytest.raises(ValueError, match="not a device torch knows"):
         check_device("gpu0")
 
@@ -67,10 +67,8 @@ def test_foreign_tensor_file_says_what_it_holds(tmp_path: Path) -> None:
 
 
 def entry_point(script: str):
-    spec = importlib.util.spec_from_file_location(script.removesuffix(".py") + "_script", ROOT / script)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The code a top-level script runs (train.py -> siammask.cli.train)."""
+    return importlib.import_module(f"siammask.cli.{script.removesuffix('.py')}")
 
 
 @pytest.mark.parametrize("script, config, call, args", [

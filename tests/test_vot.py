@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 import torch
+from command_line import run_command
 from model_fixtures import light_model_kwargs
 
 trax = pytest.importorskip("trax")
@@ -93,20 +95,62 @@ def test_a_trax_session_answers_rectangle_polygon_and_mask_objects_each_in_its_o
             process.kill()
 
 
-def test_a_missing_checkpoint_ends_the_tracker_with_one_line(tmp_path, capsys):
+def test_a_missing_checkpoint_ends_the_tracker_with_one_line(tmp_path, capsys, monkeypatch):
     from siammask.vot import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main([f"ckpt_path={tmp_path / 'none.ckpt'}"])
-    err = capsys.readouterr().err
-    assert exit_info.value.code == 1 and len(err.strip().splitlines()) == 1
-    assert err.startswith("error: checkpoint") and "none.ckpt" in err
+    monkeypatch.setenv("TRAX", "1")
+    assert run_command(main, f"ckpt_path={tmp_path / 'none.ckpt'}", run_dir=tmp_path) == 1
+    captured = capsys.readouterr()
+    assert len(captured.err.strip().splitlines()) == 1 and captured.out == ""  # stdout is the protocol's
+    assert captured.err.startswith("error: checkpoint") and "none.ckpt" in captured.err
+    assert list(tmp_path.iterdir()) == []  # no run folder, no log file
 
 
-def test_a_wrong_option_ends_the_tracker_with_one_line(capsys):
+def test_a_wrong_option_ends_the_tracker_without_a_traceback(tmp_path, capsys):
     from siammask.vot import main
 
-    with pytest.raises(SystemExit) as exit_info:
-        main(["no_such_option=1"])
+    assert run_command(main, "no_such_option=1", run_dir=tmp_path) == 1
     err = capsys.readouterr().err
-    assert exit_info.value.code == 1 and len(err.strip().splitlines()) == 1 and "no_such_option" in err
+    assert "no_such_option" in err and "Traceback" not in err
+
+
+def test_help_describes_the_tracker_process_and_its_options(tmp_path, capsys):
+    from siammask.vot import main
+
+    assert run_command(main, "--help", run_dir=tmp_path) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("siammask-vot (python -m siammask.vot)") and "protocol = trax" in out
+    assert "ckpt_path: null" in out and "tracker:" in out  # the options with their defaults
+
+
+class Terminal(io.StringIO):
+    """stdin as a person at a terminal gives it."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_run_by_hand_says_in_one_line_what_starts_it_before_loading_a_network(tmp_path, capsys, monkeypatch):
+    """A terminal on stdin and no TRAX variable: one line naming the toolkit and track.py, no model loaded."""
+    from siammask.vot import main
+
+    for name in ("TRAX", "TRAX_SOCKET"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setattr(sys, "stdin", Terminal())
+    assert run_command(main, f"ckpt_path={tmp_path / 'none.ckpt'}", run_dir=tmp_path) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and len(captured.err.strip().splitlines()) == 1
+    assert captured.err.startswith("error: no TraX client: siammask.vot is the tracker process the VOT toolkit")
+    assert "none.ckpt" not in captured.err  # refused before the checkpoint is looked at
+
+
+def test_a_session_without_a_client_fails_once_with_one_line(tmp_path):
+    """stdin closed (not a terminal, no client): the TraX session fails; one line, not trax's traceback twice."""
+    tiny = tmp_path / "tiny.ckpt"
+    save_tiny_checkpoint(tiny)
+    process = subprocess.run([sys.executable, "-m", "siammask.vot", f"ckpt_path={tiny}"], stdin=subprocess.DEVNULL,
+                             check=False, capture_output=True, text=True, timeout=600,
+                             env={k: v for k, v in os.environ.items() if not k.startswith("TRAX")})
+    assert process.returncode == 1 and "Traceback" not in process.stderr
+    assert process.stderr.strip().splitlines()[-1].startswith("error: the TraX session failed")
+    assert len([line for line in process.stderr.splitlines() if line.startswith("error:")]) == 1

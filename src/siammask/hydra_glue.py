@@ -1,4 +1,4 @@
-"""Small glue for the Hydra entry points (train.py, eval.py, track.py, siammask.vot): resolvers, list
+"""Small glue for the Hydra entry points (train.py, eval.py, track.py, siammask.vot; see siammask.command): resolvers, list
 instantiation, how a user mistake ends a run, and the record of a run (configuration, overrides, git state)
 that every logger receives."""
 
@@ -110,11 +110,13 @@ def _user_mistake(error: BaseException | None) -> BaseException | None:
 
 
 def project_root() -> str:
-    """The folder of train.py and logs/ (``paths.root_dir`` reads ``$PROJECT_ROOT``) for entry points that are
-    not scripts in it (``python -m siammask.vot``): the source checkout this package is installed from
-    (editable install), else the current folder."""
-    checkout = Path(__file__).resolve().parents[2]
-    return str(checkout) if (checkout / "pyproject.toml").is_file() else os.getcwd()
+    """The folder ``paths.root_dir`` (``$PROJECT_ROOT``) puts ``logs/`` and ``data/`` in, found here only
+    (:func:`siammask.command.command` exports it): the source checkout this package is installed from (an
+    editable install: this file is the checkout's src/siammask/hydra_glue.py), else the current folder, so a
+    package installed with a plain ``pip install .`` writes where the user runs it."""
+    here = Path(__file__).resolve()
+    checkout = here.parents[2]
+    return str(checkout) if (checkout / "src" / "siammask" / here.name).resolve() == here else os.getcwd()
 
 
 # Overrides that say where a run goes, not what it is; left out of run names.

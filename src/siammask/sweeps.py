@@ -18,12 +18,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import hydra
 import yaml
 from hydra.experimental.callback import Callback
 from omegaconf import DictConfig
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 
 RESULT_FILE = "result.json"
 SUMMARY_FILES = ("summary.csv", "summary.md", "summary.png")
@@ -229,8 +228,7 @@ def _written(folder: Path) -> str:
     return ", ".join(str(folder / name) for name in SUMMARY_FILES if (folder / name).is_file())
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="sweep_summary")
-@user_errors
+@command("sweep_summary")
 def main(cfg: DictConfig) -> None:
     folder = Path(cfg.folder)
     if cfg.direction not in (None, "maximize", "minimize"):

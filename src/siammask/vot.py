@@ -1,6 +1,6 @@
 """The tracker process the VOT toolkit runs: SiamMask behind the TraX protocol (``vot-trax``).
 
-    .venv/bin/python -m siammask.vot ckpt_path=<model.ckpt> [tracker=vot] [device=cpu]
+    .venv/bin/python -m siammask.vot ckpt_path=<model.ckpt> [tracker=vot] [device=cpu]   (or: siammask-vot ...)
 
 The toolkit starts this command (``protocol = trax`` in its ``trackers.ini``), sends the first frame with
 one or more objects, then one frame at a time, and reads a region per object back. Objects may be given
@@ -18,13 +18,14 @@ import importlib.util
 import os
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from omegaconf import DictConfig
 
+from siammask.command import command
 from siammask.evaluation.region import init_box_from_polygon
 from siammask.geometry import mask_to_box_xyxy, polygon_mask
-from siammask.hydra_glue import project_root, user_errors
 from siammask.tracking import Tracker, TrackResult, default_checkpoint, load_tracker, read_image_rgb
 
 
@@ -91,12 +92,17 @@ def _region(kind: str, result: TrackResult, image_hw: tuple[int, int]):
 
 
 def serve(tracker: Tracker) -> None:
-    """Answer TraX requests until the client quits: initialise on ``initialize``, track on ``frame``."""
-    from trax import Image, Region, Server, TraxStatus
+    """Answer TraX requests until the client quits: initialise on ``initialize``, track on ``frame``.
+
+    A failure ends the session with its reason sent to the client and raised here once (trax's own ``with``
+    would print the traceback before the caller reports it again)."""
+    from trax import Image, Region, Server, TraxException, TraxStatus
 
     formats = [Region.RECTANGLE, Region.POLYGON, Region.MASK]
     kinds: list[str] = []
-    with Server(formats, [Image.PATH, Image.MEMORY], tracker_name="SiamMask", multiobject=True) as server:
+    server = None
+    try:
+        server = Server(formats, [Image.PATH, Image.MEMORY], tracker_name="SiamMask", multiobject=True)
         while True:
             request = server.wait()
             if request.type in (TraxStatus.QUIT, TraxStatus.ERROR):
@@ -112,32 +118,42 @@ def serve(tracker: Tracker) -> None:
                 results = tracker.track(image)
             server.status([(_region(kind, result, image.shape[:2]), {"confidence": f"{result.score:.5f}"})
                            for kind, result in zip(kinds, results)])
+    except TraxException as error:  # no client at the other end, or it went away
+        _quit(server, error)
+        raise ValueError(f"the TraX session failed ({error}): {NOT_BY_HAND}") from error
+    except BaseException as error:
+        _quit(server, error)
+        raise
+    server.quit()
 
 
-@user_errors
-def run(cfg: DictConfig) -> None:
+def _quit(server: Any, error: BaseException) -> None:
+    """End a session on an error, telling the client why (when a session was set up at all)."""
+    if server is not None:
+        server.quit(reason=str(error) or type(error).__name__)
+
+
+NOT_BY_HAND = ("siammask.vot is the tracker process the VOT toolkit starts (trackers.ini: protocol = trax, "
+               "command = python -m siammask.vot ckpt_path=<ckpt>), speaking TraX on stdin / stdout; "
+               "to track a video by hand use track.py (siammask-track); --help lists the options")
+
+
+def check_trax_client() -> None:
+    """Refuse to start a session nobody can answer: the toolkit sets ``TRAX`` (stdin / stdout) or
+    ``TRAX_SOCKET``; a terminal on stdin without them is a person, who would only see the protocol's hello."""
+    if importlib.util.find_spec("trax") is None:
+        raise ValueError("the TraX protocol library is missing: install it with "
+                         "`.venv/bin/python -m pip install vot-trax` (it is in the dev extra)")
+    if not (os.environ.get("TRAX") or os.environ.get("TRAX_SOCKET")) and sys.stdin.isatty():
+        raise ValueError(f"no TraX client: {NOT_BY_HAND}")
+
+
+@command("vot")
+def main(cfg: DictConfig) -> None:
+    """``key=value`` overrides of conf/vot.yaml; Hydra writes no run folder and logs to stderr (the config)."""
+    check_trax_client()  # before the network loads
     ckpt_path = cfg.ckpt_path or default_checkpoint(cfg.ckpt_runs_dir)
     serve(load_tracker(ckpt_path, cfg.tracker, cfg.device))
-
-
-def main(argv: Sequence[str] | None = None) -> None:
-    """Compose ``conf/vot.yaml`` with ``key=value`` overrides (Hydra's compose: no run folder, no log files)."""
-    from hydra import compose, initialize_config_module
-    from hydra.errors import HydraException
-
-    os.environ.setdefault("PROJECT_ROOT", project_root())
-    overrides = list(sys.argv[1:] if argv is None else argv)
-    if importlib.util.find_spec("trax") is None:
-        print("error: the TraX protocol library is missing: install it with "
-              "`.venv/bin/python -m pip install vot-trax` (it is in the dev extra)", file=sys.stderr)
-        raise SystemExit(1)
-    try:
-        with initialize_config_module("siammask.conf", version_base="1.3"):
-            cfg = compose("vot", overrides=overrides)
-    except HydraException as error:  # a wrong key or group name: one line, as the other entry points
-        print(f"error: {' '.join(str(error).split())}", file=sys.stderr)
-        raise SystemExit(1) from None
-    run(cfg)
 
 
 if __name__ == "__main__":

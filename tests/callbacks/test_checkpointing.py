@@ -17,11 +17,10 @@ from siammask.hydra_glue import register_resolvers
 from siammask.runs import resolve_ckpt_path
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # train.py
 sys.path.insert(0, str(ROOT / "tests"))  # signal_helpers, also named in the configs below
 from signal_helpers import SignalAtStep
 
-from train import train
+from siammask.cli.train import train
 
 register_resolvers()
 STEPS = 6

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from command_line import run_command
 from hydra import compose, initialize_config_dir
 from hydra.utils import instantiate
 from siammask.datamodules.synthetic import synthetic_calibration
@@ -157,13 +158,13 @@ def checkpoint(tmp_path) -> Path:
 
 
 def test_graphs_are_exported_on_first_use_beside_the_checkpoint_and_reused(checkpoint, tennis_frames) -> None:
-    first = load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+    first = load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     folders = list((checkpoint.parent / "model.ckpt.onnx").iterdir())
     assert len(folders) == 1 and (folders[0] / MANIFEST).is_file()
     stamp = (folders[0] / "search.onnx").stat().st_mtime_ns
-    second = load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+    second = load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     assert (folders[0] / "search.onnx").stat().st_mtime_ns == stamp  # not exported again
-    reference = load_tracker(checkpoint, {}, fold_batchnorm=False)
+    reference = load_tracker(checkpoint, TrackerConfig(), fold_batchnorm=False)
     for tracker in (first, second, reference):
         tracker.init(tennis_frames[0], xywh_to_xyxy(TENNIS_BOX_XYWH))
     expected = reference.track(tennis_frames[1])[0]
@@ -177,12 +178,12 @@ def test_a_cached_graph_of_another_checkpoint_is_rebuilt_with_a_warning(checkpoi
     other = tmp_path / "other" / "model.ckpt"
     torch.manual_seed(1)
     save_tiny_checkpoint(other)
-    load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
-    load_tracker(other, {}, backend="onnxruntime", threads=1)
+    load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
+    load_tracker(other, TrackerConfig(), backend="onnxruntime", threads=1)
     cached = next((checkpoint.parent / "model.ckpt.onnx").iterdir())
     shutil.copyfile(next((other.parent / "model.ckpt.onnx").iterdir()) / "search.onnx", cached / "search.onnx")
     with caplog.at_level(logging.WARNING):
-        load_tracker(checkpoint, {}, backend="onnxruntime", threads=1)
+        load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", threads=1)
     assert "rebuilding the ONNX cache" in caplog.text and "checkpoint_sha256" in caplog.text
     build_graphs(checkpoint, {}, cached)  # the rebuilt folder matches its checkpoint again
 
@@ -194,25 +195,25 @@ def test_a_named_onnx_dir_of_another_checkpoint_or_config_is_refused(checkpoint,
     exported = tmp_path / "exported"
     build_graphs(other, {}, exported)
     with pytest.raises(ValueError, match=r"does not belong to checkpoint .*model\.ckpt.*checkpoint_sha256"):
-        load_tracker(checkpoint, {}, backend="onnxruntime", onnx_dir=exported)
+        load_tracker(checkpoint, TrackerConfig(), backend="onnxruntime", onnx_dir=exported)
     with pytest.raises(ValueError, match="search_size is 255, expected 239"):
         load_tracker(other, {"search_size": 239}, backend="onnxruntime", onnx_dir=exported)
-    assert load_tracker(other, {}, backend="onnxruntime", onnx_dir=exported).num_targets == 0
+    assert load_tracker(other, TrackerConfig(), backend="onnxruntime", onnx_dir=exported).num_targets == 0
 
 
 def test_bad_backend_input_is_refused_before_the_checkpoint_is_read(tmp_path, monkeypatch) -> None:
     unread = tmp_path / "absent.ckpt"  # never opened: each refusal comes first
     with pytest.raises(ValueError, match="needs calibration frames: calibration=synthetic"):
-        load_tracker(unread, {}, backend="onnxruntime_int8")
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime_int8")
     with pytest.raises(NotADirectoryError, match="calibration="):
-        load_tracker(unread, {}, backend="onnxruntime_int8", calibration=folder_calibration(tmp_path / "nowhere"))
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime_int8", calibration=folder_calibration(tmp_path / "nowhere"))
     with pytest.raises(ValueError, match="backend must be one of"):
-        load_tracker(unread, {}, backend="tensorrt")
+        load_tracker(unread, TrackerConfig(), backend="tensorrt")
     find_spec = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "onnxruntime" else
                         find_spec(name, *a))
     with pytest.raises(ValueError, match="needs the onnx and onnxruntime packages"):
-        load_tracker(unread, {}, backend="onnxruntime")
+        load_tracker(unread, TrackerConfig(), backend="onnxruntime")
 
 
 def test_export_command_writes_graphs_that_track_and_refuses_to_overwrite_another_checkpoints(checkpoint,
@@ -220,14 +221,14 @@ def test_export_command_writes_graphs_that_track_and_refuses_to_overwrite_anothe
     from siammask.export import main
 
     out = tmp_path / "graphs"
-    main([f"ckpt_path={checkpoint}", f"output_dir={out}"])
+    assert run_command(main, f"ckpt_path={checkpoint}", f"output_dir={out}", run_dir=tmp_path) == 0
     assert {p.name for p in out.iterdir()} >= {"template.onnx", "search.onnx", "mask_head.onnx", MANIFEST}
     load_tracker(checkpoint, {"seg_thr": 0.35}, backend="onnxruntime", onnx_dir=out)  # davis preset's sizes
     other = tmp_path / "other.ckpt"
     torch.manual_seed(1)
     save_tiny_checkpoint(other)
-    with pytest.raises(SystemExit):
-        main([f"ckpt_path={other}", f"output_dir={out}"])
+    assert run_command(main, f"ckpt_path={other}", f"output_dir={out}", run_dir=tmp_path) == 1
+    assert not list(tmp_path.glob("*.log")) and not (tmp_path / ".hydra").exists()  # writes only its output_dir
 
 
 @pytest.mark.parametrize("refine", [False, True])
@@ -267,9 +268,7 @@ def test_track_script_writes_timing_json_over_the_tracked_frames(tennis_dir: Pat
 
 
 def test_eval_script_tracks_with_the_chosen_backend(checkpoint, tmp_path) -> None:
-    spec = importlib.util.spec_from_file_location("eval_script", ROOT / "eval.py")
-    eval_script = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(eval_script)
+    eval_script = importlib.import_module("siammask.cli.eval")
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("eval", overrides=[f"ckpt_path={checkpoint}", "backend=onnxruntime", "threads=1"])
     entries, _ = eval_script.tracker_entries(cfg, tmp_path)

@@ -6,6 +6,7 @@ folder's images all have one size, read from their headers), so a bad input fail
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,6 +17,13 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
+BAD_FRAME_RULES = ("stop", "skip")  # what a folder of frames does with an unreadable or truncated one
+# The last bytes of a complete file: JPEG's end-of-image marker, PNG's IEND chunk (type + CRC). OpenCV decodes a
+# truncated JPEG into a grey lower part with only a warning; a missing end marker is how such a file shows.
+END_MARKERS = {".jpg": b"\xff\xd9", ".jpeg": b"\xff\xd9", ".png": b"IEND\xaeB`\x82"}
+END_MARKER_TAIL = 1024  # bytes searched for the end marker (some writers pad or append after it)
+
+log = logging.getLogger(__name__)
 
 
 class FrameSource(Protocol):
@@ -29,28 +37,51 @@ class FrameSource(Protocol):
 
     def __iter__(self) -> Iterator[np.ndarray]: ...
 
+    def numbered(self) -> Iterator[tuple[int, np.ndarray]]:
+        """``(position in the input, frame)``: a frame skipped as unreadable leaves its number out."""
+        ...
+
 
 def read_image_rgb(path: str | Path) -> np.ndarray:
     """One image file as HxWx3 uint8 RGB; a missing or undecodable file raises naming it."""
     image = cv2.imread(str(path), cv2.IMREAD_COLOR)
     if image is None:
         raise ValueError(f"cannot read image {str(path)!r} (missing or not a decodable image)")
+    check_complete(path)
     return cv2.cvtColor(image, cv2.COLOR_BGR2RGB)
 
 
-def open_frames(path: str | Path) -> FrameSource:
-    """A folder of images (sorted by name, numbers compared as numbers) or a video file OpenCV can decode."""
+def check_complete(path: str | Path) -> None:
+    """Refuse a JPEG or PNG file cut short (an interrupted copy or download), which decoders fill in silently."""
+    marker = END_MARKERS.get(Path(path).suffix.lower())
+    if marker is None:
+        return
+    with open(path, "rb") as file:
+        file.seek(0, 2)
+        file.seek(max(0, file.tell() - END_MARKER_TAIL))
+        if marker not in file.read():
+            raise ValueError(f"image {str(path)!r} is truncated (no end-of-image marker): the file was cut short")
+
+
+def open_frames(path: str | Path, on_bad_frame: str = "stop") -> FrameSource:
+    """A folder of images (sorted by name, numbers compared as numbers) or a video file OpenCV can decode.
+    ``on_bad_frame`` (a folder): ``stop`` at an unreadable or truncated image, naming it, or ``skip`` it with a
+    warning (the first frame, where the targets are given, is always required)."""
+    if on_bad_frame not in BAD_FRAME_RULES:
+        raise ValueError(f"on_bad_frame={on_bad_frame!r}: choose one of {', '.join(BAD_FRAME_RULES)}")
     path = Path(path).expanduser()
     if path.is_dir():
-        return ImageFolder(path)
+        return ImageFolder(path, on_bad_frame)
     if path.is_file():
         return VideoFile(path)
     raise FileNotFoundError(f"input {str(path)!r} is neither a video file nor a folder of images")
 
 
 class ImageFolder:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, on_bad_frame: str = "stop") -> None:
         self.path = path
+        self.on_bad_frame = on_bad_frame
+        self.skipped: list[Path] = []  # frames left out by on_bad_frame=skip, in order
         self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
         if not self.files:
             raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
@@ -67,8 +98,18 @@ class ImageFolder:
         return len(self.files)
 
     def __iter__(self) -> Iterator[np.ndarray]:
-        for file in self.files:
-            yield read_image_rgb(file)
+        return (frame for _, frame in self.numbered())
+
+    def numbered(self) -> Iterator[tuple[int, np.ndarray]]:
+        for number, file in enumerate(self.files):
+            try:
+                yield number, read_image_rgb(file)
+            except ValueError as error:
+                if self.on_bad_frame != "skip" or number == 0:
+                    hint = "" if number == 0 else "; on_bad_frame=skip tracks past it"
+                    raise ValueError(f"frame {number} of the input: {error}{hint}") from error
+                log.warning("skipping frame %d: %s", number, error)
+                self.skipped.append(file)
 
 
 class VideoFile:
@@ -92,6 +133,9 @@ class VideoFile:
 
     def __len__(self) -> int:
         return self.num_frames
+
+    def numbered(self) -> Iterator[tuple[int, np.ndarray]]:
+        return enumerate(self)
 
     def __iter__(self) -> Iterator[np.ndarray]:
         capture = self._open()

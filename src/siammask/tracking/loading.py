@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Mapping
+from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import yaml
+from omegaconf import DictConfig, OmegaConf
 
 from siammask.checkpoints import load_trained
 from siammask.tracking.tracker import Tracker
@@ -50,12 +52,44 @@ def _is_default_run(run_dir: Path) -> bool:
         return False
 
 
-def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, device: str = "cpu",
+def tracker_presets() -> list[str]:
+    """The names of the shipped tracker presets (conf/tracker/*.yaml)."""
+    folder = resources.files("siammask.conf").joinpath("tracker")
+    return sorted(p.name.removesuffix(".yaml") for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def tracker_preset(name: str) -> dict[str, Any]:
+    """The tracker preset ``conf/tracker/<name>.yaml`` as the entry configs compose it (``tracker=<name>``): the
+    presets its defaults list extends, then its own values, with the paper crop (``conf/crop/paper.yaml``) in its
+    ``${crop.*}`` values. Read from the installed package, without Hydra's global state, so a library call
+    (:func:`load_tracker`) can name a preset inside a running Hydra application as well as in a notebook."""
+    conf = resources.files("siammask.conf")
+    if name not in tracker_presets():
+        raise ValueError(f"no tracker preset {name!r}: choose one of {', '.join(tracker_presets())} (conf/tracker/)")
+
+    def values(preset: str) -> Any:
+        own = OmegaConf.create((conf / "tracker" / f"{preset}.yaml").read_text())
+        assert isinstance(own, DictConfig)  # a preset is a mapping
+        defaults = own.pop("defaults", ["_self_"])
+        return OmegaConf.merge(*(own if entry == "_self_" else values(entry) for entry in defaults))
+
+    crop = OmegaConf.create((conf / "crop" / "paper.yaml").read_text())
+    tree = OmegaConf.create({"crop": crop, "tracker": values(name)})
+    preset = OmegaConf.to_container(tree.tracker, resolve=True)
+    assert isinstance(preset, dict)  # a YAML mapping
+    return {str(key): value for key, value in preset.items()}
+
+
+def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping | str, device: str = "cpu",
                  backend: str = "pytorch", threads: int | None = None, onnx_dir: str | Path | None = None,
                  calibration: Calibration | None = None, fold_batchnorm: bool = False,
                  channels_last: bool = False) -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
     (:func:`siammask.checkpoints.load_trained`, without Lightning).
+
+    ``tracker_cfg``: a preset's name (``"davis"``, ``"vot"``, ...: :func:`tracker_preset`), a composed preset
+    (``cfg.tracker``) or a :class:`TrackerConfig`. An empty mapping is refused: it would track with none of the
+    presets' settings without saying so.
 
     ``backend`` (:mod:`siammask.tracking.backends`): ``pytorch``, ``onnxruntime`` or ``onnxruntime_int8`` (graphs
     exported on first use beside the checkpoint, or read from ``onnx_dir``; int8 calibrated on the ``calibration``
@@ -65,6 +99,11 @@ def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, de
     """
     from siammask.tracking.backends import check_backend, runtime_network  # onnx only imported when chosen
 
+    if isinstance(tracker_cfg, str):
+        tracker_cfg = tracker_preset(tracker_cfg)
+    elif not isinstance(tracker_cfg, TrackerConfig) and not tracker_cfg:
+        raise ValueError(f"tracker_cfg is empty: name a preset (load_tracker(ckpt, \"davis\"); one of "
+                         f"{', '.join(tracker_presets())}) or pass its values (a composed config's .tracker)")
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
     check_backend(backend, device, calibration)  # as a missing onnxruntime or int8 without calibration frames
     trained, anchors = load_trained(ckpt_path, map_location=device)

@@ -17,10 +17,13 @@ edges too; the tracker itself accepts such boxes); a box entirely outside is ref
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import signal
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from itertools import islice
@@ -54,6 +57,7 @@ class TrackingOutputs:
     num_frames: int
     frame_seconds: list[float] = field(default_factory=list)  # each tracked frame's Tracker.track call
     stages: list[StageTimes] = field(default_factory=list)  # and its split (Tracker.timings)
+    interrupted: bool = False  # stopped by Ctrl-C: the outputs hold the frames done before it
 
 
 def boxes_from_xywh(bbox_xywh: Sequence, image_hw: tuple[int, int], source: str) -> np.ndarray:
@@ -102,35 +106,60 @@ def track_video(frames: FrameSource, tracker: Tracker, boxes_xyxy: np.ndarray | 
     done = 0
     frame_seconds: list[float] = []
     stages: list[StageTimes] = []
-    try:
-        chosen = frames if max_frames is None else islice(frames, max_frames)
-        for index, frame in enumerate(tqdm(chosen, total=total, desc=f"tracking {frames.path.name}",
-                                           disable=not progress, unit="frame")):
-            if index == 0:
-                given = tracker.init(frame, boxes_xyxy, masks)
-                from_box = [result.mask is None for result in given]
-                results = [_with_mask(r, frame.shape[:2]) for r in given]
-            else:
-                start = time.perf_counter()
-                results = tracker.track(frame)
-                frame_seconds.append(time.perf_counter() - start)
-                stages.append(tracker.timings)
-            several = len(results) > 1
-            for target, result in enumerate(results):
-                records.append(_record(index, target, result, mask_from_box=index == 0 and from_box[target]))
-                if result.mask is not None:
-                    name = f"{index:05d}_{target}.png" if several else f"{index:05d}.png"
-                    cv2.imwrite(str(masks_dir / name), result.mask * np.uint8(255))
+    with _stop_after_frame_on_ctrl_c() as stop:
+        try:
+            chosen = frames.numbered() if max_frames is None else islice(frames.numbered(), max_frames)
+            for number, frame in tqdm(chosen, total=total, desc=f"tracking {frames.path.name}",
+                                      disable=not progress, unit="frame"):
+                if number == 0:
+                    given = tracker.init(frame, boxes_xyxy, masks)
+                    from_box = [result.mask is None for result in given]
+                    results = [_with_mask(r, frame.shape[:2]) for r in given]
+                else:
+                    start = time.perf_counter()
+                    results = tracker.track(frame)
+                    frame_seconds.append(time.perf_counter() - start)
+                    stages.append(tracker.timings)
+                several = len(results) > 1
+                for target, result in enumerate(results):
+                    records.append(_record(number, target, result, mask_from_box=number == 0 and from_box[target]))
+                    if result.mask is not None:
+                        name = f"{number:05d}_{target}.png" if several else f"{number:05d}.png"
+                        cv2.imwrite(str(masks_dir / name), result.mask * np.uint8(255))
+                if writer is not None:
+                    writer.write(draw_overlay(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), results))
+                done += 1
+                if stop.is_set():
+                    break
+        finally:
             if writer is not None:
-                writer.write(draw_overlay(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR), results))
-            done = index + 1
-    finally:
-        if writer is not None:
-            writer.close()
+                writer.close()
     results_json = output_dir / "results.json"
     results_json.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n")  # one entry a line
     return TrackingOutputs(results_json, masks_dir, writer.path if writer is not None else None, done, frame_seconds,
-                           stages)
+                           stages, interrupted=stop.is_set())
+
+
+@contextlib.contextmanager
+def _stop_after_frame_on_ctrl_c() -> Iterator[threading.Event]:
+    """While tracking, the first Ctrl-C (SIGINT) asks to stop after the frame in progress, so every output written
+    so far stays consistent; a second one interrupts at once. Outside the main thread signals cannot be caught:
+    Ctrl-C then interrupts as usual."""
+    stop = threading.Event()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+
+    def request_stop(signum: int, frame: object) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: KeyboardInterrupt at once
+        log.warning("Ctrl-C: stopping after this frame (press again to stop at once)")
+
+    previous = signal.signal(signal.SIGINT, request_stop)
+    try:
+        yield stop
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _with_mask(result: TrackResult, image_hw: tuple[int, int]) -> TrackResult:
