@@ -48,7 +48,7 @@ def summarise_overlaps(overlaps: Sequence[np.ndarray]) -> dict[str, float]:
     return {"ao": float(pooled.mean()), **{k: float((pooled > t).mean()) for k, t in SUCCESS_RATES.items()}}
 
 
-def success_curve(overlaps: Sequence[np.ndarray]) -> np.ndarray:
+def pooled_success_curve(overlaps: Sequence[np.ndarray]) -> np.ndarray:
     """Fraction of the pooled frames whose overlap is above each of :data:`AO_CURVE_THRESHOLDS`."""
     pooled = np.concatenate([np.asarray(o, np.float64) for o in overlaps]) if overlaps else np.zeros(0)
     if not len(pooled):

@@ -22,6 +22,12 @@ import numpy as np
 
 from siammask.evaluation.datasets import BOX, MASK, BoxSequence, MaskSequence
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
+from siammask.evaluation.got10k import (
+    AO_CURVE_THRESHOLDS,
+    pooled_success_curve,
+    sequence_overlaps,
+    summarise_overlaps,
+)
 from siammask.evaluation.otb import (
     CURVE_THRESHOLDS,
     NORM_PRECISION_AT,
@@ -30,8 +36,6 @@ from siammask.evaluation.otb import (
     score_otb_sequence,
     summarise_otb,
 )
-from siammask.evaluation.got10k import AO_CURVE_THRESHOLDS, sequence_overlaps, summarise_overlaps
-from siammask.evaluation.got10k import success_curve as got10k_success_curve
 from siammask.evaluation.plots import curve_plot, format_value
 from siammask.evaluation.results import (
     label_map_path,
@@ -283,7 +287,7 @@ class Got10kProtocol(Protocol):
 
     def summarise(self, scores: list) -> tuple[dict, dict]:
         overlaps = [o for o, _ in filter(None, scores)]
-        return summarise_overlaps(overlaps), {"success_curve": got10k_success_curve(overlaps)}
+        return summarise_overlaps(overlaps), {"success_curve": pooled_success_curve(overlaps)}
 
     def groups(self, scores: list) -> dict[str, dict[str, list]]:
         scored = [s for s in scores if s is not None and s[1] is not None]
