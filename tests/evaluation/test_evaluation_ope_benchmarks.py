@@ -41,7 +41,7 @@ def pysot_ope(sequences: list[tuple[np.ndarray, np.ndarray, np.ndarray | None]])
         def centre(b: np.ndarray) -> np.ndarray:
             return np.stack([b[:, 0] + (b[:, 2] - 1) / 2, b[:, 1] + (b[:, 3] - 1) / 2], axis=1)
 
-        def within(gc: np.ndarray, pc: np.ndarray, thresholds: np.ndarray) -> list[float]:
+        def within(gc: np.ndarray, pc: np.ndarray, thresholds: np.ndarray, n: int = n) -> list[float]:
             dist = -np.ones(len(gc))
             ok = np.sum(gc > 0, axis=1) == 2
             dist[ok] = np.sqrt(np.sum((gc[ok] - pc[ok]) ** 2, axis=1))
