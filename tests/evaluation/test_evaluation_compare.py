@@ -4,11 +4,12 @@ runs of ours reported as mean ± std."""
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
-from benchmark_layouts import default_boxes, make_lasot, make_uav123
-from test_evaluation_cli import run_eval
+from benchmark_layouts import default_boxes, make_got10k, make_lasot, make_nfs, make_trackingnet, make_uav123
+from test_evaluation_cli import run_eval, write_tiny_checkpoint
 from test_evaluation_ope_benchmarks import noisy, pysot_ope
 
 from siammask.evaluation import Entry, run_benchmark, write_report
@@ -86,8 +87,6 @@ def write_report_in_memory(results: dict) -> tuple[dict, str]:
 @pytest.mark.parametrize("benchmark", ["lasot", "lasot_ext", "got10k_val", "got10k_test", "trackingnet", "uav123",
                                        "nfs30"])
 def test_eval_runs_a_checkpoint_on_every_new_layout(tmp_path, benchmark):
-    from benchmark_layouts import make_got10k, make_nfs, make_trackingnet
-    from test_evaluation_cli import write_tiny_checkpoint
 
     boxes = default_boxes(4)
     root = tmp_path / "data"
