@@ -202,7 +202,8 @@ class OtbProtocol(Protocol):
     def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
         if not seq.fully_annotated:
             raise ValueError(f"sequence {seq.name!r}: {seq.source} gives only the first box, so one-pass scores "
-                             f"cannot be computed here; this split is scored by its server (a submission protocol)")
+                             f"cannot be computed here; this split is scored by its server: use the benchmark config "
+                             f"that writes its submission (benchmark=got10k_test or trackingnet)")
         score = score_otb_sequence(read_otb_boxes(otb_result_path(out, seq.name), seq.name, len(seq.frames)),
                                    seq.gt_boxes_xywh, seq.visible)
         return {k: score[k] for k in SUMMARY_KEYS}, {**score, "attributes": seq.attributes}
@@ -246,6 +247,11 @@ class TrackingnetProtocol(OtbProtocol):
 
     def groups(self, scores: list) -> dict[str, dict[str, list]]:
         return super().groups([s for s in scores if s is not None])
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        """OPE plots of the entries scored on boxes (none for a submission, whose rows only count frames)."""
+        with_boxes = [(n, r) for n, r in scored if not np.isnan(r.summary["success_auc"])]
+        return super().draw(out_dir, benchmark, with_boxes) if with_boxes else []
 
     def finish(self, out: Path, sequences: list[str]) -> dict[str, Any]:
         if not self.params["submission"]:
