@@ -137,6 +137,10 @@ def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: An
     before loading networks); built here otherwise."""
     protocols = benchmark_protocols(benchmark)  # bad protocol settings fail before any sequence is read
     datasets = datasets if datasets is not None else datasets_for(benchmark, synthetic_videos)
+    for entry in entries:  # saved results of another benchmark are refused before any tracking starts
+        for name, protocol in protocols.items():
+            if entry.make_tracker is None:
+                _check_results_folder(protocol, datasets[name], entry.name, _protocol_dir(entry, name))
     return {entry.name: {name: evaluate_protocol(protocol, datasets[name], entry, progress=progress)
                          for name, protocol in protocols.items()}
             for entry in entries}
