@@ -13,6 +13,7 @@ import yaml
 from evaluation_fakes import make_davis, make_vot_release
 from hydra import compose, initialize_config_dir
 
+from siammask.evaluation import PROTOCOLS
 from siammask.evaluation.datasets import davis_dataset, vot_dataset
 from siammask.evaluation.results import label_map_path, vot_result_path, write_label_map, write_vot_trajectory
 
@@ -33,7 +34,7 @@ def test_every_benchmark_config_composes_with_its_tracker_preset(benchmark):
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         cfg = compose("eval", overrides=[f"benchmark={benchmark}"])
         pinned = compose("eval", overrides=[f"benchmark={benchmark}", "tracker=vot"])
-    assert cfg.benchmark.name == benchmark and set(cfg.benchmark.protocols) <= {"vot", "otb", "davis", "ytvos"}
+    assert cfg.benchmark.name == benchmark and set(cfg.benchmark.protocols) <= set(PROTOCOLS)
     expected_preset = {"davis": "davis", "ytvos": "davis", "synthetic": "synthetic"}.get(cfg.benchmark.reader, "vot")
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         preset = compose("eval", overrides=[f"tracker={expected_preset}"]).tracker

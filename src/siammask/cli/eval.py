@@ -4,6 +4,7 @@
     siammask-eval ckpt_path=model.ckpt benchmark.num_videos=2   # the console command, from any folder
     python eval.py benchmark=vot2018 benchmark.root=/data/VOT2018 ckpt_path=model.ckpt
     python eval.py benchmark=davis2017 benchmark.root=/data/DAVIS results_dir=/runs/davis   # score PNGs
+    python eval.py benchmark=lasot benchmark.root=/data/LaSOT ckpt_path=model.ckpt compare_dir=/raw_results/lasot
     python eval.py hydra.run.dir=<its output folder>       # resume a stopped run: finished sequences are kept
 """
 
@@ -40,6 +41,9 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
     ckpt = Path(cfg.ckpt_path) if cfg.ckpt_path else default_checkpoint(cfg.ckpt_runs_dir)
     entries = [entry("siammask", ckpt)]
     source = {"ckpt_path": str(ckpt)}
+    for number, run_ckpt in enumerate(cfg.get("run_ckpt_paths") or [], start=2):  # more runs of the same recipe
+        entries.append(entry(f"siammask_run{number}", Path(run_ckpt)))
+        source[f"siammask_run{number}_ckpt_path"] = str(run_ckpt)
     if cfg.get("compare_ckpt_path"):
         entries.append(entry(cfg.compare_name, Path(cfg.compare_ckpt_path)))
         source[f"{cfg.compare_name}_ckpt_path"] = str(cfg.compare_ckpt_path)
@@ -48,15 +52,33 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
     return entries, {**source, "tracker": OmegaConf.to_container(cfg.tracker, resolve=True)}
 
 
+def compare_entries(cfg: DictConfig) -> list[Entry]:
+    """Other trackers' saved results, one subfolder of ``compare_dir`` each (named by it), scored like ours."""
+    if not cfg.get("compare_dir"):
+        return []
+    folder = Path(cfg.compare_dir).expanduser()
+    trackers = sorted(p for p in folder.iterdir() if p.is_dir()) if folder.is_dir() else []
+    if not trackers:
+        raise FileNotFoundError(f"compare_dir {str(folder)!r} has no subfolder: give a folder holding one folder of "
+                                f"raw results per tracker (<compare_dir>/<tracker>/<seq>.txt ...)")
+    return [Entry(p.name, p) for p in trackers]
+
+
 def evaluate(cfg: DictConfig) -> dict:
     out_dir = check_writable(cfg.output_dir)  # before any network loads
     print(f"Output folder: {out_dir}", flush=True)
     datasets = datasets_for(cfg.benchmark)  # the benchmark's input is checked before any network loads
+    others = compare_entries(cfg)
     entries, source = tracker_entries(cfg, out_dir / "results")
+    clash = sorted({e.name for e in entries} & {e.name for e in others})
+    if clash:
+        raise ValueError(f"compare_dir {cfg.compare_dir!r} has folders named like our own entries {clash}: rename them")
     claim_output_folder(out_dir, {"benchmark": OmegaConf.to_container(cfg.benchmark, resolve=True),
                                   "device": cfg.device, **source})
-    results = run_benchmark(cfg.benchmark, entries, progress=cfg.progress, datasets=datasets)
-    doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name)
+    results = run_benchmark(cfg.benchmark, entries + others, progress=cfg.progress, datasets=datasets)
+    runs = [e.name for e in entries if e.name == "siammask" or e.name.startswith("siammask_run")]
+    doc, table = write_report(out_dir, cfg.benchmark, source, results, main=entries[0].name,
+                              compare=[e.name for e in others], runs=runs)
     print(table)
     main_results = results[entries[0].name]
     if not any(result.per_sequence for result in main_results.values()):  # a table of dashes is no result

@@ -1,10 +1,13 @@
-"""Benchmarks for trackers: VOT (EAO / accuracy / robustness), OTB (OPE), DAVIS (J&F), YouTube-VOS (writer).
+"""Benchmarks for trackers: VOT (EAO / accuracy / robustness), OPE (OTB, LaSOT, UAV123, NfS, TrackingNet),
+GOT-10k (AO / SR), DAVIS (J&F), and the server submissions of GOT-10k test, TrackingNet and YouTube-VOS
+(docs/benchmarks_list.md).
 
-Metrics (``vot``, ``otb``, ``davis``, ``region``) are plain numpy / shapely / OpenCV; ``datasets`` reads the
+Metrics (``vot``, ``otb``, ``got10k``, ``davis``, ``region``) are plain numpy / shapely / OpenCV; ``datasets`` reads the
 public layouts (one reader per ``reader`` of ``conf/benchmark``), ``results`` the toolkits' result files,
 ``runners`` drives a tracker through each protocol, ``protocols`` holds one class per protocol (parameters,
 runner, scoring, summary, report columns, plots) registered by name, ``benchmark`` runs and scores a whole
-benchmark and ``report`` writes metrics.json / metrics.md / plots.
+benchmark (per attribute / class too) and ``report`` writes metrics.json / metrics.md / plots, other trackers'
+results (eval.py ``compare_dir``) and the spread of several runs of ours included.
 ``baselines`` (the static-box tracker) needs ``siammask.tracking`` and is imported on its own.
 """
 

@@ -4,7 +4,8 @@ Results are always written first and scored from the files, so what is scored is
 toolkit would read. A sequence whose input is broken (missing or malformed annotation / result file,
 unreadable frame, impossible box) is recorded under ``failures`` with the reason and the run goes on.
 
-Results layout: ``<results_dir>/<protocol>/...`` (``vot``: ``<seq>/<seq>_001.txt``, ``otb``: ``<seq>.txt``,
+Results layout: ``<results_dir>/<protocol>/...`` (``vot`` and ``got10k``: ``<seq>/<seq>_001.txt``, ``otb`` and
+``trackingnet``: ``<seq>.txt``,
 ``davis``: ``<seq>/<frame>.png``, ``ytvos``: ``Annotations/<video>/<frame>.png``). When scoring saved
 results, ``results_dir`` may also point straight at one protocol's folder (e.g. a pysot ``baseline`` dir).
 
@@ -64,6 +65,8 @@ def evaluate_protocol(protocol: str | Protocol, dataset: BenchmarkDataset, entry
     out = _protocol_dir(entry, protocol.name)
     runner: TrackerLike | None = None if entry.make_tracker is None else entry.make_tracker()
     per_sequence, failures, scores = {}, {}, []
+    if runner is None:
+        _check_results_folder(protocol, dataset, entry.name, out)
     finished = {name for name in dataset.names if runner is not None and protocol.finished_path(out, name).exists()}
     if finished:
         log.info("%s %s: %d of %d sequences already done in %s, scored from their files", entry.name, protocol.name,
@@ -88,7 +91,27 @@ def evaluate_protocol(protocol: str | Protocol, dataset: BenchmarkDataset, entry
             scores.append(score)
             bar.update(note=name)
     summary, curves = protocol.summarise(scores)
-    return ProtocolResult(summary, per_sequence, failures, curves)
+    if runner is not None:
+        summary.update(protocol.finish(out, list(per_sequence)))
+    groups = {kind: {group: _group_result(protocol, members) for group, members in named.items()}
+              for kind, named in protocol.groups(scores).items()}
+    return ProtocolResult(summary, per_sequence, failures, curves, groups)
+
+
+def _group_result(protocol: Protocol, scores: list) -> ProtocolResult:
+    summary, curves = protocol.summarise(scores)
+    return ProtocolResult({**summary, "sequences": len(scores)}, curves=curves)
+
+
+def _check_results_folder(protocol: Protocol, dataset: BenchmarkDataset, entry: str, out: Path) -> None:
+    """Saved results that hold files but no sequence of the benchmark are another benchmark's (or a wrong folder):
+    refused at once, naming the file expected, instead of a failure per sequence (an empty folder fails per
+    sequence, as any missing result does)."""
+    holds_files = out.is_dir() and any(out.iterdir())
+    if holds_files and not any(protocol.finished_path(out, name).exists() for name in dataset.names):
+        expected = protocol.finished_path(out, dataset.names[0])
+        raise ValueError(f"{entry}: {out} holds no {protocol.name} result of a {dataset.name} sequence (expected "
+                         f"e.g. {expected}); is it the results folder of another benchmark?")
 
 
 def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, BenchmarkDataset]:
@@ -114,6 +137,10 @@ def run_benchmark(benchmark: Mapping, entries: list[Entry], synthetic_videos: An
     before loading networks); built here otherwise."""
     protocols = benchmark_protocols(benchmark)  # bad protocol settings fail before any sequence is read
     datasets = datasets if datasets is not None else datasets_for(benchmark, synthetic_videos)
+    for entry in entries:  # saved results of another benchmark are refused before any tracking starts
+        for name, protocol in protocols.items():
+            if entry.make_tracker is None:
+                _check_results_folder(protocol, datasets[name], entry.name, _protocol_dir(entry, name))
     return {entry.name: {name: evaluate_protocol(protocol, datasets[name], entry, progress=progress)
                          for name, protocol in protocols.items()}
             for entry in entries}

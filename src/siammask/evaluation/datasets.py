@@ -18,6 +18,8 @@ Supported layouts:
 * custom (docs/custom_data.md): ``<root>/<video>/<frame>.jpg``, ``masks/<frame>.png``, ``boxes.txt``, read by
   the same reader as ``prepare custom``; each object is a box sequence ``<video>-<object id>`` over the frames
   that annotate it, each video with masks a mask sequence over its frames with a mask file.
+* LaSOT / LaSOT-ext, GOT-10k, TrackingNet, UAV123, NfS: their official layouts (docs/benchmarks_list.md), one
+  reader each below.
 * synthetic: any generator with ``sequence(video) -> (frames_rgb, boxes_xyxy (T, N, 4), masks (T, N, H, W))``.
 
 :data:`READERS` maps a benchmark config's ``reader`` to the function that reads its layout; a new layout is a
@@ -114,6 +116,16 @@ class BoxSequence:
     gt_polygons: list[np.ndarray]  # (K, 2) per frame, image pixels; rectangles have K = 4
     image_hw: tuple[int, int]
     source: str  # the annotation file, for messages
+    # (T,) bool: frames where the target is in view (LaSOT: neither fully occluded nor out of view; GOT-10k:
+    # cover > 0); None: every frame. The protocols score hidden frames as their toolkits do.
+    visible: np.ndarray | None = None
+    attributes: tuple[str, ...] = ()  # the benchmark's attributes this sequence has (OTB-100, LaSOT, UAV123)
+    category: str | None = None  # object class (LaSOT category, GOT-10k object_class): per-class results
+
+    @property
+    def fully_annotated(self) -> bool:
+        """False for test splits that give only the first box (GOT-10k, TrackingNet): write, do not score."""
+        return len(self.gt_polygons) == len(self.frames)
 
     @property
     def gt_boxes_xywh(self) -> np.ndarray:
@@ -167,9 +179,11 @@ def _images_in(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
 
 
-def _box_sequence(name: str, frame_paths: list[Path], rows: list[np.ndarray], source: str) -> BoxSequence:
+def _box_sequence(name: str, frame_paths: list[Path], rows: list[np.ndarray], source: str,
+                  first_only: bool = False) -> BoxSequence:
+    """``first_only``: the annotation may hold the first box alone (a test split scored by a server)."""
     frames = ImageFiles(frame_paths, name)
-    if len(rows) != len(frames):
+    if len(rows) != len(frames) and not (first_only and len(rows) == 1):
         raise ValueError(f"sequence {name!r}: {source} has {len(rows)} regions for {len(frames)} frames")
     polygons = []
     for i, row in enumerate(rows):
@@ -199,7 +213,9 @@ def _json_box_dataset(name: str, root: Path, json_path: Path) -> BenchmarkDatase
         if missing:
             raise ValueError(f"sequence {seq!r}: {json_path} lacks {sorted(missing)}")
         rows = [np.asarray(r, dtype=np.float64).reshape(-1) for r in entry["gt_rect"]]
-        return _box_sequence(seq, [root / p for p in entry["img_names"]], rows, f"{json_path} [{seq}]")
+        out = _box_sequence(seq, [root / p for p in entry["img_names"]], rows, f"{json_path} [{seq}]")
+        out.attributes = tuple(entry.get("attr", ()))  # pysot's OTB100.json lists each sequence's attributes
+        return out
 
     return BenchmarkDataset(name, list(meta), load)
 
@@ -445,6 +461,222 @@ def synthetic_datasets(videos: VideoGenerator, num_videos: int,
             BenchmarkDataset(name, [video_name(v) for v in range(num_videos)], load_masks))
 
 
+def _flags(path: Path, sequence: str) -> np.ndarray:
+    """A file of 0/1 (or other) numbers, on one comma-separated line or one per line (LaSOT's full_occlusion.txt /
+    out_of_view.txt, GOT-10k's cover.label, the attribute files of LaSOT and UAV123), flattened."""
+    rows = read_number_rows(path, sequence)
+    return np.concatenate(rows) if rows else np.zeros(0)
+
+
+def _per_frame(path: Path, sequence: str, num_frames: int) -> np.ndarray:
+    values = _flags(path, sequence)
+    if len(values) != num_frames:
+        raise ValueError(f"sequence {sequence!r}: {path} has {len(values)} values for {num_frames} frames")
+    return values
+
+
+def _attributes(path: Path, names: Sequence[str], sequence: str) -> tuple[str, ...]:
+    """The names whose flag is set in an attribute file (one 0/1 per attribute, in the order of ``names``)."""
+    flags = _flags(path, sequence)
+    if len(flags) != len(names):
+        raise ValueError(f"sequence {sequence!r}: {path} has {len(flags)} attribute flags, the benchmark config "
+                         f"names {len(names)} attributes ({', '.join(names)})")
+    return tuple(n for n, flag in zip(names, flags) if flag > 0)
+
+
+def _list_file(path: Path, name: str, layout: str) -> list[str]:
+    if not path.is_file():
+        raise FileNotFoundError(f"{name}: the sequence list {path} does not exist (layout: {layout})")
+    return [line.strip() for line in path.read_text().splitlines() if line.strip()]
+
+
+LASOT_LAYOUT = ("<root>/<category>/<category>-<n>/img/00000001.jpg, groundtruth.txt, full_occlusion.txt, "
+                "out_of_view.txt; the test-split list <root>/testing_set.txt")
+
+
+def lasot_dataset(root: str | Path, split_file: str | None = "testing_set.txt", attributes_dir: str | None = None,
+                  attribute_names: Sequence[str] = (), name: str = "lasot") -> BenchmarkDataset:
+    """LaSOT / LaSOT-extension: category folders of ``<category>-<n>`` sequences.
+
+    A frame is visible unless ``full_occlusion.txt`` or ``out_of_view.txt`` flags it (the toolkits' "absent"
+    frames); ``split_file`` (relative to ``root``) lists the test sequences, None takes every sequence found (the
+    extension has only test sequences). ``attributes_dir`` holds ``<seq>.txt`` flags in ``attribute_names`` order.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise FileNotFoundError(f"{name}: dataset folder {root} does not exist (layout: {LASOT_LAYOUT})")
+    if split_file:
+        names = _list_file(root / split_file, name, LASOT_LAYOUT)
+    else:
+        names = sorted(seq.name for category in sorted(root.iterdir()) if category.is_dir()
+                       for seq in category.iterdir() if (seq / "groundtruth.txt").is_file())
+        if not names:
+            raise FileNotFoundError(f"{name}: no <category>/<category>-<n>/groundtruth.txt under {root} "
+                                    f"(layout: {LASOT_LAYOUT})")
+
+    def load(seq: str) -> BoxSequence:
+        category = seq.rsplit("-", 1)[0]
+        folder = root / category / seq
+        gt = folder / "groundtruth.txt"
+        out = _box_sequence(seq, _images_in(folder / "img"), read_number_rows(gt, seq), str(gt))
+        hidden = (_per_frame(folder / "full_occlusion.txt", seq, len(out.frames))
+                  + _per_frame(folder / "out_of_view.txt", seq, len(out.frames)))
+        out.visible, out.category = hidden == 0, category
+        if attributes_dir:
+            out.attributes = _attributes(root / attributes_dir / f"{seq}.txt", attribute_names, seq)
+        return out
+
+    return BenchmarkDataset(name, names, load)
+
+
+GOT10K_LAYOUT = ("<root>/<split>/list.txt, <root>/<split>/<seq>/00000001.jpg, groundtruth.txt, meta_info.ini and "
+                 "(val) cover.label, absence.label")
+
+
+def got10k_dataset(root: str | Path, split: str = "val", first_box_only: bool = False,
+                   name: str = "got10k") -> BenchmarkDataset:
+    """GOT-10k ``val`` / ``test`` (``root`` is the unpacked folder holding ``<split>/``, or the split folder itself).
+
+    A frame is visible where ``cover.label`` > 0, as the toolkit scores it (``absence.label`` marks the frames of
+    cover 0, so it adds nothing); ``meta_info.ini``'s ``object_class`` is the class of the per-class results.
+    ``first_box_only``: the test split, whose ``groundtruth.txt`` holds the first box alone.
+    """
+    root = Path(root)
+    base = root / split if (root / split / "list.txt").is_file() else root
+    if not (base / "list.txt").is_file():
+        raise FileNotFoundError(f"{name}: neither {root / split / 'list.txt'} nor {root / 'list.txt'} exists "
+                                f"(layout: {GOT10K_LAYOUT})")
+    names = _list_file(base / "list.txt", name, GOT10K_LAYOUT)
+
+    def load(seq: str) -> BoxSequence:
+        folder = base / seq
+        gt = folder / "groundtruth.txt"
+        out = _box_sequence(seq, _images_in(folder), read_number_rows(gt, seq), str(gt), first_box_only)
+        if out.fully_annotated:
+            out.visible = _per_frame(folder / "cover.label", seq, len(out.frames)) > 0
+        out.category = _ini_values(folder / "meta_info.ini").get("object_class")
+        return out
+
+    return BenchmarkDataset(name, names, load)
+
+
+def _ini_values(path: Path) -> dict[str, str]:
+    """``key: value`` lines of GOT-10k's meta_info.ini (empty if the file is absent: the class is optional)."""
+    if not path.is_file():
+        return {}
+    pairs = (line.split(":", 1) for line in path.read_text().splitlines() if ":" in line)
+    return {key.strip(): value.strip() for key, value in pairs}
+
+
+TRACKINGNET_LAYOUT = "<root>/<split>/anno/<seq>.txt, <root>/<split>/frames/<seq>/0.jpg, 1.jpg, ..."
+
+
+def trackingnet_dataset(root: str | Path, split: str = "TEST", first_box_only: bool = True,
+                        name: str = "trackingnet") -> BenchmarkDataset:
+    """TrackingNet ``TEST`` (first box only: the server scores it) or a ``TRAIN_<k>`` chunk (every box given).
+
+    Frames are numbered without padding, so they are ordered by number, not by name."""
+    base = Path(root) / split
+    anno, frames_dir = base / "anno", base / "frames"
+    missing = [str(p) for p in (anno, frames_dir) if not p.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{name}: missing {', '.join(missing)} (layout: {TRACKINGNET_LAYOUT})")
+    names = sorted(p.stem for p in anno.glob("*.txt"))
+    if not names:
+        raise FileNotFoundError(f"{name}: no <seq>.txt in {anno} (layout: {TRACKINGNET_LAYOUT})")
+
+    def load(seq: str) -> BoxSequence:
+        frames = [p for p in _images_in(frames_dir / seq) if p.stem.isdigit()]
+        gt = anno / f"{seq}.txt"
+        return _box_sequence(seq, sorted(frames, key=lambda p: int(p.stem)), read_number_rows(gt, seq), str(gt),
+                             first_box_only)
+
+    return BenchmarkDataset(name, names, load)
+
+
+UAV123_LAYOUT = "<root>/data_seq/<subset>/<video>/000001.jpg, <root>/anno/<subset>/<seq>.txt, anno/<subset>/att/"
+
+
+def uav123_dataset(root: str | Path, subset: str = "UAV123", frame_ranges: str | None = None,
+                   attribute_names: Sequence[str] = (), name: str = "uav123") -> BenchmarkDataset:
+    """UAV123 / UAV20L: an annotation per sequence, frames of its video folder (``NaN`` rows: target absent).
+
+    Several sequences are parts of one longer video (``bird1_1``, ``bird1_2`` in ``bird1/``); their frame
+    ranges come from the toolkit (``configSeqs.m``), given as ``frame_ranges``: a JSON file of
+    ``{seq: {start_frame, end_frame, folder_name}}`` (optionally under the subset's name, as the ``got10k``
+    package's ``uav123.json``). Attributes: ``anno/<subset>/att/<seq>.txt``, flags in ``attribute_names`` order.
+    """
+    root = Path(root)
+    anno, data = root / "anno" / subset, root / "data_seq" / subset
+    missing = [str(p) for p in (anno, data) if not p.is_dir()]
+    if missing:
+        raise FileNotFoundError(f"{name}: missing {', '.join(missing)} (layout: {UAV123_LAYOUT})")
+    names = sorted(p.stem for p in anno.glob("*.txt"))
+    ranges: dict[str, Any] = {}
+    if frame_ranges:
+        ranges = _read_json(Path(frame_ranges))
+        ranges = ranges.get(subset, ranges)
+
+    def load(seq: str) -> BoxSequence:
+        gt = anno / f"{seq}.txt"
+        rows = read_number_rows(gt, seq)
+        if seq in ranges:
+            folder, first = data / ranges[seq]["folder_name"], int(ranges[seq]["start_frame"])
+        elif (data / seq).is_dir():
+            folder, first = data / seq, 1
+        else:
+            raise FileNotFoundError(f"sequence {seq!r}: no folder {data / seq}; a part of a longer video needs its "
+                                    f"frame range: give benchmark.frame_ranges=<json> (see docs/benchmarks_list.md)")
+        paths = [folder / f"{first + i:06d}.jpg" for i in range(len(rows))]
+        absent = [p for p in paths if not p.is_file()]
+        if absent:
+            raise FileNotFoundError(f"sequence {seq!r}: {len(absent)} of its {len(paths)} frames are missing, "
+                                    f"the first {absent[0]}")
+        out = _box_sequence(seq, paths, rows, str(gt))
+        if attribute_names:
+            out.attributes = _attributes(anno / "att" / f"{seq}.txt", attribute_names, seq)
+        return out
+
+    return BenchmarkDataset(name, names, load)
+
+
+NFS_LAYOUT = "<root>/<seq>/<fps>/<seq>.txt, <root>/<seq>/<fps>/<seq>/00001.jpg"
+NFS_RATE_RATIO = 8  # NfS annotates at 240 fps: the 30 fps frames are every 8th annotation (Kiani Galoogahi 2017)
+
+
+def nfs_dataset(root: str | Path, fps: int = 30, name: str = "nfs30") -> BenchmarkDataset:
+    """Need for Speed: ``<seq>.txt`` lines ``id xmin ymin xmax ymax frame lost occluded generated "label"``.
+
+    The 30 fps folders keep the 240 fps annotation, so every 8th line is the one of a 30 fps frame; a one-frame
+    difference between frames and boxes is cut off, as the got10k toolkit reads the layout."""
+    root = Path(root)
+    annotations = sorted(root.glob(f"*/{fps}/*.txt"))
+    if not annotations:
+        raise FileNotFoundError(f"{name}: no <seq>/{fps}/<seq>.txt under {root} (layout: {NFS_LAYOUT})")
+    paths = {p.stem: p for p in annotations}
+
+    def load(seq: str) -> BoxSequence:
+        gt = paths[seq]
+        frames = _images_in(gt.parent / seq)
+        rows = []
+        for number, line in enumerate(gt.read_text().splitlines(), start=1):
+            fields = line.split()
+            if not fields:
+                continue
+            try:
+                x0, y0, x1, y1 = (float(v) for v in fields[1:5])
+            except ValueError as err:
+                raise ValueError(f"sequence {seq!r}: {gt} line {number} has no xmin ymin xmax ymax: {line!r}") from err
+            rows.append(np.array([x0, y0, x1 - x0, y1 - y0]))
+        if frames and len(rows) != len(frames) and abs(len(rows) / len(frames) - NFS_RATE_RATIO) < 1:
+            rows = rows[::NFS_RATE_RATIO]
+        if abs(len(rows) - len(frames)) == 1:
+            rows, frames = rows[:min(len(rows), len(frames))], frames[:min(len(rows), len(frames))]
+        return _box_sequence(seq, frames, rows, str(gt))
+
+    return BenchmarkDataset(name, list(paths), load)
+
+
 def _root(cfg: Mapping[str, Any]) -> str:
     """The dataset folder the readers of files need."""
     if cfg.get("root") is None:
@@ -493,9 +725,34 @@ def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str,
     return {BOX: box, MASK: mask}
 
 
+def _read_lasot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {BOX: lasot_dataset(_root(cfg), cfg.get("split_file"), cfg.get("attributes_dir"),
+                               list(cfg.get("attribute_names") or ()), cfg["name"])}
+
+
+def _read_got10k(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {BOX: got10k_dataset(_root(cfg), cfg.get("split", "val"), bool(cfg.get("first_box_only", False)),
+                                cfg["name"])}
+
+
+def _read_trackingnet(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {BOX: trackingnet_dataset(_root(cfg), cfg.get("split", "TEST"), bool(cfg.get("first_box_only", True)),
+                                     cfg["name"])}
+
+
+def _read_uav123(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {BOX: uav123_dataset(_root(cfg), cfg.get("subset", "UAV123"), cfg.get("frame_ranges"),
+                                list(cfg.get("attribute_names") or ()), cfg["name"])}
+
+
+def _read_nfs(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {BOX: nfs_dataset(_root(cfg), int(cfg.get("fps", 30)), cfg["name"])}
+
+
 READERS: dict[str, Callable[[Mapping[str, Any], Collection[str]], dict[str, BenchmarkDataset]]] = {
     "vot": _read_vot, "otb": _read_otb, "davis": _read_davis, "ytvos": _read_ytvos, "custom": _read_custom,
-    "synthetic": _read_synthetic}
+    "synthetic": _read_synthetic, "lasot": _read_lasot, "got10k": _read_got10k, "trackingnet": _read_trackingnet,
+    "uav123": _read_uav123, "nfs": _read_nfs}
 """A benchmark config's ``reader`` -> the datasets it offers (by sequence kind, :data:`BOX` / :data:`MASK`), given
 the config and the kinds its protocols run on."""
 

@@ -7,6 +7,10 @@ the denominator. Dataset curves are the mean of the per-sequence curves; the suc
 the 21-point success curve and "precision" is the precision curve at 20 pixels. The normalised precision
 of LaSOT (Fan et al., CVPR 2019) divides the centre error by the ground-truth box's width and height, so
 large and small targets weigh alike; it is reported at 0.2 on thresholds 0, 0.01, ..., 0.5, as pysot does.
+
+Frames where the benchmark says the target is out of view (LaSOT's full occlusion / out-of-view flags) are
+left out of the numerator but stay in the denominator (pysot-toolkit's ``ope_benchmark.py`` keeps only the
+``absent == 1`` frames and divides by the sequence length): they are misses on all three curves.
 """
 
 from __future__ import annotations
@@ -67,14 +71,18 @@ CURVE_THRESHOLDS = {"success_curve": SUCCESS_THRESHOLDS, "precision_curve": PREC
 SUMMARY_KEYS = ("success_auc", "precision", "norm_precision")
 
 
-def score_otb_sequence(pred_xywh: np.ndarray, gt_xywh: np.ndarray) -> dict[str, np.ndarray | float]:
-    """Success, precision and normalised precision curves of one sequence and their summary numbers."""
+def score_otb_sequence(pred_xywh: np.ndarray, gt_xywh: np.ndarray,
+                       visible: np.ndarray | None = None) -> dict[str, np.ndarray | float]:
+    """Success, precision and normalised precision curves of one sequence and their summary numbers;
+    ``visible`` (T,) bool marks the frames where the target is in view (None: all), the others are misses."""
     if len(pred_xywh) != len(gt_xywh):
         raise ValueError(f"{len(pred_xywh)} predicted boxes for {len(gt_xywh)} ground-truth frames")
-    curves = {"success_curve": success_curve(frame_overlaps(pred_xywh, gt_xywh)),
-              "precision_curve": precision_curve(centre_errors(pred_xywh, gt_xywh)),
-              "norm_precision_curve": precision_curve(centre_errors(pred_xywh, gt_xywh, normalised=True),
-                                                      NORM_PRECISION_THRESHOLDS)}
+    hidden = np.zeros(len(gt_xywh), bool) if visible is None else ~np.asarray(visible, bool)
+    overlaps = np.where(hidden, -1.0, frame_overlaps(pred_xywh, gt_xywh))  # -1: above no threshold
+    errors, norm_errors = (np.where(hidden, np.inf, centre_errors(pred_xywh, gt_xywh, normalised))  # inf: within none
+                           for normalised in (False, True))
+    curves = {"success_curve": success_curve(overlaps), "precision_curve": precision_curve(errors),
+              "norm_precision_curve": precision_curve(norm_errors, NORM_PRECISION_THRESHOLDS)}
     return {**curves, **_summary_numbers(curves)}
 
 

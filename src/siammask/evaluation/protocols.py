@@ -10,6 +10,7 @@ subclass here and an entry in :data:`PROTOCOLS`.
 
 from __future__ import annotations
 
+import re
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -21,6 +22,12 @@ import numpy as np
 
 from siammask.evaluation.datasets import BOX, MASK, BoxSequence, MaskSequence
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
+from siammask.evaluation.got10k import (
+    AO_CURVE_THRESHOLDS,
+    pooled_success_curve,
+    sequence_overlaps,
+    summarise_overlaps,
+)
 from siammask.evaluation.otb import (
     CURVE_THRESHOLDS,
     NORM_PRECISION_AT,
@@ -36,12 +43,15 @@ from siammask.evaluation.results import (
     read_label_map,
     read_otb_boxes,
     read_vot_trajectory,
+    time_result_path,
     vot_result_path,
     write_label_map,
     write_otb_boxes,
+    write_submission_zip,
+    write_times,
     write_vot_trajectory,
 )
-from siammask.evaluation.runners import TrackerLike, run_otb, run_vos, run_vot
+from siammask.evaluation.runners import TrackerLike, run_ope_timed, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
 from siammask.runs import PARTIAL_SUFFIX
 
@@ -52,10 +62,13 @@ class ProtocolResult:
     per_sequence: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    # breakdowns: "attributes" / "classes" -> group name -> the result over that group's sequences (summary, curves)
+    groups: dict[str, dict[str, ProtocolResult]] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {**self.summary, "sequences": len(self.per_sequence), "per_sequence": self.per_sequence,
-                "failures": self.failures}
+                "failures": self.failures,
+                **{kind: {name: r.summary for name, r in named.items()} for kind, named in self.groups.items()}}
 
 
 NamedResults = list[tuple[str, ProtocolResult]]  # (entry name, its result under one protocol)
@@ -98,10 +111,30 @@ class Protocol(ABC):
         """(summary numbers, curves) over all scored sequences."""
         return {}, {}
 
+    def groups(self, scores: list) -> dict[str, dict[str, list]]:
+        """The scores of each breakdown the benchmark defines (``attributes`` of OTB-100 / LaSOT / UAV123, GOT-10k's
+        ``classes``): kind -> group name -> its sequences' scores, each summarised like the whole benchmark."""
+        return {}
+
+    def finish(self, out: Path, sequences: list[str]) -> dict[str, Any]:
+        """After the tracker ran every sequence: what a server takes (the submission zip of ``sequences``' results
+        in ``out``); the returned entries join the summary."""
+        return {}
+
     def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
-        """The protocol's plots in ``out_dir``, one curve per entry that scored any sequence (none if no entry did)."""
+        """The protocol's plots in ``out_dir``, one curve per entry that scored any sequence (none if no entry did),
+        and the same plots per attribute in ``attributes/<attribute>/``."""
         scored = [(name, result) for name, result in results if result.per_sequence]
-        return self.draw(out_dir, benchmark, scored) if scored else []
+        if not scored:
+            return []
+        paths = self.draw(out_dir, benchmark, scored)
+        for group in sorted({g for _, r in scored for g in r.groups.get("attributes", {})}):
+            folder = out_dir / "attributes" / re.sub(r"[^\w.-]+", "_", group)
+            folder.mkdir(parents=True, exist_ok=True)
+            paths += self.draw(folder, f"{benchmark} {group}", [(name, r.groups["attributes"][group])
+                                                                for name, r in scored if group in r.groups.get(
+                                                                    "attributes", {})])
+        return paths
 
     def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         """The plots of :meth:`plots`, given the entries that scored."""
@@ -167,13 +200,21 @@ class OtbProtocol(Protocol):
         write_otb_boxes(otb_result_path(out, seq.name), run_otb(tracker, seq))
 
     def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
+        if not seq.fully_annotated:
+            raise ValueError(f"sequence {seq.name!r}: {seq.source} gives only the first box, so one-pass scores "
+                             f"cannot be computed here; this split is scored by its server: use the benchmark config "
+                             f"that writes its submission (benchmark=got10k_test or trackingnet)")
         score = score_otb_sequence(read_otb_boxes(otb_result_path(out, seq.name), seq.name, len(seq.frames)),
-                                   seq.gt_boxes_xywh)
-        return {k: score[k] for k in SUMMARY_KEYS}, score
+                                   seq.gt_boxes_xywh, seq.visible)
+        return {k: score[k] for k in SUMMARY_KEYS}, {**score, "attributes": seq.attributes}
 
     def summarise(self, scores: list) -> tuple[dict, dict]:
         s = summarise_otb(scores)
         return {k: s[k] for k in SUMMARY_KEYS}, {k: s[k] for k in CURVE_THRESHOLDS}
+
+    def groups(self, scores: list) -> dict[str, dict[str, list]]:
+        names = sorted({a for score in scores for a in score["attributes"]})
+        return {"attributes": {a: [s for s in scores if a in s["attributes"]] for a in names}} if names else {}
 
     def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         success = [(CURVE_THRESHOLDS["success_curve"], r.curves["success_curve"],
@@ -187,6 +228,89 @@ class OtbProtocol(Protocol):
             paths.append(curve_plot(out_dir / f"{kind}_plot.png", f"{benchmark}: {kind.replace('_', ' ')} plot of OPE",
                                     x_label, kind.replace("_", " "), curves))
         return paths
+
+
+class TrackingnetProtocol(OtbProtocol):
+    """TrackingNet: one pass, ``<seq>.txt`` per sequence; the TEST split (first box only) is written and zipped
+    for the server (``submission: true``), a split with every box (``TRAIN_<k>``) is scored as OPE."""
+
+    name = "trackingnet"
+    parameters = ("submission",)
+
+    def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
+        if self.params["submission"] and not seq.fully_annotated:
+            return {"frames": len(read_otb_boxes(otb_result_path(out, seq.name), seq.name, len(seq.frames)))}, None
+        return super().score(seq, out)
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        return super().summarise([s for s in scores if s is not None])
+
+    def groups(self, scores: list) -> dict[str, dict[str, list]]:
+        return super().groups([s for s in scores if s is not None])
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        """OPE plots of the entries scored on boxes (none for a submission, whose rows only count frames)."""
+        with_boxes = [(n, r) for n, r in scored if not np.isnan(r.summary["success_auc"])]
+        return super().draw(out_dir, benchmark, with_boxes) if with_boxes else []
+
+    def finish(self, out: Path, sequences: list[str]) -> dict[str, Any]:
+        if not self.params["submission"]:
+            return {}
+        files = [otb_result_path(out, name) for name in sequences]
+        return {"submission": str(write_submission_zip(out, files, out.with_suffix(".zip")))}
+
+
+class Got10kProtocol(Protocol):
+    """GOT-10k: one pass, results ``<seq>/<seq>_001.txt`` and ``<seq>_time.txt``; ``val`` is scored (AO, SR0.5,
+    SR0.75, per class; :mod:`siammask.evaluation.got10k`), ``test`` (first box only) written and zipped for the
+    server (``submission: true``)."""
+
+    name = "got10k"
+    sequences = BOX
+    parameters = ("submission",)
+    columns = (("ao", "AO"), ("sr50", "SR0.5"), ("sr75", "SR0.75"))
+    sequence_columns = ("ao", "sr50", "sr75", "frames")
+    headline = "ao"
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return vot_result_path(out, sequence)
+
+    def run(self, tracker: TrackerLike, seq: BoxSequence, out: Path) -> None:
+        boxes_xywh, seconds = run_ope_timed(tracker, seq)
+        write_times(time_result_path(out, seq.name), seconds)
+        write_otb_boxes(vot_result_path(out, seq.name), boxes_xywh)  # last: its presence means "done"
+
+    def score(self, seq: BoxSequence, out: Path) -> tuple[dict, Any]:
+        boxes = read_otb_boxes(vot_result_path(out, seq.name), seq.name, len(seq.frames))
+        if not seq.fully_annotated:
+            if not self.params["submission"]:
+                raise ValueError(f"sequence {seq.name!r}: {seq.source} gives only the first box; the test split is "
+                                 f"scored by the server (got10k.submission: true writes its zip)")
+            return {"frames": len(boxes)}, None
+        visible = seq.visible if seq.visible is not None else np.ones(len(boxes), bool)
+        overlaps = sequence_overlaps(boxes, seq.gt_boxes_xywh, visible, seq.image_hw[::-1])
+        return {**summarise_overlaps([overlaps]), "frames": len(overlaps)}, (overlaps, seq.category)
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        overlaps = [o for o, _ in filter(None, scores)]
+        return summarise_overlaps(overlaps), {"success_curve": pooled_success_curve(overlaps)}
+
+    def groups(self, scores: list) -> dict[str, dict[str, list]]:
+        scored = [s for s in scores if s is not None and s[1] is not None]
+        classes = sorted({category for _, category in scored})
+        return {"classes": {c: [s for s in scored if s[1] == c] for c in classes}} if classes else {}
+
+    def finish(self, out: Path, sequences: list[str]) -> dict[str, Any]:
+        if not self.params["submission"]:
+            return {}
+        files = [path for name in sequences for path in (vot_result_path(out, name), time_result_path(out, name))]
+        return {"submission": str(write_submission_zip(out, files, out.with_suffix(".zip")))}
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        curves = [(AO_CURVE_THRESHOLDS, r.curves["success_curve"], f"{n} [AO {format_value(r.summary['ao'])}]")
+                  for n, r in scored if "success_curve" in r.curves]
+        return [curve_plot(out_dir / "success_plot.png", f"{benchmark}: success plot", "overlap threshold",
+                           "success rate", curves)] if curves else []
 
 
 def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
@@ -264,7 +388,8 @@ class YtvosProtocol(Protocol):
                          "submit the written Annotations/ folder to the challenge server")
 
 
-PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (VotProtocol, OtbProtocol, DavisProtocol, YtvosProtocol)}
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (VotProtocol, OtbProtocol, TrackingnetProtocol,
+                                                             Got10kProtocol, DavisProtocol, YtvosProtocol)}
 
 
 def protocol_class(name: str, benchmark: str = "?") -> type[Protocol]:

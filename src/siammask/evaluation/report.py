@@ -3,7 +3,10 @@
 ``metrics.json`` holds one section per protocol for the evaluated tracker (``vot``: eao, accuracy,
 robustness, lost; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay, JF_mean
 and the J / F means' 95 % bootstrap intervals over sequences; ``ytvos``: what was written), each with
-``per_sequence`` and ``failures`` (sequence -> reason), and the same for every baseline under ``baselines``.
+``per_sequence`` and ``failures`` (sequence -> reason), per attribute / class summaries (``attributes``,
+``classes``) where the benchmark defines them, and the same for every baseline under ``baselines``, for other
+trackers' saved results (eval.py ``compare_dir``) under ``compare``; several runs of ours (``run_ckpt_paths``)
+add their mean and standard deviation under ``runs``.
 NaN (nothing to average) is written as null.
 """
 
@@ -11,7 +14,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,14 +38,33 @@ def _json_safe(value: Any) -> Any:
     return value
 
 
-def metrics_document(benchmark: str, source: Mapping[str, Any], results: Results, main: str) -> dict:
-    """The content of ``metrics.json``: ``main`` entry's protocol sections at top level, others under baselines."""
+def metrics_document(benchmark: str, source: Mapping[str, Any], results: Results, main: str,
+                     compare: Collection[str] = (), runs: Sequence[str] = ()) -> dict:
+    """The content of ``metrics.json``: ``main`` entry's protocol sections at top level, other trackers' saved
+    results (``compare``) under ``compare.<name>``, the mean and spread of several runs of ours (``runs``, main
+    among them) under ``runs``, and the others under baselines."""
     doc: dict[str, Any] = {"benchmark": benchmark, **source}
     doc.update({protocol: r.to_json() for protocol, r in results[main].items()})
-    baselines = {name: {p: r.to_json() for p, r in per.items()} for name, per in results.items() if name != main}
-    if baselines:
-        doc["baselines"] = baselines
+    sections = {"compare": [n for n in results if n in compare],
+                "baselines": [n for n in results if n != main and n not in compare]}
+    for section, names in sections.items():
+        if names:
+            doc[section] = {name: {p: r.to_json() for p, r in results[name].items()} for name in names}
+    if len(runs) > 1:
+        doc["runs"] = {"names": list(runs), **run_spread(results, runs)}
     return _json_safe(doc)
+
+
+def run_spread(results: Results, runs: Sequence[str]) -> dict[str, dict[str, dict[str, float]]]:
+    """Mean and standard deviation (ddof 1: a sample of the recipe's runs) of each scalar summary over ``runs``."""
+    protocols = results[runs[0]]
+    out: dict[str, dict[str, dict[str, float]]] = {"mean": {}, "std": {}}
+    for protocol, first in protocols.items():
+        keys = [k for k, v in first.summary.items() if isinstance(v, (int, float)) and not isinstance(v, bool)]
+        values = {k: np.array([results[r][protocol].summary.get(k, np.nan) for r in runs], np.float64) for k in keys}
+        out["mean"][protocol] = {k: float(np.mean(v)) for k, v in values.items()}
+        out["std"][protocol] = {k: float(np.std(v, ddof=1)) for k, v in values.items()}
+    return out
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -50,8 +72,9 @@ def _table(header: list[str], rows: list[list[str]]) -> list[str]:
             *["| " + " | ".join(r) + " |" for r in rows]]
 
 
-def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results) -> str:
-    """Summary table per protocol (one row per tracker), per-sequence tables, and the failures."""
+def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results, runs: Sequence[str] = ()) -> str:
+    """Summary table per protocol (one row per tracker, and the mean ± std of several runs of ours), a table per
+    attribute / class, per-sequence tables, and the failures."""
     lines = [f"# Evaluation: {benchmark}", ""] + [f"- {k}: `{v}`" for k, v in source.items()] + [""]
     protocols = list(next(iter(results.values())).keys()) if results else []
     for protocol in protocols:
@@ -61,7 +84,13 @@ def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results)
         rows = [[name, *[format_value(per[protocol].summary.get(k)) for k, _ in columns],
                  str(len(per[protocol].per_sequence)), str(len(per[protocol].failures))]
                 for name, per in results.items()]
+        if len(runs) > 1:
+            spread = run_spread(results, runs)
+            rows.append([f"mean ± std of {len(runs)} runs", *[
+                f"{format_value(spread['mean'][protocol].get(k))} ± {format_value(spread['std'][protocol].get(k))}"
+                for k, _ in columns], "-", "-"])
         lines += _table(header, rows) + [""]
+        lines += _group_tables(protocol, columns, results)
         seq_cols = protocol_class(protocol).sequence_columns
         names = sorted({s for per in results.values() for s in per[protocol].per_sequence})
         if names:
@@ -73,6 +102,20 @@ def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results)
     lines += ["## Failures", ""]
     lines += [f"- {e} / {p} / `{s}`: {why}" for e, p, s, why in failures] or ["none"]
     return "\n".join(lines) + "\n"
+
+
+def _group_tables(protocol: str, columns: Sequence[tuple[str, str]], results: Results) -> list[str]:
+    """One table per attribute (or class): a row per tracker, the protocol's summary columns over its sequences."""
+    lines: list[str] = []
+    kinds = sorted({kind for per in results.values() for kind in per[protocol].groups})
+    for kind in kinds:
+        names = sorted({g for per in results.values() for g in per[protocol].groups.get(kind, {})})
+        for group in names:
+            rows = [[name, *[format_value(r.summary.get(k)) for k, _ in columns], format_value(r.summary["sequences"])]
+                    for name, per in results.items() if (r := per[protocol].groups.get(kind, {}).get(group))]
+            lines += [f"### {protocol} {kind}: {group}", "",
+                      *_table(["tracker", *[h for _, h in columns], "sequences"], rows), ""]
+    return lines
 
 
 def save_plots(out_dir: Path, benchmark: str, results: Results, protocols: Mapping[str, Protocol]) -> list[Path]:
@@ -99,13 +142,14 @@ def claim_output_folder(out_dir: str | Path, identity: Mapping[str, Any]) -> Non
 
 
 def write_report(out_dir: str | Path, benchmark: Mapping, source: Mapping[str, Any], results: Results,
-                 main: str) -> tuple[dict, str]:
-    """Write metrics.json, metrics.md and the plots into ``out_dir``; return the document and the table."""
+                 main: str, compare: Collection[str] = (), runs: Sequence[str] = ()) -> tuple[dict, str]:
+    """Write metrics.json, metrics.md and the plots into ``out_dir``; return the document and the table.
+    ``compare``: entries that are other trackers' saved results; ``runs``: entries that are runs of ours."""
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    doc = metrics_document(benchmark["name"], source, results, main)
+    doc = metrics_document(benchmark["name"], source, results, main, compare, runs)
     (out_dir / "metrics.json").write_text(json.dumps(doc, indent=2) + "\n")
-    table = markdown_report(benchmark["name"], source, results)
+    table = markdown_report(benchmark["name"], source, results, runs)
     (out_dir / "metrics.md").write_text(table)
     save_plots(out_dir, benchmark["name"], results, benchmark_protocols(benchmark))
     return doc, table

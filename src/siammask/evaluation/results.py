@@ -3,7 +3,8 @@
 * VOT / pysot baseline: ``<results_dir>/<seq>/<seq>_001.txt``, one line per frame: ``1`` (initialised),
   ``2`` (failure), ``0`` (skipped) or the region as comma-separated numbers (4 = ``x, y, w, h``,
   2K = polygon), image pixels.
-* OTB: ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
+* GOT-10k: the VOT path ``<results_dir>/<seq>/<seq>_001.txt`` (``x,y,w,h`` per frame) and ``<seq>_time.txt``.
+* OTB (and LaSOT, UAV123, NfS, TrackingNet): ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
 * DAVIS / YouTube-VOS: ``<results_dir>/<seq>/<frame>.png``, indexed (palette) PNGs whose pixel values
   are object ids (0 = background).
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import os
 import re
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +38,27 @@ def vot_result_path(results_dir: str | Path, sequence: str) -> Path:
 
 def otb_result_path(results_dir: str | Path, sequence: str) -> Path:
     return Path(results_dir) / f"{sequence}.txt"
+
+
+def time_result_path(results_dir: str | Path, sequence: str) -> Path:
+    """GOT-10k's per-frame seconds, next to the boxes: ``<seq>/<seq>_time.txt``."""
+    return Path(results_dir) / sequence / f"{sequence}_time.txt"
+
+
+def write_times(path: str | Path, seconds: np.ndarray) -> None:
+    write_text_atomically(path, "".join(f"{t:.8f}\n" for t in np.asarray(seconds, np.float64).reshape(-1)))
+
+
+def write_submission_zip(folder: str | Path, files: list[Path], zip_path: str | Path) -> Path:
+    """``files`` (under ``folder``) zipped with their paths relative to ``folder`` (the servers' layout), written
+    whole or not at all."""
+    folder, zip_path = Path(folder), Path(zip_path)
+    partial = zip_path.with_name(zip_path.name + PARTIAL_SUFFIX)
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_DEFLATED) as archive:
+        for file in files:
+            archive.write(file, file.relative_to(folder).as_posix())
+    os.replace(partial, zip_path)
+    return zip_path
 
 
 def label_map_path(results_dir: str | Path, sequence: str, frame: str) -> Path:

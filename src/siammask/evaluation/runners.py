@@ -16,6 +16,7 @@ or None and ``score``.
 
 from __future__ import annotations
 
+import time
 from typing import Any, Protocol
 
 import numpy as np
@@ -58,15 +59,23 @@ def run_vot(tracker: TrackerLike, seq: BoxSequence, skip: int = 5) -> list[VotEn
 
 def run_otb(tracker: TrackerLike, seq: BoxSequence) -> np.ndarray:
     """One pass without resets; (T, 4) ``x, y, w, h`` boxes, the first being the given one."""
+    return run_ope_timed(tracker, seq)[0]
+
+
+def run_ope_timed(tracker: TrackerLike, seq: BoxSequence) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`run_otb` and the seconds each frame's ``init`` / ``track`` took (GOT-10k's ``<seq>_time.txt``:
+    reported, never used by a score)."""
     first = seq.init_box_xyxy(0)
-    boxes = [first]
+    boxes, seconds = [first], []
     for f in range(len(seq.frames)):
         image = seq.frames[f]
+        start = time.perf_counter()
         if f == 0:
             tracker.init(image, first[None])
         else:
             boxes.append(np.asarray(tracker.track(image)[0].box_xyxy, dtype=np.float64))
-    return xyxy_to_xywh(np.array(boxes))
+        seconds.append(time.perf_counter() - start)
+    return xyxy_to_xywh(np.array(boxes)), np.array(seconds)
 
 
 def result_mask(result: Any, image_hw: tuple[int, int]) -> np.ndarray:
