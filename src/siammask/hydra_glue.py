@@ -188,7 +188,7 @@ def run_record(cfg: DictConfig, overrides: Sequence[str], code_dir: str | Path) 
 
 
 # The keys of conf/runtime/default.yaml: how an entry point's tracker runs its network.
-RUNTIME_KEYS = ("backend", "threads", "onnx_dir", "calibration", "fold_batchnorm", "channels_last")
+RUNTIME_KEYS = ("backend", "threads", "onnx_dir", "calibration", "fold_batchnorm", "channels_last", "precision")
 
 
 def runtime_options(cfg: Mapping) -> dict:

@@ -42,7 +42,7 @@ class InputNormalization(nn.Module):
     def forward(self, image: torch.Tensor) -> torch.Tensor:
         if image.dim() != 4 or image.shape[1] != 3:
             raise ValueError(f"expected images as (B, 3, H, W) RGB 0-255, got shape {tuple(image.shape)}")
-        x = image.float()
+        x = image.to(self.mean.dtype)  # fp32, or bf16 in a network cast for bf16 tracking
         if self.bgr:
             x = x.flip(1)
         return (x - self.mean) / self.std

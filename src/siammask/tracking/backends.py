@@ -17,6 +17,8 @@ import torch
 from siammask.models import SiamMask
 from siammask.onnx import Calibration, OnnxNetwork, build_graphs, check_graphs, tracker_identity
 from siammask.onnx.calibration import calibration_fingerprint
+from siammask.precision import choose_precision
+from siammask.tracking.bf16_network import Bf16Network
 from siammask.tracking.tracker_config import TrackerConfig
 
 log = logging.getLogger(__name__)
@@ -38,6 +40,28 @@ def check_backend(backend: str, device: str = "cpu", calibration: Calibration | 
         raise ValueError(f"backend={backend} runs on the CPU (ONNX Runtime's CPU provider): set device=cpu, or use "
                          f"backend=pytorch on {device}")
     calibration_fingerprint("int8" if backend == "onnxruntime_int8" else "fp32", calibration)
+
+
+PRECISIONS = ("fp32", "bf16", "auto")
+
+
+def network_precision(precision: str, backend: str, config: TrackerConfig, device: str = "cpu") -> str:
+    """``fp32`` or ``bf16`` for ``precision`` (``fp32 | bf16 | auto``). bf16 is a PyTorch backend's: ONNX Runtime's
+    CPU provider has no bf16 convolution kernels, so its graphs stay fp32 (or int8). ``auto`` measures this machine
+    (:func:`siammask.precision.choose_precision`, cached) and keeps fp32 for ``geometry=release``, whose purpose is
+    the release's tracks to the last digit."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+    if precision == "bf16" and backend != "pytorch":
+        raise ValueError(f"precision=bf16 runs the PyTorch network in bf16; backend={backend} runs fp32 / int8 "
+                         f"graphs: use backend=pytorch precision=bf16, or precision=fp32")
+    if precision != "auto":
+        return precision
+    if backend != "pytorch" or config.geometry == "release":
+        return "fp32"
+    choice = choose_precision("inference", device)
+    log.info("tracking precision %s: %s", choice.precision, choice.reason)
+    return choice.precision
 
 
 def set_threads(threads: int | None) -> None:
@@ -76,12 +100,15 @@ def pytorch_network(network: SiamMask, config: TrackerConfig, fold_batchnorm: bo
 
 def runtime_network(network: SiamMask, ckpt_path: str | Path, config: TrackerConfig, backend: str = "pytorch",
                     threads: int | None = None, onnx_dir: str | Path | None = None,
-                    calibration: Calibration | None = None,
-                    fold_batchnorm: bool = False, channels_last: bool = False) -> SiamMask | OnnxNetwork:
-    """``network`` (of ``ckpt_path``) as ``backend`` runs it."""
+                    calibration: Calibration | None = None, fold_batchnorm: bool = False,
+                    channels_last: bool = False, precision: str = "fp32",
+                    device: str = "cpu") -> SiamMask | OnnxNetwork | Bf16Network:
+    """``network`` (of ``ckpt_path``) as ``backend`` runs it, in ``precision`` (:func:`network_precision`)."""
     set_threads(threads)
+    chosen = network_precision(precision, backend, config, device)
     if backend == "pytorch":
-        return pytorch_network(network, config, fold_batchnorm, channels_last)
+        prepared = pytorch_network(network, config, fold_batchnorm, channels_last)
+        return Bf16Network(prepared) if chosen == "bf16" else prepared
     precision = "int8" if backend == "onnxruntime_int8" else "fp32"
     if onnx_dir is None:  # the cache beside the checkpoint
         graphs = build_graphs(ckpt_path, config, None, precision, calibration, network, threads)

@@ -83,7 +83,7 @@ def tracker_preset(name: str) -> dict[str, Any]:
 def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping | str, device: str = "cpu",
                  backend: str = "pytorch", threads: int | None = None, onnx_dir: str | Path | None = None,
                  calibration: Calibration | None = None, fold_batchnorm: bool = False,
-                 channels_last: bool = False) -> Tracker:
+                 channels_last: bool = False, precision: str = "fp32") -> Tracker:
     """A :class:`Tracker` on the network of a checkpoint of this project or an official release weights file
     (:func:`siammask.checkpoints.load_trained`, without Lightning).
 
@@ -95,7 +95,10 @@ def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping | s
     exported on first use beside the checkpoint, or read from ``onnx_dir``; int8 calibrated on the ``calibration``
     frames handed in: :func:`siammask.onnx.folder_calibration` of the user's frames, or the synthetic videos'
     :func:`siammask.datamodules.synthetic.synthetic_calibration`). ``threads``: intra-op threads (None: one per core). ``fold_batchnorm`` /
-    ``channels_last``: PyTorch inference rewrites (same outputs up to float rounding).
+    ``channels_last``: PyTorch inference rewrites (same outputs up to float rounding). ``precision``: ``fp32``,
+    ``bf16`` (backend ``pytorch``: the network in bf16, the tracker's arithmetic in fp32) or ``auto`` (bf16 where
+    this machine measured its bf16 convolutions faster, :mod:`siammask.precision`; fp32 with
+    ``geometry=release``, whose purpose is equality with the release).
     """
     from siammask.tracking.backends import check_backend, runtime_network  # onnx only imported when chosen
 
@@ -108,5 +111,5 @@ def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping | s
     check_backend(backend, device, calibration)  # as a missing onnxruntime or int8 without calibration frames
     trained, anchors = load_trained(ckpt_path, map_location=device)
     network = runtime_network(trained, ckpt_path, config, backend, threads, onnx_dir, calibration, fold_batchnorm,
-                              channels_last)
+                              channels_last, precision, device)
     return Tracker(network, config, device, anchors=anchors)

@@ -44,6 +44,7 @@ from siammask.tracking.tracker_config import TrackerConfig
 
 if TYPE_CHECKING:  # the ONNX backend is imported only when chosen
     from siammask.onnx import OnnxNetwork
+    from siammask.tracking.bf16_network import Bf16Network
 
 
 @dataclass
@@ -118,7 +119,7 @@ class Tracker:
     caller tracking with a network it is still training switches it back with ``network.train()``.
     """
 
-    def __init__(self, network: SiamMask | OnnxNetwork, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
+    def __init__(self, network: SiamMask | OnnxNetwork | Bf16Network, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
                  anchors: AnchorSpec | None = None) -> None:
         self.config = TrackerConfig.from_mapping(config)
         self.device = torch.device(device)
