@@ -20,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf
 
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
-from siammask.hydra_glue import user_errors
+from siammask.hydra_glue import is_multirun, user_errors
 from siammask.sweeps import objective, write_result
 
 
@@ -96,7 +96,7 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(130) from None
     metrics = summary_metrics(doc, list(cfg.benchmark.protocols))
     write_result(cfg.output_dir, metrics, cfg.get("optimized_metric"))
-    return objective(metrics, cfg.get("optimized_metric"))
+    return objective(metrics, cfg.get("optimized_metric"), sweep=is_multirun())
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from siammask.callbacks.checkpointing import TrainingStopped
 from siammask.callbacks.run_config import LogRunConfig
 
-from siammask.hydra_glue import instantiate_list, register_resolvers, run_record, user_errors
+from siammask.hydra_glue import instantiate_list, is_multirun, register_resolvers, run_record, user_errors
 from siammask.lit.loggers import start_loggers
 from siammask.runs import resolve_ckpt_path
 from siammask.sweeps import objective, write_result
@@ -107,7 +107,7 @@ def main(cfg: DictConfig) -> float | None:
         print(f"Stopped by {stop.signal_name} at step {stop.step}. Checkpoint of that step: {stop.ckpt_path}\n"
               f"Resume with: {resume_command(stop.ckpt_path)}", flush=True)
         raise SystemExit(stop.exit_code) from None
-    return objective(metrics, cfg.get("optimized_metric")) if metrics is not None else None
+    return objective(metrics, cfg.get("optimized_metric"), sweep=is_multirun()) if metrics is not None else None
 
 
 if __name__ == "__main__":

@@ -173,11 +173,18 @@ def _run_name() -> str:
     return run_name(hydra_cfg.overrides.task, hydra_cfg.job.name)
 
 
-def _run_group() -> str | None:
+def is_multirun() -> bool:
+    """This process runs a job of a Hydra multirun (``-m``: a sweep), not a single run."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _run_group() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not is_multirun():
         return None
     hydra_cfg = HydraConfig.get()
     return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"

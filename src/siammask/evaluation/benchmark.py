@@ -88,7 +88,9 @@ def evaluate_protocol(protocol: str | Protocol, dataset: BenchmarkDataset, entry
             scores.append(score)
             bar.update(note=name)
     summary, curves = protocol.summarise(scores)
-    return ProtocolResult(summary, per_sequence, failures, curves)
+    notes = ({"": dataset.empty_reason or "the benchmark lists no sequence"} if not dataset.names
+             else protocol.missing_reasons(summary, len(per_sequence)))
+    return ProtocolResult(summary, per_sequence, failures, curves, notes)
 
 
 def datasets_for(benchmark: Mapping, synthetic_videos: Any = None) -> dict[str, BenchmarkDataset]:

@@ -161,6 +161,7 @@ class BenchmarkDataset:
     name: str
     names: list[str]
     load: Callable[[str], BoxSequence | MaskSequence] = field(repr=False)
+    empty_reason: str | None = None  # why ``names`` is empty, when it may be (a report says it for the "-")
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -379,7 +380,9 @@ def custom_dataset(root: str | Path, name: str = "custom") -> tuple[BenchmarkDat
         return MaskSequence(video, frames, labels, sorted(starts), starts, frames.image_hw,
                             str(root / video / "masks"))
 
-    return BenchmarkDataset(name, list(box_names), load_box), BenchmarkDataset(name, mask_videos, load_masks)
+    no_masks = f"no annotated masks: no video of {root} has a masks/ folder (box-only videos)"
+    return (BenchmarkDataset(name, list(box_names), load_box),
+            BenchmarkDataset(name, mask_videos, load_masks, None if mask_videos else no_masks))
 
 
 def _custom_frame_hw(video: str, frames: list, name: str) -> tuple[int, int]:
@@ -473,10 +476,7 @@ def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Ben
 
 def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     root, name = _root(cfg), cfg["name"]
-    box, mask = custom_dataset(root, name)
-    if not mask.names and MASK in kinds:
-        raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
-                         f"protocol scores: add masks or leave davis out of benchmark.protocols")
+    box, mask = custom_dataset(root, name)  # box-only videos: the DAVIS-style protocol scores nothing and says why
     return {BOX: box, MASK: mask}
 
 

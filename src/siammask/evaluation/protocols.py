@@ -10,6 +10,7 @@ subclass here and an entry in :data:`PROTOCOLS`.
 
 from __future__ import annotations
 
+import math
 import shutil
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -52,10 +53,12 @@ class ProtocolResult:
     per_sequence: dict[str, dict] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)
     curves: dict[str, np.ndarray] = field(default_factory=dict)
+    # why a summary value is missing (summary key, or "" for the whole protocol -> reason): what a "-" means
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {**self.summary, "sequences": len(self.per_sequence), "per_sequence": self.per_sequence,
-                "failures": self.failures}
+                "failures": self.failures, **({"notes": self.notes} if self.notes else {})}
 
 
 NamedResults = list[tuple[str, ProtocolResult]]  # (entry name, its result under one protocol)
@@ -97,6 +100,10 @@ class Protocol(ABC):
     def summarise(self, scores: list) -> tuple[dict, dict]:
         """(summary numbers, curves) over all scored sequences."""
         return {}, {}
+
+    def missing_reasons(self, summary: Mapping[str, Any], scored: int) -> dict[str, str]:
+        """Why a summary value is missing (NaN) although ``scored`` sequences were scored: summary key -> reason."""
+        return {}
 
     def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
         """The protocol's plots in ``out_dir``, one curve per entry that scored any sequence (none if no entry did)."""
@@ -142,6 +149,13 @@ class VotProtocol(Protocol):
     def summarise(self, scores: list) -> tuple[dict, dict]:
         s = summarise_vot(scores, self.skip, self.eao_interval)
         return {k: s[k] for k in ("eao", "eao_ci95", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
+
+    def missing_reasons(self, summary: Mapping[str, Any], scored: int) -> dict[str, str]:
+        accuracy = summary.get("accuracy")
+        if scored and accuracy is not None and math.isnan(accuracy):
+            return {"accuracy": f"every annotated frame lies within the burn-in (vot.burnin={self.burnin} frames "
+                                f"after each (re-)initialisation are left out of accuracy)"}
+        return {}
 
     def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],

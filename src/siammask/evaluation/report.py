@@ -62,6 +62,10 @@ def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results)
                  str(len(per[protocol].per_sequence)), str(len(per[protocol].failures))]
                 for name, per in results.items()]
         lines += _table(header, rows) + [""]
+        headers = dict(columns)
+        notes = [f"- {name}: {f'{headers.get(key, key)}: ' if key else ''}{why}" for name, per in results.items()
+                 for key, why in per[protocol].notes.items()]
+        lines += ["Why a value is missing (-):", "", *notes, ""] if notes else []
         seq_cols = protocol_class(protocol).sequence_columns
         names = sorted({s for per in results.values() for s in per[protocol].per_sequence})
         if names:
