@@ -9,7 +9,7 @@ import logging
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -118,6 +118,7 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
     @functools.wraps(task)
     def run(cfg: DictConfig) -> Result:
         try:
+            _refuse_unread_additions(cfg)
             return task(cfg)
         except Exception as error:  # re-raised unless it is a user mistake
             mistake = _user_mistake(error)
@@ -128,6 +129,40 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
             raise SystemExit(1) from None
 
     return run
+
+
+def _refuse_unread_additions(cfg: DictConfig) -> None:
+    """The overrides of this Hydra command that add a key (``+key=value``) must add it where something reads it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        refuse_unread_additions(cfg, hydra_cfg.overrides.task, hydra_cfg.runtime.choices.keys())
+
+
+def refuse_unread_additions(cfg: DictConfig, overrides: Sequence[str], groups: Collection[str]) -> None:
+    """Hydra answers a mistyped key (``max_frame=3``) with the hint to add it (``+max_frame=3``), and an added key
+    nobody reads is silently ignored. A key added with ``+`` is accepted where it is read: in a node with a
+    ``_target_`` (a constructor's argument, which the constructor checks: ``+trainer.limit_train_batches=2``) or
+    in a collection of named entries, a node whose entries are all nodes (``+callbacks.probe._target_=...``,
+    ``+data.datasets.mine={...}``). ``groups``: the config groups, whose ``+group=option`` adds a config."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if not override.is_add() or key in groups or "/" in key or override.package is not None:
+            continue
+        parent = key.rpartition(".")[0]
+        if key.startswith("hydra.") or _reads_added_keys(OmegaConf.select(cfg, parent) if parent else cfg):
+            continue
+        raise ValueError(f"+{key}: no part of this command reads {key!r}, so it would be ignored; check the key's "
+                         f"spelling and place (the configuration: add --cfg job to the command)")
+
+
+def _reads_added_keys(node: Any) -> bool:
+    if not isinstance(node, DictConfig):
+        return False
+    return "_target_" in node or all(isinstance(node._get_node(k), DictConfig) for k in node)
 
 
 def _user_mistake(error: BaseException | None) -> BaseException | None:
