@@ -83,11 +83,16 @@ def test_a_key_added_where_nothing_reads_it_is_refused_in_one_line_and_the_docum
             refuse_unread_additions(cfg, [mistake], choices)
 
 
-def test_every_command_refuses_an_added_key_nobody_reads(tmp_path, capsys):
+def test_every_command_refuses_an_added_key_nobody_reads_and_leaves_no_empty_run_folder(tmp_path, capsys):
     from siammask.datamodules.check_store import main
 
     assert run_command(main, "path=nowhere", "+max_frame=3", run_dir=tmp_path / "run") == 1
     assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: +max_frame: no part of this command")
+    assert not (tmp_path / "run").exists()  # it held only Hydra's record of the command
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    assert run_command(main, "path=nowhere", "+max_frame=3", run_dir=tmp_path / "kept") == 1
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine" and (tmp_path / "kept" / ".hydra").is_dir()
 
 
 def test_sharp_experiment_demands_a_base_checkpoint():

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Collection, Mapping, Sequence
@@ -121,6 +122,7 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
             _refuse_unread_additions(cfg)
             return task(cfg)
         except Exception as error:  # re-raised unless it is a user mistake
+            _remove_run_folder_if_nothing_written()
             mistake = _user_mistake(error)
             if mistake is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
@@ -129,6 +131,30 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
             raise SystemExit(1) from None
 
     return run
+
+
+HYDRA_FILES = {"config.yaml", "hydra.yaml", "overrides.yaml"}  # what Hydra writes into <run folder>/.hydra
+
+
+def _remove_run_folder_if_nothing_written() -> None:
+    """A command that failed before writing anything leaves no run folder behind: one that holds only Hydra's own
+    record (``.hydra/`` and the command's log, whose error was printed) is removed; anything else keeps it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    folder = Path(hydra_cfg.runtime.output_dir)
+    if folder.is_dir() and holds_only_hydra_record(folder, hydra_cfg.job.name):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def holds_only_hydra_record(folder: Path, job_name: str) -> bool:
+    """``folder`` holds nothing but what Hydra writes when a run starts (``.hydra/`` and ``<job_name>.log``)."""
+    entries = {p.name: p for p in folder.iterdir()}
+    log_file, record = entries.pop(f"{job_name}.log", None), entries.pop(".hydra", None)
+    return (not entries and (log_file is None or log_file.is_file())
+            and (record is None or all(p.is_file() and p.name in HYDRA_FILES for p in record.iterdir())))
 
 
 def _refuse_unread_additions(cfg: DictConfig) -> None:

@@ -482,6 +482,11 @@ def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Be
 
 def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     """``generator``: the videos (anything with ``sequence(video)``), or their config with a ``_target_``."""
+    if cfg.get("root") is not None:
+        raise ValueError(f"benchmark {cfg['name']!r} generates its videos and reads no folder, so benchmark.root="
+                         f"{cfg['root']} has no use here: score your own videos with benchmark=custom "
+                         f"benchmark.root=<folder> (docs/custom_data.md), a public set with its benchmark "
+                         f"(e.g. benchmark=vot2018, davis2017; conf/benchmark)")
     videos = cfg.get("generator")
     if videos is None:
         raise ValueError(f"benchmark {cfg['name']!r} reads synthetic videos but no generator was given")
