@@ -18,6 +18,7 @@ os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint, Timer
@@ -48,6 +49,7 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     record = run_record(cfg, overrides, Path(__file__).resolve().parent)
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    warn_if_replacing_checkpoints(trainer, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
     refuse_if_nothing_trained(trainer, ckpt_path)
     warn_if_cut_short(trainer)
@@ -71,6 +73,20 @@ def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | None) -> Non
     if ckpt_path and not trainer.callback_metrics and 0 < trainer.max_steps <= trainer.global_step:
         raise ValueError(f"nothing left to train: {ckpt_path} is at step {trainer.global_step} and "
                          f"trainer.max_steps={trainer.max_steps}; raise trainer.max_steps to train it further")
+
+
+def warn_if_replacing_checkpoints(trainer: pl.Trainer, ckpt_path: str | None) -> None:
+    """A command re-run into a run folder that holds an earlier run's ``last.ckpt`` replaces it (Lightning's
+    ``last-v1.ckpt`` beside it would leave the old weights where the next command looks): say so, naming both."""
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or not callback.dirpath or not callback.save_last:
+            continue
+        last = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        if last.is_file() and (not ckpt_path or Path(ckpt_path).resolve() != last.resolve()):
+            step = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("global_step")
+            log.warning("%s holds an earlier run's checkpoint (step %s); this run's last.ckpt replaces it. To keep "
+                        "it, stop now and write into another folder (hydra.run.dir=...), or continue it with "
+                        "ckpt_path=%s", last, step, last)
 
 
 def warn_if_cut_short(trainer: pl.Trainer) -> None:

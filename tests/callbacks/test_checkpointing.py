@@ -237,3 +237,12 @@ def test_the_sharp_stage_resumed_mid_epoch_changes_nothing_but_its_trained_parts
     assert any(not torch.equal(v, uninterrupted_v) for (k, v), uninterrupted_v in
                zip(resumed.items(), stage_state(tmp_path / "uninterrupted" / "checkpoints" / "every_steps.ckpt")
                    .values(), strict=True) if k.startswith(SHARP_TRAINED))  # the trained parts did train
+
+
+def test_a_command_re_run_into_its_run_folder_replaces_last_ckpt_and_says_so(tmp_path, caplog):
+    train_tiny(tmp_path / "run", "trainer.max_steps=1")
+    train_tiny(tmp_path / "run", "trainer.max_steps=2")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert sorted(p.name for p in last.parent.glob("last*")) == ["last.ckpt"]  # no last-v1.ckpt beside it
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2  # the new run's
+    assert f"{last} holds an earlier run's checkpoint (step 1); this run's last.ckpt replaces it" in caplog.text
