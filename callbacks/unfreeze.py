@@ -19,8 +19,8 @@ class UnfreezeBackboneStages(BaseFinetuning):
     times ``lr_multiplier``; the project's schedule then scales it like every other group.
 
     The state follows the epoch, not the history of the run: every epoch at or after ``unfreeze_at_epoch``
-    unfreezes the stages (a run resumed at any later epoch trains them too; its restored optimiser already holds
-    their group, so none is added twice). ``train_bn=False`` keeps their BatchNorm statistics frozen, as the
+    unfreezes the stages, applied at every epoch's start and whenever training (re)starts (a run resumed at any
+    later epoch or step trains them too; its restored optimiser already holds their group, so none is added twice). ``train_bn=False`` keeps their BatchNorm statistics frozen, as the
     release does (its MultiStageFeature switches to train mode only the stages trainable when training starts).
     """
 
@@ -31,6 +31,13 @@ class UnfreezeBackboneStages(BaseFinetuning):
         self.stages = tuple(stages)
         self.lr_multiplier = lr_multiplier
         self.train_bn = train_bn
+
+    def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
+        """The schedule of the epoch training (re)starts in, also when Lightning resumes mid-epoch and so calls no
+        ``on_train_epoch_start`` until the next epoch. The parameter groups a resumed run's optimiser needs are
+        already back (``BaseFinetuning.on_fit_start``, from this callback's checkpointed state, before the
+        optimiser's state is loaded into them): here the stages only regain their trainability and modes."""
+        self.on_train_epoch_start(trainer, pl_module)
 
     def _stage_modules(self, pl_module: pl.LightningModule) -> list[torch.nn.Module]:
         backbone = cast(SiamMask, pl_module.network).backbone

@@ -4,12 +4,13 @@ from pathlib import Path
 
 import pytest
 import yaml
+from command_line import run_command
 from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException, InstantiationException
 from hydra.utils import get_object, instantiate
 from omegaconf import OmegaConf
 
-from siammask.hydra_glue import register_resolvers
+from siammask.hydra_glue import refuse_unread_additions, register_resolvers
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 register_resolvers()
@@ -63,6 +64,35 @@ def test_refine_option_builds_the_refine_module():
 def test_wrong_keys_and_groups_fail_at_composition(override):
     with pytest.raises(ConfigCompositionException):
         compose_train([override])
+
+
+# The additions the docs and tests make: a constructor argument, callbacks, a store of a mixture.
+READ_ADDITIONS = ["+trainer.limit_train_batches=2", "++trainer.enable_model_summary=false",
+                  "+callbacks.signal._target_=signal_helpers.SignalAtStep", "+callbacks.signal.step=2",
+                  "data=paper_mix", "+data.datasets.mine={path: data/custom_train, num_use: 50, frame_range: 20}"]
+
+
+def test_a_key_added_where_nothing_reads_it_is_refused_in_one_line_and_the_documented_additions_pass():
+    choices = ["crop", "data", "model/backbone"]
+    cfg = compose_train(READ_ADDITIONS)
+    refuse_unread_additions(cfg, READ_ADDITIONS, choices)
+    for mistake, key in (("+max_frame=3", "max_frame"), ("+tracker.max_frame=3", "tracker.max_frame"),
+                         ("+data.sampler.jitter=3", "data.sampler.jitter")):
+        cfg = compose_train([mistake])
+        with pytest.raises(ValueError, match=rf"^\+{key}: no part of this command reads '{key}'"):
+            refuse_unread_additions(cfg, [mistake], choices)
+
+
+def test_every_command_refuses_an_added_key_nobody_reads_and_leaves_no_empty_run_folder(tmp_path, capsys):
+    from siammask.datamodules.check_store import main
+
+    assert run_command(main, "path=nowhere", "+max_frame=3", run_dir=tmp_path / "run") == 1
+    assert capsys.readouterr().err.strip().splitlines()[-1].startswith("error: +max_frame: no part of this command")
+    assert not (tmp_path / "run").exists()  # it held only Hydra's record of the command
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.txt").write_text("mine")
+    assert run_command(main, "path=nowhere", "+max_frame=3", run_dir=tmp_path / "kept") == 1
+    assert (tmp_path / "kept" / "notes.txt").read_text() == "mine" and (tmp_path / "kept" / ".hydra").is_dir()
 
 
 def test_sharp_experiment_demands_a_base_checkpoint():

@@ -62,7 +62,7 @@ def test_finetune_trains_the_heads_from_the_checkpoint_and_validates_on_held_out
     run_dir = tmp_path / "run"
     result = subprocess.run(
         [sys.executable, "train.py", "experiment=finetune", f"model.init_from={before}", f"data.path={train}",
-         f"data.val_path={val}", "++trainer.max_steps=4", "data.batch_size=2", "data.min_steps_per_epoch=2",
+         f"data.val_path={val}", "++trainer.max_steps=4", "data.batch_size=2", "data.min_steps_per_epoch=6",
          f"model.search_size={search_size}", "trainer.log_every_n_steps=1", "callbacks.progress_bar.refresh_rate=0",
          f"hydra.run.dir={run_dir}"], cwd=ROOT, capture_output=True, text=True, timeout=600, check=False)
     assert result.returncode == 0, result.stderr[-3000:]
@@ -75,7 +75,8 @@ def test_finetune_trains_the_heads_from_the_checkpoint_and_validates_on_held_out
     assert not torch.equal(start["network.score_head.conv_kernel.0.weight"], state["network.score_head.conv_kernel.0.weight"])
     with open(run_dir / "csv" / "metrics.csv") as f:
         rows = list(csv.DictReader(f))
-    assert any(row.get("val/loss") for row in rows)  # pairs of the held-out video, after the first epoch
+    # pairs of the held-out video, at the last step: the 4 steps end inside the first 6-step epoch
+    assert [row["step"] for row in rows if row.get("val/loss")] == ["3"]
 
 
 def test_finetune_without_a_checkpoint_stops_naming_model_init_from():

@@ -57,10 +57,12 @@ def test_the_command_line_summarises_a_folder_and_refuses_one_without_jobs(tmp_p
     assert empty.returncode == 1 and "holds no Hydra job folders" in empty.stderr
 
 
-def test_a_missing_objective_names_the_metrics_that_exist():
+def test_a_missing_objective_names_the_metrics_that_exist_in_a_sweep_and_is_only_a_warning_in_a_single_run(caplog):
     assert objective({"val/track_J": 0.25}, "val/track_J") == 0.25 and objective({}, None) is None
     with pytest.raises(MissingObjectiveError, match=r"'val/track_X' is not among .*\['train/loss', 'val/track_J'\]"):
-        objective({"val/track_J": 0.25, "train/loss": 1.0}, "val/track_X")
+        objective({"val/track_J": 0.25, "train/loss": 1.0}, "val/track_X", sweep=True)
+    assert objective({"train/loss": 1.0}, "train/mask_iou", sweep=False) is None
+    assert "optimized_metric='train/mask_iou' is not among this run's metrics: ['train/loss']" in caplog.text
 
 
 def test_result_file_holds_the_objective_and_every_metric(tmp_path):

@@ -212,13 +212,13 @@ def test_optuna_sweep_optimises_tracking_j_and_reports_its_best_trial(tmp_path):
     assert (tmp_path / "summary.csv").is_file() and (tmp_path / "summary.png").is_file()
 
 
-def test_a_missing_objective_names_the_logged_metrics_after_saving_the_run(tmp_path):
-    result = run_train("optimized_metric=val/track_X", "++trainer.max_steps=1", "model/backbone=resnet18_light",
-                       f"hydra.run.dir={tmp_path}", *FAST, check=False)
-    assert result.returncode != 0
-    assert "optimized_metric='val/track_X' is not among this run's metrics" in result.stderr
+def test_a_sweep_missing_its_objective_names_the_logged_metrics_in_one_line_after_saving_the_run(tmp_path):
+    result = run_train("-m", "optimized_metric=val/track_X", "++trainer.max_steps=1", "model/backbone=resnet18_light",
+                       f"hydra.sweep.dir={tmp_path}", *FAST, check=False)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "error: optimized_metric='val/track_X' is not among this run's metrics" in result.stderr
     assert "'train/loss'" in result.stderr
-    assert (tmp_path / "checkpoints" / "last.ckpt").is_file()  # the work done is kept
+    assert (tmp_path / "0" / "checkpoints" / "last.ckpt").is_file()  # the work done is kept
 
 
 def test_submitit_local_launcher_runs_every_job_of_a_multirun(tmp_path):

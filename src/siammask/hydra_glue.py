@@ -7,9 +7,10 @@ from __future__ import annotations
 import functools
 import logging
 import os
+import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -88,8 +89,10 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
     @functools.wraps(task)
     def run(cfg: DictConfig) -> Result:
         try:
+            _refuse_unread_additions(cfg)
             return task(cfg)
         except Exception as error:  # re-raised unless it is a user mistake
+            _remove_run_folder_if_nothing_written()
             mistake = _user_mistake(error)
             if mistake is None or os.environ.get("HYDRA_FULL_ERROR") == "1":
                 raise
@@ -98,6 +101,64 @@ def user_errors(task: Callable[[DictConfig], Result]) -> Callable[[DictConfig], 
             raise SystemExit(1) from None
 
     return run
+
+
+HYDRA_FILES = {"config.yaml", "hydra.yaml", "overrides.yaml"}  # what Hydra writes into <run folder>/.hydra
+
+
+def _remove_run_folder_if_nothing_written() -> None:
+    """A command that failed before writing anything leaves no run folder behind: one that holds only Hydra's own
+    record (``.hydra/`` and the command's log, whose error was printed) is removed; anything else keeps it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return
+    hydra_cfg = HydraConfig.get()
+    folder = Path(hydra_cfg.runtime.output_dir)
+    if folder.is_dir() and holds_only_hydra_record(folder, hydra_cfg.job.name):
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def holds_only_hydra_record(folder: Path, job_name: str) -> bool:
+    """``folder`` holds nothing but what Hydra writes when a run starts (``.hydra/`` and ``<job_name>.log``)."""
+    entries = {p.name: p for p in folder.iterdir()}
+    log_file, record = entries.pop(f"{job_name}.log", None), entries.pop(".hydra", None)
+    return (not entries and (log_file is None or log_file.is_file())
+            and (record is None or all(p.is_file() and p.name in HYDRA_FILES for p in record.iterdir())))
+
+
+def _refuse_unread_additions(cfg: DictConfig) -> None:
+    """The overrides of this Hydra command that add a key (``+key=value``) must add it where something reads it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if HydraConfig.initialized():
+        hydra_cfg = HydraConfig.get()
+        refuse_unread_additions(cfg, hydra_cfg.overrides.task, hydra_cfg.runtime.choices.keys())
+
+
+def refuse_unread_additions(cfg: DictConfig, overrides: Sequence[str], groups: Collection[str]) -> None:
+    """Hydra answers a mistyped key (``max_frame=3``) with the hint to add it (``+max_frame=3``), and an added key
+    nobody reads is silently ignored. A key added with ``+`` is accepted where it is read: in a node with a
+    ``_target_`` (a constructor's argument, which the constructor checks: ``+trainer.limit_train_batches=2``) or
+    in a collection of named entries, a node whose entries are all nodes (``+callbacks.probe._target_=...``,
+    ``+data.datasets.mine={...}``). ``groups``: the config groups, whose ``+group=option`` adds a config."""
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    for override in OverridesParser.create().parse_overrides(list(overrides)):
+        key = override.key_or_group
+        if not override.is_add() or key in groups or "/" in key or override.package is not None:
+            continue
+        parent = key.rpartition(".")[0]
+        if key.startswith("hydra.") or _reads_added_keys(OmegaConf.select(cfg, parent) if parent else cfg):
+            continue
+        raise ValueError(f"+{key}: no part of this command reads {key!r}, so it would be ignored; check the key's "
+                         f"spelling and place (the configuration: add --cfg job to the command)")
+
+
+def _reads_added_keys(node: Any) -> bool:
+    if not isinstance(node, DictConfig):
+        return False
+    return "_target_" in node or all(isinstance(node._get_node(k), DictConfig) for k in node)
 
 
 def _user_mistake(error: BaseException | None) -> BaseException | None:
@@ -145,11 +206,18 @@ def _run_name() -> str:
     return run_name(hydra_cfg.overrides.task, hydra_cfg.job.name)
 
 
-def _run_group() -> str | None:
+def is_multirun() -> bool:
+    """This process runs a job of a Hydra multirun (``-m``: a sweep), not a single run."""
     from hydra.core.hydra_config import HydraConfig
     from hydra.types import RunMode
 
-    if not HydraConfig.initialized() or HydraConfig.get().mode != RunMode.MULTIRUN:
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def _run_group() -> str | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    if not is_multirun():
         return None
     hydra_cfg = HydraConfig.get()
     return f"{hydra_cfg.job.name}-{Path(hydra_cfg.sweep.dir).name}"

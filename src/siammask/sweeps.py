@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -26,23 +27,27 @@ from siammask.command import command
 
 RESULT_FILE = "result.json"
 SUMMARY_FILES = ("summary.csv", "summary.md", "summary.png")
+log = logging.getLogger(__name__)
 
 
-class MissingObjectiveError(KeyError):
-    """The configured ``optimized_metric`` is not among the run's metrics."""
-
-    def __str__(self) -> str:
-        return str(self.args[0])
+class MissingObjectiveError(ValueError):
+    """The configured ``optimized_metric`` is not among the metrics of a sweep's run: a user error (one line)."""
 
 
-def objective(metrics: Mapping[str, float], name: str | None) -> float | None:
-    """The value a sweeper optimises: ``metrics[name]``; an error naming the metrics that exist if it is absent."""
+def objective(metrics: Mapping[str, float], name: str | None, sweep: bool = True) -> float | None:
+    """The value a sweeper optimises: ``metrics[name]``. Only a sweep needs it: there a missing one is an error
+    naming the metrics that exist; a single run (``sweep=False``) that did not log it (e.g. ``train/mask_iou`` on
+    box-only data) says so in a warning and returns None."""
     if not name:
         return None
     if name not in metrics:
-        raise MissingObjectiveError(
-            f"optimized_metric={name!r} is not among this run's metrics: {sorted(metrics) or 'none'}. Choose one of them "
-            f"(optimized_metric=<name>), or add what logs it (val/track_* come from callbacks/tracking_validation)")
+        message = (f"optimized_metric={name!r} is not among this run's metrics: {sorted(metrics) or 'none'}. Choose "
+                   f"one of them (optimized_metric=<name>), or add what logs it (val/track_* come from "
+                   f"callbacks/tracking_validation)")
+        if sweep:
+            raise MissingObjectiveError(message)
+        log.warning("%s; only a sweep (-m) optimises it, so this run ends normally", message)
+        return None
     return float(metrics[name])
 
 

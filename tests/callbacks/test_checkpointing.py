@@ -30,10 +30,15 @@ TINY = ["data.batch_size=2", "data.sampler.samples_per_epoch=8", f"trainer.max_s
         "callbacks.progress_bar.refresh_rate=0", "++trainer.enable_model_summary=false", "logger=csv"]
 
 
-def run(run_dir: Path, *overrides: str) -> dict[str, torch.Tensor]:
-    """train.py's ``train`` on the tiny setup; returns the final checkpoint's weights (average and raw)."""
+def train_tiny(run_dir: Path, *overrides: str) -> None:
+    """train.py's ``train`` on the tiny setup."""
     with initialize_config_dir(str(ROOT / "conf"), version_base="1.3"):
         train(compose("train", overrides=[*TINY, f"paths.output_dir={run_dir}", *overrides]))
+
+
+def run(run_dir: Path, *overrides: str) -> dict[str, torch.Tensor]:
+    """:func:`train_tiny`; returns the final checkpoint's weights (average and raw)."""
+    train_tiny(run_dir, *overrides)
     return final_weights(run_dir)
 
 
@@ -163,3 +168,80 @@ def test_the_opt_in_wall_clock_limit_says_loudly_that_it_cut_the_run_short(tmp_p
     train(cfg)
     err = capsys.readouterr().err
     assert "RUN CUT SHORT by trainer.max_time at step" in err and "of 100000 steps" in err
+
+
+# The paper stages' freezing at the tiny scale: experiment=siammask_base's callbacks (layer2 unfrozen at epoch 1
+# here, the release's at 10) and SGD, a random timm ResNet-18 (its BatchNorms start at mean 0, variance 1), no
+# weight average; experiment=siammask_sharp's trained parts and loss weights, started from the base run. Both save
+# a step checkpoint at step 5, the second batch of the second epoch (4 batches each): the resumed run restarts
+# mid-epoch, where Lightning calls no on_train_epoch_start.
+RESUME_STEP = 5
+PAPER_TINY = ["model/backbone=resnet18_light", "model/optimizer=sgd", "~callbacks.ema", "model.bad_loss=skip",
+              "model.max_loss=1e4", "model.mask_positions_per_pair=null",
+              f"callbacks.checkpoint_every_steps.every_n_train_steps={RESUME_STEP}"]
+BASE_TINY = [*PAPER_TINY, "~model.refine", "callbacks=[default,unfreeze_backbone]",
+             "callbacks.unfreeze_backbone.unfreeze_at_epoch=1"]
+SHARP_TRAINED = ("network.refine.", "network.mask_head.conv_kernel.", "network.mask_head.conv_search.")
+
+
+def sharp_tiny(base_ckpt: Path) -> list[str]:
+    return [*PAPER_TINY, "callbacks=[default]", f"model.train_only=[{','.join(p[8:-1] for p in SHARP_TRAINED)}]",
+            f"model.init_from={base_ckpt}", "model.loss.score=0.0", "model.loss.box=0.0"]
+
+
+def stage_state(path: Path) -> dict[str, torch.Tensor]:
+    """The network's weights and BatchNorm statistics in a checkpoint (no weight average in these runs)."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    return {k: v for k, v in ckpt["state_dict"].items() if k.startswith("network.")}
+
+
+def run_and_resume(tmp_path: Path, overrides: list[str]) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """The uninterrupted run (saving step RESUME_STEP on the way) and the run resumed from that step's file."""
+    train_tiny(tmp_path / "uninterrupted", *overrides)
+    step_ckpt = tmp_path / "uninterrupted" / "checkpoints" / "every_steps.ckpt"
+    assert torch.load(step_ckpt, map_location="cpu", weights_only=True)["global_step"] == RESUME_STEP
+    train_tiny(tmp_path / "resumed", *overrides, f"ckpt_path={step_ckpt}")
+    return stage_state(tmp_path / "uninterrupted" / "checkpoints" / "last.ckpt"), \
+        stage_state(tmp_path / "resumed" / "checkpoints" / "last.ckpt")
+
+
+@pytest.fixture(scope="module")
+def base_stage(tmp_path_factory) -> tuple[Path, dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    root = tmp_path_factory.mktemp("base")
+    uninterrupted, resumed = run_and_resume(root, BASE_TINY)
+    return root / "uninterrupted" / "checkpoints" / "last.ckpt", uninterrupted, resumed
+
+
+def test_the_base_stage_resumed_mid_epoch_keeps_imagenet_statistics_and_trains_the_unfrozen_stage(base_stage):
+    _, uninterrupted, resumed = base_stage
+    assert_same_weights(resumed, uninterrupted)
+    statistics = {k: v for k, v in resumed.items() if k.startswith("network.backbone.") and "running_" in k}
+    assert statistics and all(torch.equal(v, torch.zeros_like(v) if "mean" in k else torch.ones_like(v))
+                              for k, v in statistics.items())  # frozen (conv1, layer1) and unfrozen stages alike
+    step_ckpt = base_stage[0].with_name("every_steps.ckpt")
+    at_resume = stage_state(step_ckpt)
+    moved = [k for k, v in resumed.items() if k.startswith("network.backbone.") and not torch.equal(v, at_resume[k])]
+    assert moved and all(".layer2." in k for k in moved)  # the steps after the resume trained the unfrozen stage
+
+
+def test_the_sharp_stage_resumed_mid_epoch_changes_nothing_but_its_trained_parts(base_stage, tmp_path):
+    base_ckpt, _, _ = base_stage
+    uninterrupted, resumed = run_and_resume(tmp_path, sharp_tiny(base_ckpt))
+    assert_same_weights(resumed, uninterrupted)
+    start = stage_state(base_ckpt)
+    frozen = {k: v for k, v in resumed.items() if not k.startswith(SHARP_TRAINED)}
+    assert any("running_mean" in k for k in frozen) and frozen.keys() <= start.keys()
+    changed = [k for k, v in frozen.items() if not torch.equal(v, start[k])]
+    assert not changed, f"frozen weights or BatchNorm statistics moved: {changed[:5]}"
+    assert any(not torch.equal(v, uninterrupted_v) for (k, v), uninterrupted_v in
+               zip(resumed.items(), stage_state(tmp_path / "uninterrupted" / "checkpoints" / "every_steps.ckpt")
+                   .values(), strict=True) if k.startswith(SHARP_TRAINED))  # the trained parts did train
+
+
+def test_a_command_re_run_into_its_run_folder_replaces_last_ckpt_and_says_so(tmp_path, caplog):
+    train_tiny(tmp_path / "run", "trainer.max_steps=1")
+    train_tiny(tmp_path / "run", "trainer.max_steps=2")
+    last = tmp_path / "run" / "checkpoints" / "last.ckpt"
+    assert sorted(p.name for p in last.parent.glob("last*")) == ["last.ckpt"]  # no last-v1.ckpt beside it
+    assert torch.load(last, map_location="cpu", weights_only=True)["global_step"] == 2  # the new run's
+    assert f"{last} holds an earlier run's checkpoint (step 1); this run's last.ckpt replaces it" in caplog.text

@@ -72,6 +72,13 @@ def test_results_that_score_nothing_end_in_one_line_and_exit_1(tmp_path, results
     assert re.match(message, result.stderr)
 
 
+def test_a_folder_given_to_the_generated_default_benchmark_is_refused_in_one_line(tmp_path):
+    result = run_eval(f"benchmark.root={tmp_path}", f"hydra.run.dir={tmp_path / 'run'}", expect=1)
+    assert result.stderr.startswith("error: benchmark 'synthetic' generates its videos and reads no folder")
+    assert "benchmark=custom benchmark.root=<folder>" in result.stderr and "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()  # nothing was written: no run folder left behind
+
+
 def test_scoring_saved_davis_pngs_end_to_end(tmp_path):
     root = make_davis(tmp_path / "DAVIS", {"dogs": 5})
     seq = davis_dataset(root, 2017).load("dogs")

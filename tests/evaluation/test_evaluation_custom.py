@@ -14,7 +14,14 @@ from test_evaluation_cli import run_eval, write_tiny_checkpoint
 
 from siammask.evaluation.benchmark import datasets_for
 from siammask.evaluation.datasets import custom_dataset
-from siammask.evaluation.results import label_map_path, otb_result_path, write_label_map, write_otb_boxes
+from siammask.evaluation.results import (
+    label_map_path,
+    otb_result_path,
+    vot_result_path,
+    write_label_map,
+    write_otb_boxes,
+    write_vot_trajectory,
+)
 
 CUSTOM = {"name": "custom", "reader": "custom", "protocols": ["vot", "otb", "davis"]}
 
@@ -82,14 +89,32 @@ def test_masks_of_another_size_than_the_frames_are_refused_naming_the_file(tmp_p
         datasets_for({**CUSTOM, "root": str(root)})
 
 
-def test_a_missing_root_and_box_only_videos_under_davis_are_refused(tmp_path):
+def test_a_missing_root_is_refused_and_box_only_videos_have_no_mask_sequence_and_say_why(tmp_path):
     with pytest.raises(FileNotFoundError, match=rf"custom dataset root not found: {tmp_path / 'nowhere'}"):
         datasets_for({**CUSTOM, "root": str(tmp_path / "nowhere")})
     root = write_custom_videos(tmp_path / "videos", videos=1, frames=2, masks=False)
-    with pytest.raises(ValueError, match=r"no video of .* has a masks/ folder"):
-        datasets_for({**CUSTOM, "root": str(root)})
-    assert list(datasets_for({**CUSTOM, "root": str(root), "protocols": ["vot"]})["vot"].names) == \
-        ["video0-1", "video0-2"]
+    datasets = datasets_for({**CUSTOM, "root": str(root)})
+    assert datasets["vot"].names == datasets["otb"].names == ["video0-1", "video0-2"]
+    assert datasets["davis"].names == [] and "no annotated masks" in str(datasets["davis"].empty_reason)
+
+
+def test_box_only_videos_are_scored_where_they_can_be_and_the_report_says_why_the_rest_is_missing(tmp_path):
+    root = write_custom_videos(tmp_path / "videos", videos=1, frames=4, masks=False)
+    box, _ = custom_dataset(root)
+    results = tmp_path / "results"
+    for name in box.names:  # the ground truth as results; 4 frames, all within VOT's 10-frame burn-in
+        seq = box.load(name)
+        write_otb_boxes(otb_result_path(results / "otb", name), seq.gt_boxes_xywh)
+        write_vot_trajectory(vot_result_path(results / "vot", name), [1, *seq.gt_polygons[1:]])
+    out = tmp_path / "run"
+    run_eval("benchmark=custom", f"benchmark.root={root}", f"results_dir={results}", f"hydra.run.dir={out}")
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["otb"]["precision"] == 1.0 and metrics["otb"]["sequences"] == 2
+    assert metrics["vot"]["lost"] == 0 and metrics["vot"]["accuracy"] is None
+    assert metrics["davis"]["sequences"] == 0 and metrics["davis"]["failures"] == {}
+    report = (out / "metrics.md").read_text()
+    assert "- results: Accuracy: every annotated frame lies within the burn-in (vot.burnin=10" in report
+    assert f"- results: no annotated masks: no video of {root} has a masks/ folder (box-only videos)" in report
 
 
 @pytest.mark.slow

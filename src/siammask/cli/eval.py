@@ -18,7 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from siammask.command import check_writable, command, command_line
 from siammask.evaluation import Entry, claim_output_folder, datasets_for, run_benchmark, write_report
-from siammask.hydra_glue import runtime_options
+from siammask.hydra_glue import is_multirun, runtime_options
 from siammask.sweeps import objective, write_result
 
 
@@ -109,5 +109,5 @@ def main(cfg: DictConfig) -> float | None:
         raise SystemExit(130) from None
     metrics = summary_metrics(doc, list(cfg.benchmark.protocols))
     write_result(cfg.output_dir, metrics, cfg.get("optimized_metric"))
-    return objective(metrics, cfg.get("optimized_metric"))
+    return objective(metrics, cfg.get("optimized_metric"), sweep=is_multirun())
 

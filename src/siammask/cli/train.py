@@ -14,6 +14,7 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
+import torch
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 from pytorch_lightning.callbacks import ModelCheckpoint, Timer
@@ -21,7 +22,7 @@ from pytorch_lightning.callbacks import ModelCheckpoint, Timer
 from siammask.callbacks.checkpointing import TrainingStopped
 from siammask.callbacks.run_config import LogRunConfig
 from siammask.command import command, command_line
-from siammask.hydra_glue import instantiate_list, project_root, register_resolvers, run_record
+from siammask.hydra_glue import instantiate_list, is_multirun, project_root, register_resolvers, run_record
 from siammask.lit.loggers import start_loggers
 from siammask.runs import resolve_ckpt_path
 from siammask.sweeps import objective, write_result
@@ -45,6 +46,7 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     record = run_record(cfg, overrides, project_root())
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    warn_if_replacing_checkpoints(trainer, ckpt_path)
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
     refuse_if_nothing_trained(trainer, ckpt_path)
     warn_if_cut_short(trainer)
@@ -68,6 +70,20 @@ def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | Path | None)
     if ckpt_path and not trainer.callback_metrics and 0 < trainer.max_steps <= trainer.global_step:
         raise ValueError(f"nothing left to train: {ckpt_path} is at step {trainer.global_step} and "
                          f"trainer.max_steps={trainer.max_steps}; raise trainer.max_steps to train it further")
+
+
+def warn_if_replacing_checkpoints(trainer: pl.Trainer, ckpt_path: str | None) -> None:
+    """A command re-run into a run folder that holds an earlier run's ``last.ckpt`` replaces it (Lightning's
+    ``last-v1.ckpt`` beside it would leave the old weights where the next command looks): say so, naming both."""
+    for callback in trainer.checkpoint_callbacks:
+        if not isinstance(callback, ModelCheckpoint) or not callback.dirpath or not callback.save_last:
+            continue
+        last = Path(callback.dirpath) / f"{callback.CHECKPOINT_NAME_LAST}{callback.FILE_EXTENSION}"
+        if last.is_file() and (not ckpt_path or Path(ckpt_path).resolve() != last.resolve()):
+            step = torch.load(last, map_location="cpu", weights_only=True, mmap=True).get("global_step")
+            log.warning("%s holds an earlier run's checkpoint (step %s); this run's last.ckpt replaces it. To keep "
+                        "it, stop now and write into another folder (hydra.run.dir=...), or continue it with "
+                        "ckpt_path=%s", last, step, last)
 
 
 def warn_if_cut_short(trainer: pl.Trainer) -> None:
@@ -103,5 +119,5 @@ def main(cfg: DictConfig) -> float | None:
         print(f"Stopped by {stop.signal_name} at step {stop.step}. Checkpoint of that step: {stop.ckpt_path}\n"
               f"Resume with: {resume_command(stop.ckpt_path)}", flush=True)
         raise SystemExit(stop.exit_code) from None
-    return objective(metrics, cfg.get("optimized_metric")) if metrics is not None else None
+    return objective(metrics, cfg.get("optimized_metric"), sweep=is_multirun()) if metrics is not None else None
 

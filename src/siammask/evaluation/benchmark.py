@@ -95,7 +95,9 @@ def evaluate_protocol(protocol: str | Protocol, dataset: BenchmarkDataset, entry
         summary.update(protocol.finish(out, list(per_sequence)))
     groups = {kind: {group: _group_result(protocol, members) for group, members in named.items()}
               for kind, named in protocol.groups(scores).items()}
-    return ProtocolResult(summary, per_sequence, failures, curves, groups)
+    notes = ({"": dataset.empty_reason or "the benchmark lists no sequence"} if not dataset.names
+             else protocol.missing_reasons(summary, len(per_sequence)))
+    return ProtocolResult(summary, per_sequence, failures, curves, groups, notes)
 
 
 def _group_result(protocol: Protocol, scores: list) -> ProtocolResult:

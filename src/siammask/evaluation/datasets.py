@@ -173,6 +173,7 @@ class BenchmarkDataset:
     name: str
     names: list[str]
     load: Callable[[str], BoxSequence | MaskSequence] = field(repr=False)
+    empty_reason: str | None = None  # why ``names`` is empty, when it may be (a report says it for the "-")
 
 
 def _images_in(folder: Path) -> list[Path]:
@@ -395,7 +396,9 @@ def custom_dataset(root: str | Path, name: str = "custom") -> tuple[BenchmarkDat
         return MaskSequence(video, frames, labels, sorted(starts), starts, frames.image_hw,
                             str(root / video / "masks"))
 
-    return BenchmarkDataset(name, list(box_names), load_box), BenchmarkDataset(name, mask_videos, load_masks)
+    no_masks = f"no annotated masks: no video of {root} has a masks/ folder (box-only videos)"
+    return (BenchmarkDataset(name, list(box_names), load_box),
+            BenchmarkDataset(name, mask_videos, load_masks, None if mask_videos else no_masks))
 
 
 def _custom_frame_hw(video: str, frames: list, name: str) -> tuple[int, int]:
@@ -705,15 +708,17 @@ def _read_ytvos(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Ben
 
 def _read_custom(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     root, name = _root(cfg), cfg["name"]
-    box, mask = custom_dataset(root, name)
-    if not mask.names and MASK in kinds:
-        raise ValueError(f"benchmark {name!r}: no video of {root} has a masks/ folder, which the DAVIS-style "
-                         f"protocol scores: add masks or leave davis out of benchmark.protocols")
+    box, mask = custom_dataset(root, name)  # box-only videos: the DAVIS-style protocol scores nothing and says why
     return {BOX: box, MASK: mask}
 
 
 def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     """``generator``: the videos (anything with ``sequence(video)``), or their config with a ``_target_``."""
+    if cfg.get("root") is not None:
+        raise ValueError(f"benchmark {cfg['name']!r} generates its videos and reads no folder, so benchmark.root="
+                         f"{cfg['root']} has no use here: score your own videos with benchmark=custom "
+                         f"benchmark.root=<folder> (docs/custom_data.md), a public set with its benchmark "
+                         f"(e.g. benchmark=vot2018, davis2017; conf/benchmark)")
     videos = cfg.get("generator")
     if videos is None:
         raise ValueError(f"benchmark {cfg['name']!r} reads synthetic videos but no generator was given")

@@ -10,6 +10,7 @@ subclass here and an entry in :data:`PROTOCOLS`.
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 from abc import ABC, abstractmethod
@@ -64,10 +65,12 @@ class ProtocolResult:
     curves: dict[str, np.ndarray] = field(default_factory=dict)
     # breakdowns: "attributes" / "classes" -> group name -> the result over that group's sequences (summary, curves)
     groups: dict[str, dict[str, ProtocolResult]] = field(default_factory=dict)
+    # why a summary value is missing (summary key, or "" for the whole protocol -> reason): what a "-" means
+    notes: dict[str, str] = field(default_factory=dict)
 
     def to_json(self) -> dict:
         return {**self.summary, "sequences": len(self.per_sequence), "per_sequence": self.per_sequence,
-                "failures": self.failures,
+                "failures": self.failures, **({"notes": self.notes} if self.notes else {}),
                 **{kind: {name: r.summary for name, r in named.items()} for kind, named in self.groups.items()}}
 
 
@@ -119,6 +122,10 @@ class Protocol(ABC):
     def finish(self, out: Path, sequences: list[str]) -> dict[str, Any]:
         """After the tracker ran every sequence: what a server takes (the submission zip of ``sequences``' results
         in ``out``); the returned entries join the summary."""
+        return {}
+
+    def missing_reasons(self, summary: Mapping[str, Any], scored: int) -> dict[str, str]:
+        """Why a summary value is missing (NaN) although ``scored`` sequences were scored: summary key -> reason."""
         return {}
 
     def plots(self, out_dir: Path, benchmark: str, results: NamedResults) -> list[Path]:
@@ -175,6 +182,13 @@ class VotProtocol(Protocol):
     def summarise(self, scores: list) -> tuple[dict, dict]:
         s = summarise_vot(scores, self.skip, self.eao_interval)
         return {k: s[k] for k in ("eao", "eao_ci95", "accuracy", "robustness", "lost")}, {"eao_curve": s["eao_curve"]}
+
+    def missing_reasons(self, summary: Mapping[str, Any], scored: int) -> dict[str, str]:
+        accuracy = summary.get("accuracy")
+        if scored and accuracy is not None and math.isnan(accuracy):
+            return {"accuracy": f"every annotated frame lies within the burn-in (vot.burnin={self.burnin} frames "
+                                f"after each (re-)initialisation are left out of accuracy)"}
+        return {}
 
     def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
         curves = [(np.arange(1, len(r.curves["eao_curve"]) + 1), r.curves["eao_curve"],

@@ -90,6 +90,10 @@ def markdown_report(benchmark: str, source: Mapping[str, Any], results: Results,
                 f"{format_value(spread['mean'][protocol].get(k))} ± {format_value(spread['std'][protocol].get(k))}"
                 for k, _ in columns], "-", "-"])
         lines += _table(header, rows) + [""]
+        headers = dict(columns)
+        notes = [f"- {name}: {f'{headers.get(key, key)}: ' if key else ''}{why}" for name, per in results.items()
+                 for key, why in per[protocol].notes.items()]
+        lines += ["Why a value is missing (-):", "", *notes, ""] if notes else []
         lines += _group_tables(protocol, columns, results)
         seq_cols = protocol_class(protocol).sequence_columns
         names = sorted({s for per in results.values() for s in per[protocol].per_sequence})

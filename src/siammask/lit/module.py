@@ -217,8 +217,19 @@ class SiamMaskModule(pl.LightningModule):
             metrics["mask_iou"] = torch.where(union > 0, inter / union.clamp(min=1), 1.0)[with_mask].mean()
         return metrics
 
+    def on_train_start(self) -> None:
+        """Every (re)start of training, a resume included: Lightning gives a run resumed mid-epoch no
+        ``on_train_epoch_start``, and its fresh network is all in train mode."""
+        self.freeze_batch_norm_statistics()
+
     def on_train_epoch_start(self) -> None:
-        """Frozen parts keep their BatchNorm statistics (the release trains them in eval mode)."""
+        self.freeze_batch_norm_statistics()
+
+    def freeze_batch_norm_statistics(self) -> None:
+        """Frozen parts keep their BatchNorm statistics (the release trains them in eval mode). Runs after the
+        callbacks' hooks of the same name (Lightning calls callbacks first), so it sees this epoch's trainable set
+        (callbacks/unfreeze.py). Validation and the callbacks that track give every module its own mode back
+        (Lightning's evaluation loop, :func:`siammask.models.modes.eval_mode`), so the rule holds in between."""
         for module in self.network.modules():
             if isinstance(module, torch.nn.modules.batchnorm._BatchNorm) and not any(
                     p.requires_grad for p in module.parameters()):

@@ -1,7 +1,7 @@
 """Run a module in eval mode for a while and give every submodule back its own mode afterwards.
 
 ``module.train(was_training)`` would also switch parts that were deliberately in eval mode (frozen
-BatchNorms, see ``SiamMaskModule.on_train_epoch_start``) back to training.
+BatchNorms, see ``SiamMaskModule.freeze_batch_norm_statistics``) back to training.
 """
 
 from __future__ import annotations
