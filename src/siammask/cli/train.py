@@ -72,7 +72,7 @@ def refuse_if_nothing_trained(trainer: pl.Trainer, ckpt_path: str | Path | None)
                          f"trainer.max_steps={trainer.max_steps}; raise trainer.max_steps to train it further")
 
 
-def warn_if_replacing_checkpoints(trainer: pl.Trainer, ckpt_path: str | None) -> None:
+def warn_if_replacing_checkpoints(trainer: pl.Trainer, ckpt_path: str | Path | None) -> None:
     """A command re-run into a run folder that holds an earlier run's ``last.ckpt`` replaces it (Lightning's
     ``last-v1.ckpt`` beside it would leave the old weights where the next command looks): say so, naming both."""
     for callback in trainer.checkpoint_callbacks:
