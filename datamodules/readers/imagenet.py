@@ -10,6 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -80,6 +81,7 @@ class VidReader(_ImagenetReader):
 
     name = "vid"
     task = "VID"
+    defaults: ClassVar[dict[str, Any]] = {"track_gaps": "release"}  # release data/vid/gen_json.py (prepare.py)
 
     def scan(self, root: Path, split: str) -> Scan:
         annotations, data = self._dirs(root, split)
