@@ -66,7 +66,7 @@ def compose_config(name: str, overrides: list[str]):
 
 
 @pytest.mark.parametrize(("experiment", "preset"), [("siammask_base", "release_default"), ("siammask_sharp", "vot18"),
-                                                    ("default", None)])
+                                                    ("quick", None)])
 def test_each_paper_stage_records_the_preset_the_release_selects_its_epochs_with(experiment, preset):
     assert compose_config("train", [f"experiment={experiment}"]).selection_tracker == preset
 
