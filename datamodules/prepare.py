@@ -24,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
+from itertools import pairwise
 from pathlib import Path
 from typing import Any, cast
 
@@ -68,6 +69,7 @@ from .readers.base import (
 )
 
 SPLITS = ("train", "val")
+TRACK_GAPS = ("keep", "split", "release")
 SUMMARY_LINES = 20  # failures printed; the JSON summary lists all
 PROGRESS_EVERY_S = 30.0  # a progress line this often when the output is not a terminal (a log file)
 JPEG_SOI, JPEG_EOI = b"\xff\xd8", b"\xff\xd9"  # start / end of image markers (ITU T.81, B.1.1.3)
@@ -91,9 +93,21 @@ class PrepareConfig:
     context_amount: float = PAPER_CROP.context_amount
     jpeg_quality: int = 95  # OpenCV's default, what the release's cv2.imwrite stored
     png_compression: int = 1  # zlib level of mask PNGs: level 1 decodes ~4x faster than OpenCV's 3 (measured)
-    mask_threshold: float = 0.5  # crop pixel is object where the resampled mask >= this (release COCO: 0.5)
+    # Crop pixel is object where the bilinearly resampled 0/1 mask (float) exceeds this, as the release's
+    # data/*/par_crop.py: COCO 0.5; YouTube-VOS 0.2 (its reader's default), which keeps more of the mask edge
+    # (~0.3 source pixels on a straight edge). 0.5 keeps the resampled area unbiased; the paper trained on 0.2.
+    mask_threshold: float = 0.5
     min_mask_pixels: int = 0  # smaller masks (image pixels) are filtered out; YouTube-VOS: 1000 (release)
     ytb_val_from: int = 3000  # YouTube-VOS: meta.json videos from here on are split=val (release)
+    # COCO: keep crowd annotations (iscrowd=1, a region over a group of objects) as objects, as the release's
+    # data/coco/gen_json.py and par_crop.py do (getAnnIds(iscrowd=None): all annotations). false leaves them out:
+    # a crowd region is no single object to track, and its box spans the group.
+    keep_crowd: bool = True
+    # Video tracks with frames missing (the object unannotated or left out in between), per TRACK_GAPS:
+    # keep = one track across gaps; split = a track per run of consecutive frames (runs of one frame dropped);
+    # release = split, then only the last run of each object, as the release's data/vid/gen_json.py stores them
+    # (every run under the same track key, each overwriting the one before). VID's reader default is release.
+    track_gaps: str = "keep"
     # custom: video folders held out for validation: split=train leaves them out, split=val takes only them
     # (empty: every video in either split)
     val_videos: list[str] = field(default_factory=list)
@@ -157,8 +171,8 @@ def crop_object(image_bgr: np.ndarray, pad_bgr: Sequence[float], obj: ObjectAnno
     crop = window.crop(image_bgr, tuple(pad_bgr))
     mask_crop = None
     if mask is not None:
-        resampled = window.crop(mask * np.uint8(255), 0.0)
-        mask_crop = (resampled >= cfg.mask_threshold * 255).astype(np.uint8)
+        resampled = window.crop(mask.astype(np.float32), 0.0)
+        mask_crop = (resampled > cfg.mask_threshold).astype(np.uint8)
     box_crop = window.box_to_crop(clipped)
     record = encode_record(crop, box_crop, mask_crop, cfg.jpeg_quality, cfg.png_compression)
     return record, box_crop, clipped, mask is not None
@@ -262,6 +276,11 @@ def resolve_config(dataset: str, overrides: Sequence[str] | dict[str, Any] = ())
         raise ValueError(f"split={cfg.split!r}: choose one of {SPLITS}")
     if not 0 < cfg.exemplar_size <= cfg.out_size:
         raise ValueError(f"exemplar_size={cfg.exemplar_size} must be in (0, out_size={cfg.out_size}]")
+    if cfg.track_gaps not in TRACK_GAPS:
+        raise ValueError(f"track_gaps={cfg.track_gaps!r}: choose one of {TRACK_GAPS}")
+    if cfg.track_gaps != "keep" and READERS[dataset].still_images:
+        raise ValueError(f"track_gaps={cfg.track_gaps!r} cuts video tracks; {dataset} has one-frame tracks: "
+                         "leave it at keep")
     return cfg
 
 
@@ -297,7 +316,7 @@ def prepare(dataset: str, cfg: PrepareConfig) -> dict[str, Any]:
                     writer.partial)
         raise
     metas = writer.read_chunks(keys)
-    index = _build_index(metas)
+    index = _build_index(metas, cfg.track_gaps)
     summary = _summary(dataset, cfg.split, root, out, scan, metas, index, resumed, time.monotonic() - started)
     if index.num_tracks == 0:
         writer.close()
@@ -317,8 +336,9 @@ def prepare(dataset: str, cfg: PrepareConfig) -> dict[str, Any]:
     return summary
 
 
-def _build_index(metas: Sequence[ChunkMeta]) -> StoreIndex:
-    """Merge chunks (in video, chunk order) into tracks: one per object id per video, frames in time order."""
+def _build_index(metas: Sequence[ChunkMeta], track_gaps: str) -> StoreIndex:
+    """Merge chunks (in video, chunk order) into tracks: one per object id per video, frames in time order, then
+    cut at gaps as ``track_gaps`` says (:data:`TRACK_GAPS`)."""
     videos: dict[str, dict[int, dict[str, Any]]] = {}
     for meta in metas:
         tracks = videos.setdefault(meta.video, {})
@@ -326,7 +346,20 @@ def _build_index(metas: Sequence[ChunkMeta]) -> StoreIndex:
             merged = tracks.setdefault(track["object"], _new_track(track["object"]))
             for key in TRACK_FIELDS:
                 merged[key].extend(track[key])
-    return StoreIndex.from_videos((name, list(tracks.values())) for name, tracks in videos.items())
+    return StoreIndex.from_videos((name, [run for track in tracks.values() for run in _cut_at_gaps(track, track_gaps)])
+                                  for name, tracks in videos.items())
+
+
+def _cut_at_gaps(track: dict[str, Any], track_gaps: str) -> list[dict[str, Any]]:
+    """``track`` as one track (keep), or its runs of consecutive frame numbers of two frames or more (split), or
+    the last of those (release: data/vid/gen_json.py's np.split at np.diff > 1, isolated frames removed)."""
+    if track_gaps == "keep":
+        return [track]
+    frames = np.asarray(track["frames"])
+    starts = [0, *(np.flatnonzero(np.diff(frames) > 1) + 1).tolist(), len(frames)]
+    runs = [{"object": track["object"], **{key: track[key][a:b] for key in TRACK_FIELDS}}
+            for a, b in pairwise(starts) if b - a > 1]
+    return runs[-1:] if track_gaps == "release" else runs
 
 
 def _new_track(object_id: int) -> dict[str, Any]:

@@ -1,13 +1,19 @@
-"""The release's own tracker vs ours on the same weights: the figures of README "Release-exact tracking".
+"""The release's own tracker vs ours on the same weights: the figures of docs/paper.md "Release-exact tracking".
 
     .venv/bin/python scripts/compare_with_release.py release_root=/path/to/foolwood/SiamMask [frames=<dir>]
 
 Needs a checkout of the official release (github.com/foolwood/SiamMask; not part of this project, nothing of it
-is copied here): its ``Custom`` network and its ``siamese_init`` / ``siamese_track`` run as they are, on a
-release-format checkpoint of seeded random weights (BatchNorm statistics non-trivial; each head's last layer
-rescaled so that random weights give a sensible, non-exploding track). The same file then goes to our
-``track.py`` as ``ckpt_path`` with the ``davis`` and ``vot`` presets, refine on and off, and every frame's
-tracked box, mask and rotated box is compared. Prints one line per preset and writes ``<out>/summary.json``.
+is copied here): its ``Custom`` network and its ``siamese_init`` / ``siamese_track`` run as they are, with the
+hyper-parameters read from its own JSON configs, on release-format checkpoints of seeded random weights (BatchNorm
+statistics non-trivial; each head's last layer rescaled so that random weights give a sensible, non-exploding
+track), one per seed of ``seeds``. The same file then goes to our ``track.py`` as ``ckpt_path`` with each preset of
+``presets``, refine on and off, and every frame's tracked box, mask and rotated box is compared against
+``tolerance``. Prints one line per (seed, preset, refine) and writes ``<out>/summary.json``; exits 1 if any
+combination is out of tolerance.
+
+The release pins numpy 1.15 (its requirements.txt), whose value-based casting keeps its candidate arithmetic in
+float32; under numpy >= 2 the release's own code widens part of it to float64 (NEP 50), so run this with numpy 1.x
+to compare against the release's arithmetic as published (e.g. ``PYTHONPATH=<a numpy 1.26 --target folder>``).
 """
 
 from __future__ import annotations
@@ -27,12 +33,9 @@ from siammask.command import command
 
 ROOT = Path(__file__).resolve().parents[1]
 INIT_BOX_XYWH = (305, 110, 165, 252)  # the tennis player in frame 0
-# The release's settings (experiments/siammask_sharp/config_davis.json / config_vot.json, anchors of config.json).
+# The release's anchors (experiments/siammask_sharp/config.json "anchors").
 RELEASE_ANCHORS = {"stride": 8, "ratios": [0.33, 0.5, 1, 2, 3], "scales": [8], "round_dight": 0}
-RELEASE_HP = {"davis": {"instance_size": 255, "base_size": 8, "out_size": 127, "seg_thr": 0.35, "penalty_k": 0.04,
-                        "window_influence": 0.4, "lr": 1.0},
-              "vot": {"instance_size": 255, "base_size": 8, "out_size": 127, "seg_thr": 0.30, "penalty_k": 0.04,
-                      "window_influence": 0.42, "lr": 0.25}}
+CALIBRATION_CONFIG = "experiments/siammask_sharp/config_davis.json"  # hp of the head calibration (any would do)
 HEAD_OUTPUT_STD = {"loc": 0.1, "cls": 1.0, "mask": 2.0, "refine": 2.0}  # spread of each head's outputs
 
 
@@ -51,7 +54,13 @@ def import_release(release_root: Path) -> types.SimpleNamespace:
     return types.SimpleNamespace(Custom=Custom, init=siamese_init, track=siamese_track, crop=get_subwindow_tracking)
 
 
-def seeded_release_model(release: types.SimpleNamespace, first_frame_bgr: np.ndarray, seed: int = 0) -> torch.nn.Module:
+def release_hp(release_root: Path, config_file: str) -> dict:
+    """The ``hp`` block of one of the release's JSON configs (its TrackerConfig defaults fill the rest)."""
+    return json.loads((release_root / config_file).read_text()).get("hp", {})
+
+
+def seeded_release_model(release: types.SimpleNamespace, first_frame_bgr: np.ndarray, hp: dict,
+                         seed: int) -> torch.nn.Module:
     torch.manual_seed(seed)
     model = release.Custom(anchors=RELEASE_ANCHORS)
     generator = torch.Generator().manual_seed(seed + 1)
@@ -63,16 +72,17 @@ def seeded_release_model(release: types.SimpleNamespace, first_frame_bgr: np.nda
             module.weight.data.copy_(1 + 0.1 * torch.randn(n, generator=generator))
             module.bias.data.copy_(0.1 * torch.randn(n, generator=generator))
     model.eval()
-    _calibrate_heads(release, model, first_frame_bgr)
+    _calibrate_heads(release, model, first_frame_bgr, hp)
     return model
 
 
-def _calibrate_heads(release: types.SimpleNamespace, model: torch.nn.Module, image_bgr: np.ndarray) -> None:
+def _calibrate_heads(release: types.SimpleNamespace, model: torch.nn.Module, image_bgr: np.ndarray,
+                     hp: dict) -> None:
     """Random weights give huge activations: rescale each head's last convolution to a sane output spread,
     zero-mean (no drift of boxes), mask logits centred at -1 (masks smaller than the crop)."""
     x, y, w, h = INIT_BOX_XYWH
     centre, size = np.array([x + w / 2, y + h / 2]), np.array([w, h], float)
-    state = release.init(image_bgr, centre, size, model, RELEASE_HP["davis"])
+    state = release.init(image_bgr, centre, size, model, hp)
     search = release.crop(image_bgr, centre, 255, 833, state["avg_chans"]).unsqueeze(0)
     heads = [(model.rpn_model.loc.head[3], "loc", lambda: model.track_mask(search)[1]),
              (model.rpn_model.cls.head[3], "cls", lambda: model.track_mask(search)[0]),
@@ -89,10 +99,10 @@ def _calibrate_heads(release: types.SimpleNamespace, model: torch.nn.Module, ima
                 conv.bias.data.sub_(1.0)
 
 
-def release_tracks(release: types.SimpleNamespace, model: torch.nn.Module, frames: list[Path], preset: str,
+def release_tracks(release: types.SimpleNamespace, model: torch.nn.Module, frames: list[Path], preset_hp: dict,
                    refine: bool) -> tuple[np.ndarray, list, np.ndarray]:
     """Boxes (xywh), rotated boxes and masks of the release's own tracker, frame by frame."""
-    hp = dict(RELEASE_HP[preset], out_size=127 if refine else 63)
+    hp = dict(preset_hp, out_size=127 if refine else 63)  # the refine module's masks are 127 px, the head's 63
     x, y, w, h = INIT_BOX_XYWH
     boxes, rotated, masks = [list(INIT_BOX_XYWH)], [None], []
     with torch.no_grad():
@@ -107,8 +117,10 @@ def release_tracks(release: types.SimpleNamespace, model: torch.nn.Module, frame
     return np.array(boxes), rotated, np.stack(masks)
 
 
-def our_tracks(ckpt: Path, frames_dir: Path, preset: str, refine: bool, out: Path) -> tuple[np.ndarray, list, Path]:
+def our_tracks(ckpt: Path, frames_dir: Path, num_frames: int, preset: str, refine: bool,
+               out: Path) -> tuple[np.ndarray, list, Path]:
     subprocess.run([sys.executable, "track.py", f"input={frames_dir}", f"bbox=[{','.join(map(str, INIT_BOX_XYWH))}]",
+                    f"max_frames={num_frames}",
                     f"ckpt_path={ckpt}", f"tracker={preset}", f"tracker.refine={str(refine).lower()}",
                     f"output_dir={out}", f"hydra.run.dir={out}/hydra", "overlay=false", "progress=false",
                     "fold_batchnorm=false"],  # the release's own layer-by-layer arithmetic, not its folded rounding
@@ -117,11 +129,11 @@ def our_tracks(ckpt: Path, frames_dir: Path, preset: str, refine: bool, out: Pat
     return np.array([r["bbox_xywh"] for r in records]), [r["rotated_box"] for r in records], out / "masks"
 
 
-def compare(release: types.SimpleNamespace, model: torch.nn.Module, ckpt: Path, frames_dir: Path, preset: str,
-            refine: bool, out: Path) -> dict[str, float]:
-    frames = sorted(frames_dir.glob("*.jpg"))
-    ref_boxes, ref_rotated, ref_masks = release_tracks(release, model, frames, preset, refine)
-    boxes, rotated, masks_dir = our_tracks(ckpt, frames_dir, preset, refine, out)
+def compare(release: types.SimpleNamespace, model: torch.nn.Module, ckpt: Path, frames: list[Path], preset: str,
+            preset_hp: dict, refine: bool, out: Path) -> dict[str, float]:
+    """Worst per-frame differences over ``frames`` (the first ones of their folder)."""
+    ref_boxes, ref_rotated, ref_masks = release_tracks(release, model, frames, preset_hp, refine)
+    boxes, rotated, masks_dir = our_tracks(ckpt, frames[0].parent, len(frames), preset, refine, out)
     box_diff = np.abs(boxes - ref_boxes).max(axis=1)[1:]
     ious, rotated_diff = [], []
     for f in range(1, len(frames)):
@@ -132,7 +144,15 @@ def compare(release: types.SimpleNamespace, model: torch.nn.Module, ckpt: Path, 
         a, b = np.array(rotated[f]), np.array(ref_rotated[f])  # the same corners, maybe from another first one
         rotated_diff.append(min(np.abs(np.roll(a, k, axis=0) - b).max() for k in range(4)))
     return {"box_max_px": float(box_diff.max()), "mask_iou_min": float(np.min(ious)),
-            "mask_iou_mean": float(np.mean(ious)), "rotated_box_max_px": float(max(rotated_diff))}
+            "mask_iou_mean": float(np.mean(ious)), "rotated_box_max_px": float(max(rotated_diff)),
+            "box_diff_px": box_diff.tolist(), "mask_iou": [float(v) for v in ious]}
+
+
+def first_failure(result: dict, box_px: float, mask_iou: float) -> int:
+    """The first tracked frame (1-based frame index) out of tolerance, 0 if every frame is within."""
+    bad = [f for f, (d, iou) in enumerate(zip(result["box_diff_px"], result["mask_iou"]), start=1)
+           if d > box_px or iou < mask_iou]
+    return bad[0] if bad else 0
 
 
 @command("compare_with_release")
@@ -141,22 +161,34 @@ def main(cfg: DictConfig) -> None:
     if not (release_root / "tools" / "test.py").is_file():
         raise ValueError(f"{release_root} is not a checkout of foolwood/SiamMask (no tools/test.py)")
     release = import_release(release_root.resolve())
-    frames = sorted(frames_dir.glob("*.jpg"))
+    frames = sorted(frames_dir.glob("*.jpg"))[:cfg.max_frames]
     if not frames:
         raise FileNotFoundError(f"no JPEG frames in {frames_dir}")
     out.mkdir(parents=True, exist_ok=True)
-    model = seeded_release_model(release, cv2.imread(str(frames[0])))
-    ckpt = out / "release_format.pth"  # as the release saves (DataParallel names, 'state_dict')
-    torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
-    summary = {}
-    for preset in ("davis", "vot"):
-        for refine in (True, False):
-            name = f"{preset}, refine {'on' if refine else 'off'}"
-            summary[name] = compare(release, model, ckpt, frames_dir, preset, refine,
-                                    out / f"{preset}_{'refine' if refine else 'mask_head'}")
-            print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in summary[name].items()), flush=True)
+    hps = {preset: release_hp(release_root, file) for preset, file in cfg.presets.items()}
+    box_px, iou_min = float(cfg.tolerance.box_px), float(cfg.tolerance.mask_iou)
+    summary: dict = {"numpy": np.__version__, "frames": len(frames), "tolerance": {"box_px": box_px, "mask_iou": iou_min}, "runs": {}}
+    for seed in cfg.seeds:
+        model = seeded_release_model(release, cv2.imread(str(frames[0])), release_hp(release_root, CALIBRATION_CONFIG),
+                                     int(seed))
+        ckpt = out / f"release_format_seed{seed}.pth"  # as the release saves (DataParallel names, 'state_dict')
+        torch.save({"epoch": 20, "state_dict": {"module." + k: v for k, v in model.state_dict().items()}}, ckpt)
+        for preset, hp in hps.items():
+            for refine in cfg.refine:
+                name = f"seed {seed}, {preset}, refine {'on' if refine else 'off'}"
+                result = compare(release, model, ckpt, frames, preset, hp, refine,
+                                 out / f"seed{seed}_{preset}_{'refine' if refine else 'mask_head'}")
+                result["first_frame_out_of_tolerance"] = first_failure(result, box_px, iou_min)
+                summary["runs"][name] = result
+                print(f"{name}: " + ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
+                      + f", first frame out of tolerance {result['first_frame_out_of_tolerance'] or '-'}", flush=True)
+    failed = [name for name, r in summary["runs"].items() if r["first_frame_out_of_tolerance"]]
+    summary["all_within_tolerance"] = not failed
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-
+    print(f"{len(summary['runs']) - len(failed)} of {len(summary['runs'])} combinations within {box_px} px and mask "
+          f"IoU >= {iou_min} on every frame (numpy {np.__version__}); summary: {out / 'summary.json'}")
+    if failed:
+        raise SystemExit(1)
 
 if __name__ == "__main__":
     main()

@@ -1,4 +1,5 @@
-"""COCO 2017 instances: every non-crowd annotation is a one-frame track with a mask (polygon or RLE)."""
+"""COCO 2017 instances: every annotation is a one-frame track with a mask (polygon or RLE); crowd annotations
+only with ``keep_crowd`` (the release's choice, the default)."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ class CocoReader(DatasetReader):
         by_image = defaultdict(list)
         scan = Scan(filtered=Counter())
         for ann in annotations:
-            if ann.get("iscrowd", 0):
+            if ann.get("iscrowd", 0) and not self.settings.keep_crowd:
                 scan.filtered[CROWD] += 1
                 continue
             by_image[ann.get("image_id")].append(

@@ -10,7 +10,7 @@ import os
 import xml.etree.ElementTree as ET
 from collections import Counter
 from pathlib import Path
-from typing import cast
+from typing import Any, ClassVar, cast
 
 import numpy as np
 
@@ -85,6 +85,7 @@ class VidReader(_ImagenetReader):
 
     name = "vid"
     task = "VID"
+    defaults: ClassVar[dict[str, Any]] = {"track_gaps": "release"}  # release data/vid/gen_json.py (prepare.py)
 
     def scan(self, root: Path, split: str) -> Scan:
         annotations, data = self._dirs(root, split)

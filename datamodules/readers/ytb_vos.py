@@ -37,7 +37,8 @@ class YoutubeVosReader(DatasetReader):
     name = "ytb_vos"
     has_masks = True
     # release data/ytb_vos/parse_ytb_vos.py keeps a mask only if it has more than 1000 pixels
-    defaults: ClassVar[dict[str, Any]] = {"min_mask_pixels": 1000}
+    # release data/ytb_vos: parse_ytb_vos.py drops masks under 1000 pixels, par_crop.py keeps resampled mask > 0.2
+    defaults: ClassVar[dict[str, Any]] = {"min_mask_pixels": 1000, "mask_threshold": 0.2}
 
     def scan(self, root: Path, split: str) -> Scan:
         base = root / "train"

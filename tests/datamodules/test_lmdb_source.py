@@ -16,7 +16,7 @@ from siammask.datamodules.lmdb_source import LmdbDataModule, LmdbTrackSource
 from siammask.datamodules.lmdb_store import StoreError, record_key
 from siammask.datamodules.sampler import PairSampler, SourceSpec
 from siammask.datamodules.sources import TrackSource
-from test_prepare_layouts import BUILDERS, assert_object_at, colour_of, prepared
+from test_prepare_layouts import AS_PAINTED, BUILDERS, assert_object_at, colour_of, prepared
 from torch.utils.data import DataLoader
 
 CONF = Path(__file__).resolve().parents[2] / "conf"
@@ -27,7 +27,7 @@ DATASETS = sorted(BUILDERS)
 def stores(tmp_path_factory) -> dict[str, Path]:
     """One tiny prepared store per layout, plus a VID validation store."""
     base = tmp_path_factory.mktemp("stores")
-    paths = {name: prepared(base / name, name) for name in DATASETS}
+    paths = {name: prepared(base / name, name, **AS_PAINTED.get(name, {})) for name in DATASETS}  # one colour each
     paths["vid_val"] = prepared(base / "vid_val", "vid", jpeg_quality=90)
     return paths
 

@@ -271,9 +271,15 @@ EXPECTED = {  # dataset: (videos, tracks, frames per track, has masks)
 }
 
 
+# Settings under which every stored object is one painted colour region: COCO's crowd regions are painted with
+# another colour, and YouTube-VOS's release threshold (0.2) grows masks past the colour's edge on purpose (tested
+# further down); 0.5 keeps the mask on the colour.
+AS_PAINTED = {"coco": {"keep_crowd": False}, "ytb_vos": {"mask_threshold": 0.5}}
+
+
 @pytest.mark.parametrize("dataset", sorted(EXPECTED))
 def test_prepare_official_layout_stores_every_object_centred_with_exact_box_and_mask(tmp_path, dataset):
-    out = prepared(tmp_path, dataset)
+    out = prepared(tmp_path, dataset, **AS_PAINTED.get(dataset, {}))
     source = assert_store_frames_match(out)
     videos, tracks, lengths, has_masks = EXPECTED[dataset]
     assert (source.index.num_videos, source.num_tracks(), source.has_masks) == (videos, tracks, has_masks)
@@ -283,9 +289,19 @@ def test_prepare_official_layout_stores_every_object_centred_with_exact_box_and_
     assert check(out)["problems"] == []
 
 
-def test_prepare_coco_counts_crowd_annotations_as_filtered(tmp_path):
-    summary = json.loads((prepared(tmp_path, "coco") / SUMMARY_NAME).read_text())
+def test_prepare_coco_without_crowd_counts_crowd_annotations_as_filtered(tmp_path):
+    summary = json.loads((prepared(tmp_path, "coco", keep_crowd=False) / SUMMARY_NAME).read_text())
     assert summary["filtered_by_reason"] == {"crowd_annotation": 3}
+
+
+def test_prepare_coco_keeps_crowd_annotations_as_the_release_does(tmp_path):
+    """release data/coco/gen_json.py, par_crop.py: getAnnIds(iscrowd=None), every annotation an object."""
+    source = LmdbTrackSource(prepared(tmp_path, "coco"))
+    crowd = [t for t in range(source.num_tracks()) if source.index.track_object[t] % 10 == 2]
+    assert source.num_tracks() == 9 and len(crowd) == 3
+    for track in crowd:  # the 15 x 15 crowd rectangle, centred, its RLE mask stored
+        frame = source.frame(track, 0)
+        assert_object_at(frame.image, frame.box_xyxy, frame.mask, colour_of(2), f"crowd track {track}")
 
 
 def test_prepare_ytb_vos_holds_out_the_videos_after_ytb_val_from_as_the_val_split(tmp_path):
@@ -363,3 +379,68 @@ def test_prepare_with_two_workers_stores_the_same_index_as_one(tmp_path):
     np.testing.assert_array_equal(one.track_start, two.track_start)
     np.testing.assert_array_equal(one.frame_number, two.frame_number)
     np.testing.assert_allclose(one.frame_box_xyxy, two.frame_box_xyxy)
+
+
+# ----- data preparation as the release prepares it (its data/ scripts): mask threshold, VID gaps -----
+
+
+def test_ytb_vos_default_mask_threshold_is_the_release_0_2_and_coco_keeps_0_5():
+    # release data/ytb_vos/par_crop.py: mask > 0.2; data/coco/par_crop.py: mask > 0.5
+    assert resolve_config("ytb_vos", {"root": "r", "out": "o"}).mask_threshold == 0.2
+    assert resolve_config("coco", {"root": "r", "out": "o"}).mask_threshold == 0.5
+
+
+def test_a_lower_mask_threshold_keeps_more_of_the_mask_edge_and_nothing_else(tmp_path):
+    masks = {}
+    for threshold in (0.2, 0.5):
+        source = LmdbTrackSource(prepared(tmp_path / str(threshold), "ytb_vos", mask_threshold=threshold))
+        masks[threshold] = source.frame(0, 0).mask.astype(bool)
+    low, high = masks[0.2], masks[0.5]
+    assert not np.any(high & ~low)  # every pixel of the 0.5 mask is in the 0.2 one
+    grown = low & ~high
+    assert grown.sum() > 0
+    # the extra pixels are the edge: each touches the 0.5 mask
+    assert not np.any(grown & ~cv2.dilate(high.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool))
+
+
+VID_PRESENT = [0, 1, 2, 4, 5, 7]  # object 0's annotated frames of 8: runs [0, 1, 2], [4, 5] and the isolated 7
+
+
+def build_vid_with_gaps(root: Path) -> Path:
+    """One VID video of 8 frames: object 0 annotated in VID_PRESENT only, object 1 in every frame."""
+    rel = Path("train") / "ILSVRC2015_VID_train_0000" / "ILSVRC2015_train_00000000"
+    for f in range(8):
+        masks = moving_masks(f, {0: "rect", 1: "ellipse"})
+        if f not in VID_PRESENT:
+            del masks[0]
+        write_jpeg(root / "Data" / "VID" / rel / f"{f:06d}.JPEG", paint(masks))
+        _voc_xml(root / "Annotations" / "VID" / rel / f"{f:06d}.xml", masks, with_trackid=True)
+    return root
+
+
+@pytest.mark.parametrize(("track_gaps", "object0_runs"), [
+    ("release", [[4, 5]]),  # data/vid/gen_json.py: split at gaps, isolated frames dropped, the last run kept
+    ("split", [[0, 1, 2], [4, 5]]),
+    ("keep", [VID_PRESENT]),
+])
+def test_vid_tracks_are_cut_at_gaps_as_track_gaps_says(tmp_path, track_gaps, object0_runs):
+    root = build_vid_with_gaps(tmp_path / "root")
+    cfg = resolve_config("vid", {"root": str(root), "out": str(tmp_path / "out"), "workers": 1,
+                                 "track_gaps": track_gaps})
+    prepare("vid", cfg)
+    _, index = read_store(tmp_path / "out")
+    runs = {0: [], 1: []}
+    for t in range(index.num_tracks):
+        frames = index.frame_number[index.track_start[t]:index.track_start[t + 1]].tolist()
+        runs[int(index.track_object[t])].append(frames)
+    assert runs == {0: object0_runs, 1: [list(range(8))]}
+    assert_store_frames_match(tmp_path / "out")  # boxes and crops stay with their frames
+
+
+def test_vid_default_track_gaps_is_the_release_and_still_images_refuse_cutting():
+    assert resolve_config("vid", {"root": "r", "out": "o"}).track_gaps == "release"
+    assert resolve_config("ytb_vos", {"root": "r", "out": "o"}).track_gaps == "keep"
+    with pytest.raises(ValueError, match="one-frame tracks"):
+        resolve_config("coco", {"root": "r", "out": "o", "track_gaps": "split"})
+    with pytest.raises(ValueError, match="choose one of"):
+        resolve_config("vid", {"root": "r", "out": "o", "track_gaps": "sometimes"})

@@ -158,3 +158,65 @@ def test_mask_is_decoded_once_per_frame_and_only_at_the_chosen_positions() -> No
     tracker.track(IMAGE)
     assert network.search_batches == [3, 3]  # one network call per frame for all targets
     assert network.mask_calls == [([0, 1, 2], [9, 14, 9], [15, 11, 15])] * 2
+
+
+# ----- the release's precision (geometry=release): float32 ranking and decoding, as tools/test.py siamese_track -----
+RELEASE_VOT = TrackerConfig(penalty_k=0.04, window_influence=0.42, lr=0.25, mask_enabled=False, box_mode="box_branch",
+                            geometry="release")
+# A near-tie at the map centre (cosine window 1, equal probability): anchor 2 (64 x 64) and anchor 4 (32 x 96) with
+# these deltas have penalties that differ by ~1e-10 in float64 (anchor 4 ahead) and are equal in float32, where the
+# first candidate in the release's flat order (anchor 2) wins.
+TIE_A, TIE_B = (2, 12, 12), (4, 12, 12)
+TIE_DELTAS_A = (0.0, 0.0, 0.1, -0.05)
+TIE_DELTAS_B = (0.0, 0.0, 0.5294387187, 0.02)
+
+
+def penalty_in(dtype: type[np.floating], ratio: float, log_wh: tuple[float, float]) -> float:
+    """The release's penalty formula for the tie's target, every step in ``dtype`` (float64 quantities it meets are
+    cast to it first, as numpy 1.x casts a float64 scalar meeting a float32 array)."""
+    scale = 127 / math.sqrt((60 + 70) * (80 + 70))
+    aw, ah = anchor_wh(ratio)
+    d = np.array(log_wh, dtype=dtype)
+    w, h = np.exp(d[:1]) * dtype(aw), np.exp(d[1:]) * dtype(ah)
+    side = np.sqrt((w + (w + h) * 0.5) * (h + (w + h) * 0.5))
+    s = side / dtype(padded_side(60 * scale, 80 * scale))
+    r = dtype((60 * scale) / (80 * scale)) / (w / h)
+    return float(np.exp(-(np.maximum(r, 1 / r) * np.maximum(s, 1 / s) - 1) * dtype(0.04))[0])
+
+
+def test_the_hand_built_near_tie_breaks_one_way_in_float64_and_ties_in_float32() -> None:
+    """The premise of the next test, by an independent computation."""
+    assert penalty_in(np.float64, 3.0, TIE_DELTAS_B[2:]) > penalty_in(np.float64, 1.0, TIE_DELTAS_A[2:])
+    assert penalty_in(np.float32, 3.0, TIE_DELTAS_B[2:]) == penalty_in(np.float32, 1.0, TIE_DELTAS_A[2:])
+
+
+@pytest.mark.parametrize(("geometry", "winner", "ratio"), [("exact", TIE_DELTAS_B, 3.0), ("release", TIE_DELTAS_A, 1.0)])
+def test_release_geometry_ranks_candidates_in_float32_as_the_release(geometry: str, winner: tuple[float, ...],
+                                                                    ratio: float) -> None:
+    config = TrackerConfig(**{**VOT.__dict__, "geometry": geometry})
+    peaks = {TIE_A: 0.8, TIE_B: 0.8}
+    tracker, _ = fake_tracker(peaked_score(peaks), box_map({TIE_A: TIE_DELTAS_A, TIE_B: TIE_DELTAS_B}), config)
+    tracker.init(IMAGE, BOX_XYXY)
+    result = tracker.track(IMAGE)[0]
+    scale = 127 / math.sqrt((60 + 70) * (80 + 70))
+    aw, ah = anchor_wh(ratio)
+    lr = penalty_in(np.float64, ratio, winner[2:]) * 0.8 * 0.25
+    w = 60 * (1 - lr) + math.exp(winner[2]) * aw / scale * lr
+    h = 80 * (1 - lr) + math.exp(winner[3]) * ah / scale * lr
+    np.testing.assert_allclose(result.box_xyxy, [230 - w / 2, 190 - h / 2, 230 + w / 2, 190 + h / 2], atol=1e-3)
+
+
+def test_release_geometry_decodes_the_chosen_box_in_float32() -> None:
+    """siamese_track: ``delta * anchor + anchor centre`` on the crop-centred float32 anchors, divided by scale_x as
+    float32, added to the float64 centre; sizes ``exp(delta) * anchor`` / scale_x in float32."""
+    anchor, row, col = 2, 9, 15  # 64 x 64, 3 cells up and 3 right of the centre
+    deltas = (0.123456789, -0.3, math.log(1.3), math.log(0.7))
+    tracker, _ = fake_tracker(peaked_score({(anchor, row, col): 0.99}), box_map({(anchor, row, col): deltas}),
+                              RELEASE_VOT)
+    tracker.init(IMAGE, BOX_XYXY)
+    box = tracker.track(IMAGE)[0].box_xyxy
+    d = np.array(deltas, dtype=np.float32)
+    scale_x = np.float32(127 / math.sqrt((60 + 70) * (80 + 70)))
+    cx = float(np.float32(d[0] * np.float32(64) + np.float32(24)) / scale_x) + 230
+    cy = float(np.float32(d[1] * np.float32(64) + np.float32(-24)) / scale_x) + 190
+    np.testing.assert_array_equal((box[:2] + box[2:]) / 2, [cx, cy])

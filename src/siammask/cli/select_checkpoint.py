@@ -5,6 +5,9 @@
     siammask-select-checkpoint run_dir=<run> ...   # the console command, from any folder
 
 Writes selection.json (every checkpoint's summary, the metric, the best) and selection.md to the output folder.
+The tracker preset is the command line's ``tracker=``, else the one the run records (``selection_tracker``: the
+paper experiments select as the release does, the base stage with its tracker defaults, the sharp one with
+config_vot18.json), else select_checkpoint.yaml's.
 """
 
 from __future__ import annotations
@@ -14,10 +17,16 @@ from pathlib import Path
 from typing import Any, cast
 
 import hydra
-from omegaconf import DictConfig, OmegaConf
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
 
 from siammask.command import command
-from siammask.evaluation.selection import epoch_checkpoints, score_tracker, selection_metric
+from siammask.evaluation.selection import (
+    epoch_checkpoints,
+    recorded_selection_tracker,
+    score_tracker,
+    selection_metric,
+)
 
 
 def select(cfg: DictConfig) -> dict:
@@ -37,7 +46,7 @@ def select(cfg: DictConfig) -> dict:
         print(f"{ckpt.name}: {protocol} {metric} {summary[protocol][metric]:.4f}", flush=True)
     best = max(rows, key=lambda row: row["score"])
     doc = {"benchmark": benchmark["name"], "metric": f"{protocol}/{metric}", "best": best["checkpoint"],
-           "best_score": best["score"], "checkpoints": rows,
+           "best_score": best["score"], "checkpoints": rows, "tracker_preset": cfg.get("tracker_preset"),
            "tracker": OmegaConf.to_container(cfg.tracker, resolve=True)}
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "selection.json").write_text(json.dumps(doc, indent=2))
@@ -50,7 +59,24 @@ def select(cfg: DictConfig) -> dict:
     return doc
 
 
+def with_run_tracker(cfg: DictConfig, overrides: list[str]) -> DictConfig:
+    """``cfg`` with the tracker preset the run records (train.yaml ``selection_tracker``) unless ``overrides``
+    (the command line) choose one; ``tracker.<key>=`` overrides still apply to it. Sets ``tracker_preset``."""
+    chosen = next((o.split("=", 1)[1] for o in overrides if o.split("=", 1)[0].lstrip("+~") == "tracker"), None)
+    recorded = None if chosen is not None else recorded_selection_tracker(cfg.run_dir)
+    if recorded is not None:
+        composed = hydra.compose("select_checkpoint", overrides=[*overrides, f"tracker={recorded}"])
+        with open_dict(cfg):
+            cfg.tracker = OmegaConf.create(OmegaConf.to_container(composed.tracker, resolve=True))
+    preset = chosen or recorded or HydraConfig.get().runtime.choices["tracker"]
+    source = "command line" if chosen else "the run's selection_tracker" if recorded else "select_checkpoint.yaml"
+    print(f"tracker preset: {preset} ({source})", flush=True)
+    with open_dict(cfg):
+        cfg.tracker_preset = preset
+    return cfg
+
+
 @command("select_checkpoint")
 def main(cfg: DictConfig) -> None:
-    select(cfg)
+    select(with_run_tracker(cfg, list(HydraConfig.get().overrides.task)))
 

@@ -10,10 +10,13 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from siammask.evaluation.benchmark import Entry, run_benchmark
 from siammask.evaluation.protocols import PROTOCOLS, ProtocolResult, protocol_class
 
 EPOCH_PATTERN = "epoch_*.ckpt"  # conf/callbacks/epoch_checkpoints.yaml
+RUN_CONFIG = Path(".hydra") / "config.yaml"  # where Hydra keeps a train.py run's composed config
 
 
 def selection_metric(benchmark: Mapping[str, Any]) -> tuple[str, str]:
@@ -50,3 +53,15 @@ def epoch_checkpoints(run_dir: str | Path) -> list[Path]:
                                 f"per-epoch checkpoints (the paper experiments keep them, "
                                 f"conf/callbacks/epoch_checkpoints.yaml)")
     return found
+
+
+def recorded_selection_tracker(run_dir: str | Path) -> str | None:
+    """The tracker preset a training run asks its checkpoints to be selected with (train.yaml
+    ``selection_tracker``, set by the paper experiments), from the run's Hydra config; None if the run records none
+    (or ``run_dir`` is a bare folder of checkpoints)."""
+    run_dir = Path(run_dir).expanduser()
+    for folder in (run_dir, run_dir.parent):
+        if (folder / RUN_CONFIG).is_file():
+            preset = OmegaConf.load(folder / RUN_CONFIG).get("selection_tracker")
+            return None if preset is None else str(preset)
+    return None

@@ -11,6 +11,11 @@ give its tracks and published numbers:
   resized to the network's input with ``cv2.resize``;
 - search boxes are decoded around the tracked centre (not the rounded crop's) at the unrounded scale
   ``instance_size / s_x``;
+- candidates are ranked and decoded in the release's precision: numpy float32 (float32 network outputs and
+  anchors; under the numpy 1.15 the release pins, float64 scalars such as ``scale_x`` or the target's padded side
+  are cast to float32 when they meet a float32 array), the softmax in torch float32, the cosine window added in
+  float64, the size learning rate and the state in float64 (:func:`candidate_dtype`,
+  :func:`foreground_probability`, :meth:`ReleaseSearchWindow.box_to_image`);
 - mask paste-back: the RoW's window starts at ``centre - round(s_x) / 2 + offset * round(s_x) / instance_size``
   and maps mask pixels to image pixels with ``x = (W - 1) / (W * k) * u + (W - 1) / W * x0`` (``k`` mask pixels
   per image pixel, ``W`` the image width, no half-pixel term), outside values reading -1.
@@ -29,11 +34,17 @@ from typing import Protocol
 
 import cv2
 import numpy as np
+import torch
+from scipy.special import expit
 
+from siammask.anchors import decode_boxes
 from siammask.geometry import CropWindow, context_size, mean_colour
 from siammask.tracking.postprocess import paste_region, support_bounds
 
 GEOMETRIES = ("exact", "release")
+# Precision of candidate ranking and box decoding. The release computes them in numpy float32 (tools/test.py
+# siamese_track: float32 outputs and anchors); a float64 decode breaks its near-ties the other way.
+CANDIDATE_DTYPES: dict[str, type[np.floating]] = {"exact": np.float64, "release": np.float32}
 RELEASE_MASK_BORDER = -1.0  # release crop_back(padding=-1): mask values outside the RoW read -1 when warped
 
 
@@ -58,6 +69,8 @@ class SearchWindow(Protocol):
     def crop(self, image: np.ndarray, pad_colour: np.ndarray) -> np.ndarray: ...
 
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray: ...
+
+    def box_to_image(self, deltas: np.ndarray, anchor_cxcywh_crop: np.ndarray) -> np.ndarray: ...
 
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> MaskWindow: ...
 
@@ -92,6 +105,12 @@ class ExactSearchWindow:
 
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray:
         return self.window.points_to_image(points_xy_crop)
+
+    def box_to_image(self, deltas: np.ndarray, anchor_cxcywh_crop: np.ndarray) -> np.ndarray:
+        """cxcywh (image pixels) of the box ``deltas`` give on an anchor in crop pixels, in float64."""
+        box_crop = decode_boxes(torch.from_numpy(np.asarray(deltas, dtype=np.float64)),
+                                torch.from_numpy(np.asarray(anchor_cxcywh_crop, dtype=np.float64))).numpy()
+        return np.concatenate([self.points_to_image(box_crop[:2]), box_crop[2:] / self.scale])
 
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> ExactMaskWindow:
         return ExactMaskWindow(self.window.sub_window(cx_crop, cy_crop, size_crop, mask_size))
@@ -152,8 +171,8 @@ class ReleaseMaskWindow:
         """The RoW window starting at ``origin_xy`` (image pixels) with ``side``, pasted into an image of ``image_hw``."""
         h, w = image_hw
         k = mask_size / side  # mask pixels per image pixel
-        a, b = (w - 1) / (w * k), (h - 1) / (h * k)
-        return cls(np.array([[a, 0.0, a * origin_xy[0] * k], [0.0, b, b * origin_xy[1] * k]]), mask_size)
+        a, b = (w - 1) / (w * k), (h - 1) / (h * k)  # grouped as crop_back's a * (x0 * k): OpenCV quantises
+        return cls(np.array([[a, 0.0, a * (origin_xy[0] * k)], [0.0, b, b * (origin_xy[1] * k)]]), mask_size)
 
     @property
     def centre_xy(self) -> tuple[float, float]:
@@ -204,6 +223,15 @@ class ReleaseSearchWindow:
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray:
         return np.asarray(self.centre_xy) + (np.asarray(points_xy_crop, dtype=np.float64) - self.out_size / 2) / self.scale
 
+    def box_to_image(self, deltas: np.ndarray, anchor_cxcywh_crop: np.ndarray) -> np.ndarray:
+        """cxcywh (image pixels, float64) of a candidate, decoded as siamese_track does: in float32 on the anchor
+        centred on the crop centre, divided by ``scale_x`` cast to float32, then added to the tracked centre."""
+        centre_offset = np.array([self.out_size / 2, self.out_size / 2, 0.0, 0.0])
+        anchor = (np.asarray(anchor_cxcywh_crop, dtype=np.float64) - centre_offset).astype(np.float32)
+        d = np.asarray(deltas, dtype=np.float32)
+        box = np.concatenate([d[:2] * anchor[2:] + anchor[:2], np.exp(d[2:]) * anchor[2:]]) / np.float32(self.scale)
+        return np.concatenate([box[:2].astype(np.float64) + np.asarray(self.centre_xy), box[2:].astype(np.float64)])
+
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> ReleaseMaskWindow:
         k = self.side / self.out_size  # image pixels per crop pixel of the rounded crop
         x0, y0 = self.origin_xy
@@ -212,6 +240,25 @@ class ReleaseSearchWindow:
 
 
 # ----- the two, behind one interface -----
+def candidate_dtype(geometry: str) -> type[np.floating]:
+    """The numpy dtype candidates are ranked and decoded in (see :data:`CANDIDATE_DTYPES`)."""
+    return CANDIDATE_DTYPES[geometry]
+
+
+def foreground_probability(geometry: str, score_logits: torch.Tensor, num_anchors: int) -> np.ndarray:
+    """(T, k, S, S) foreground probability of (T, 2k, S, S) ``[background x k, foreground x k]`` logits.
+
+    exact: the logistic of foreground - background in float64 (the two-class softmax); release: torch's float32
+    softmax over the (candidates, 2) layout siamese_track builds, so each probability carries its rounding.
+    """
+    t, _, h, w = score_logits.shape
+    if geometry == "release":
+        pairs = score_logits.detach().float().cpu().reshape(t, 2, -1).transpose(1, 2)  # (T, k S S, [bg, fg])
+        return torch.softmax(pairs, dim=-1)[..., 1].reshape(t, num_anchors, h, w).numpy()
+    score = score_logits.double().cpu().numpy()
+    return expit(score[:, num_anchors:] - score[:, :num_anchors])
+
+
 def pad_colour(geometry: str, image: np.ndarray) -> np.ndarray:
     """Crop padding colour of a target started in ``image`` (exact: the mean; release: the mean truncated)."""
     return release_pad_colour(image).astype(np.float64) if geometry == "release" else np.asarray(mean_colour(image))

@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
+from siammask.anchors import AnchorSpec, box_deltas_map, position_centres
 from siammask.geometry import (
     check_box_xyxy,
     cxcywh_to_xyxy,
@@ -38,7 +38,15 @@ from siammask.geometry import (
     xyxy_to_cxcywh,
 )
 from siammask.models import SearchOutput, SiamMask
-from siammask.tracking.geometry import MaskWindow, SearchWindow, pad_colour, search_window, template_crop
+from siammask.tracking.geometry import (
+    MaskWindow,
+    SearchWindow,
+    candidate_dtype,
+    foreground_probability,
+    pad_colour,
+    search_window,
+    template_crop,
+)
 from siammask.tracking.postprocess import MaskShape, mask_shape
 from siammask.tracking.tracker_config import TrackerConfig
 
@@ -267,35 +275,35 @@ class Tracker:
     def _choose(self, output: SearchOutput, windows: list[SearchWindow]) -> _Choice:
         """Best candidate per target: foreground probability x shape penalty, blended with the cosine window.
 
-        Only the candidates' sizes are needed to rank them; the full box is decoded for the chosen one.
+        Only the candidates' sizes are needed to rank them; the full box is decoded for the chosen one. The
+        arithmetic runs in the geometry's precision (:func:`~siammask.tracking.geometry.candidate_dtype`).
         """
         cfg = self.config
         num = len(windows)
-        score = output.score.double().cpu().numpy()
-        window = cosine_window(score.shape[-1])
+        window = cosine_window(output.score.shape[-1])
         if not self.has_box_branch:
-            probability = expit(score[:, 0])  # (T, S, S) similarity logits -> probability
+            probability = expit(output.score[:, 0].double().cpu().numpy())  # (T, S, S) similarity logits
             ranked = probability * (1 - cfg.window_influence) + window * cfg.window_influence
             flat = ranked.reshape(num, -1).argmax(axis=1)
             rows, cols = np.unravel_index(flat, ranked.shape[1:])
             return _Choice(rows, cols, probability[np.arange(num), rows, cols])
         k = self.anchors.num_anchors
-        probability = expit(score[:, k:] - score[:, :k])  # softmax of [bg, fg]: logistic of fg - bg
+        dtype = candidate_dtype(cfg.geometry)
+        probability = foreground_probability(cfg.geometry, output.score, k)  # (T, k, S, S)
         assert output.box is not None  # a network with a box head outputs box deltas
-        deltas = box_deltas_map(output.box.double().cpu(), k).numpy()  # (T, k, S, S, 4)
+        deltas = box_deltas_map(output.box.detach().cpu(), k).numpy().astype(dtype)  # (T, k, S, S, 4)
+        anchor_wh = self._anchor_wh.astype(dtype)
         scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
         target_wh = (self._state.size_wh * scale[:, None])[:, None, None, None]  # crop pixels, over (k, S, S)
-        penalty = shape_penalty(np.exp(deltas[..., 2]) * self._anchor_wh[:, 0, None, None],
-                                np.exp(deltas[..., 3]) * self._anchor_wh[:, 1, None, None],
+        penalty = shape_penalty(np.exp(deltas[..., 2]) * anchor_wh[:, 0, None, None],
+                                np.exp(deltas[..., 3]) * anchor_wh[:, 1, None, None],
                                 target_wh[..., 0], target_wh[..., 1], cfg.penalty_k)
-        ranked = penalty * probability * (1 - cfg.window_influence) + window * cfg.window_influence
+        ranked = penalty * probability * dtype(1 - cfg.window_influence) + window * cfg.window_influence
         flat = ranked.reshape(num, -1).argmax(axis=1)
         anchor, rows, cols = np.unravel_index(flat, ranked.shape[1:])
         t = np.arange(num)
-        box_crop = decode_boxes(torch.from_numpy(deltas[t, anchor, rows, cols]),
-                                self._anchor_grid(score.shape[-1])[anchor, rows, cols]).numpy()
-        centres = np.stack([w.points_to_image(xy) for w, xy in zip(windows, box_crop[:, :2])])
-        box_image = np.concatenate([centres, box_crop[:, 2:] / scale[:, None]], axis=1)
+        grid = self._anchor_grid(output.score.shape[-1])[anchor, rows, cols].numpy()
+        box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(windows, deltas[t, anchor, rows, cols], grid)])
         return _Choice(rows, cols, probability[t, anchor, rows, cols], box_image, penalty[t, anchor, rows, cols])
 
     def _mask_probabilities(self, output: SearchOutput, choice: _Choice) -> np.ndarray:
@@ -344,7 +352,7 @@ class Tracker:
         """Move to the candidate; blend the size by lr x penalty x score (release); clamp as the release."""
         cfg, targets = self.config, self._state
         assert choice.box_cxcywh is not None and choice.penalty is not None  # from the box head or the masks
-        rate = (choice.penalty * choice.score * cfg.lr)[:, None]
+        rate = ((choice.penalty * choice.score).astype(np.float64) * cfg.lr)[:, None]  # release: float64 lr
         centre = choice.box_cxcywh[:, :2]
         size = targets.size_wh * (1 - rate) + choice.box_cxcywh[:, 2:] * rate
         limit = np.array([self._image_hw[1], self._image_hw[0]], dtype=np.float64)
@@ -389,8 +397,12 @@ def shape_penalty(candidate_w: np.ndarray, candidate_h: np.ndarray, target_w: np
                   target_h: np.ndarray | float, penalty_k: float) -> np.ndarray:
     """exp(-k (r s - 1)): r, s >= 1 the aspect-ratio and context-size changes from the current box (SiamRPN).
 
-    Sizes broadcast against each other and may be in any common unit: both changes are ratios.
+    Sizes broadcast against each other and may be in any common unit: both changes are ratios. The penalty is
+    computed in the candidates' precision: the target's padded side and aspect ratio (float64) are cast to it
+    before they meet the candidates', as numpy 1.x casts a float64 scalar meeting a float32 array in the release.
     """
+    dtype = np.result_type(candidate_w, candidate_h)
+
     def change(ratio: np.ndarray) -> np.ndarray:
         return np.maximum(ratio, 1.0 / ratio)
 
@@ -398,9 +410,11 @@ def shape_penalty(candidate_w: np.ndarray, candidate_h: np.ndarray, target_w: np
         pad = (w + h) * 0.5
         return np.sqrt((w + pad) * (h + pad))
 
-    scale_change = change(padded_side(candidate_w, candidate_h) / padded_side(target_w, target_h))
-    ratio_change = change((target_w / target_h) / (candidate_w / candidate_h))
-    return np.exp(-(ratio_change * scale_change - 1) * penalty_k)
+    target_side = np.asarray(padded_side(target_w, target_h)).astype(dtype)
+    target_ratio = np.asarray(np.divide(target_w, target_h)).astype(dtype)
+    scale_change = change(padded_side(candidate_w, candidate_h) / target_side)
+    ratio_change = change(target_ratio / (candidate_w / candidate_h))
+    return np.exp(-(ratio_change * scale_change - 1) * dtype.type(penalty_k))
 
 
 class _Clock:
