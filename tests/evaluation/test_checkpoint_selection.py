@@ -12,12 +12,12 @@ from hydra import compose, initialize_config_dir
 from model_fixtures import light_model_kwargs
 from omegaconf import OmegaConf
 
+from siammask.cli.select_checkpoint import with_run_tracker
 from siammask.evaluation.selection import epoch_checkpoints, recorded_selection_tracker, selection_metric
 from siammask.lit import ThreeBranchModule
 
 ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))  # select_checkpoint.py, the entry point
-from select_checkpoint import with_run_tracker  # noqa: E402
+
 TINY = ["benchmark=synthetic", "benchmark.num_videos=1", "benchmark.num_frames=6", "benchmark.protocols=[vot]",
         "benchmark.generator.image_size=[96,80]", "benchmark.generator.num_targets=1", "progress=false"]
 

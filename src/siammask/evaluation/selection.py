@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from siammask.evaluation.benchmark import Entry, run_benchmark
 from siammask.evaluation.protocols import PROTOCOLS, ProtocolResult, protocol_class
@@ -62,6 +62,7 @@ def recorded_selection_tracker(run_dir: str | Path) -> str | None:
     run_dir = Path(run_dir).expanduser()
     for folder in (run_dir, run_dir.parent):
         if (folder / RUN_CONFIG).is_file():
-            preset = OmegaConf.load(folder / RUN_CONFIG).get("selection_tracker")
+            run_config = OmegaConf.load(folder / RUN_CONFIG)
+            preset = run_config.get("selection_tracker") if isinstance(run_config, DictConfig) else None
             return None if preset is None else str(preset)
     return None
