@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 import torch
 from hydra import compose, initialize_config_dir
+from omegaconf import OmegaConf
 
-from siammask.checkpoints import check_device, load_trained, weights_format
+from siammask.checkpoints import check_device, load_trained, release_model_config, weights_format
 from siammask.tracking import TrackerConfig, load_tracker
 from siammask.weights import read_state_dict, read_weights_file
 
@@ -85,3 +86,17 @@ def test_entry_points_name_a_text_checkpoint_instead_of_a_key_error(script: str,
     with pytest.raises(ValueError, match=rf"{text_file.name}' is not a PyTorch weights file"):
         getattr(module, call)(cfg)
     assert not (tmp_path / "out").exists()  # refused before any work
+
+
+@pytest.mark.parametrize("sharp", [True, False])
+def test_release_model_config_read_from_the_conf_files_equals_the_composed_experiment(sharp: bool) -> None:
+    """The release network's config, read from the experiment and model files without Hydra's compose, is the
+    ``model`` node train.py composes for experiment=siammask_sharp / siammask_base (the network has one
+    description)."""
+    experiment = "siammask_sharp" if sharp else "siammask_base"
+    with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base="1.3"):
+        cfg = compose("train", overrides=[f"experiment={experiment}", "model.init_from=null", "model.train_only=null",
+                                          "model.backbone.checkpoint_path=null"])
+    composed = OmegaConf.to_container(cfg.model, resolve=True)
+    assert OmegaConf.to_container(release_model_config(sharp), resolve=True) == composed
+    assert (composed["refine"] != {}) == sharp  # the sharp stage has the refine module, the base stage none

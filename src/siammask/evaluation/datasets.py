@@ -47,7 +47,7 @@ from siammask.geometry import (
     polygon_from_box_xyxy,
     xyxy_to_xywh,
 )
-from siammask.tracking.io import IMAGE_SUFFIXES, header_size, read_image_rgb
+from siammask.tracking.io import header_size, image_files, read_image_rgb
 
 BOX, MASK = "box", "mask"  # the two kinds of sequences: a target's regions, or a video's label maps
 
@@ -177,7 +177,7 @@ class BenchmarkDataset:
 
 
 def _images_in(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES) if folder.is_dir() else []
+    return image_files(folder) if folder.is_dir() else []
 
 
 def _box_sequence(name: str, frame_paths: list[Path], rows: list[np.ndarray], source: str,

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from siammask.tracking.geometry import pad_colour, search_window, template_crop
-from siammask.tracking.io import IMAGE_SUFFIXES, read_image_rgb
+from siammask.tracking.io import image_files, read_image_rgb
 from siammask.tracking.tracker_config import TrackerConfig
 
 CALIBRATION_PAIRS = 8  # template / search crop pairs: ranges settle within a few crops of one kind of footage
@@ -62,7 +62,7 @@ def _folder_pairs(folder: Path) -> list[tuple[Path, Path]]:
     if not folder.is_dir():
         raise NotADirectoryError(f"calibration={str(folder)!r} is not a folder: give a folder of frames (images) "
                                  f"or calibration=synthetic")
-    frames = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    frames = image_files(folder)
     if len(frames) < 2:
         raise ValueError(f"calibration folder {str(folder)!r} holds {len(frames)} image(s): int8 calibration needs "
                          f"at least 2 frames (search crops come from the frame after a template's)")

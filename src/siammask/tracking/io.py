@@ -77,12 +77,17 @@ def open_frames(path: str | Path, on_bad_frame: str = "stop") -> FrameSource:
     raise FileNotFoundError(f"input {str(path)!r} is neither a video file nor a folder of images")
 
 
+def image_files(folder: Path) -> list[Path]:
+    """The images of a folder in frame order: sorted by name, numbers compared as numbers (frame 9 before 10)."""
+    return sorted((p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+
+
 class ImageFolder:
     def __init__(self, path: Path, on_bad_frame: str = "stop") -> None:
         self.path = path
         self.on_bad_frame = on_bad_frame
         self.skipped: list[Path] = []  # frames left out by on_bad_frame=skip, in order
-        self.files = sorted((p for p in path.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES), key=_natural_key)
+        self.files = image_files(path)
         if not self.files:
             raise ValueError(f"folder {str(path)!r} holds no images ({', '.join(IMAGE_SUFFIXES)})")
         sizes = [header_size(p) for p in self.files]
