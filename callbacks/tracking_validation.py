@@ -69,7 +69,7 @@ class TrackingValidation(pl.Callback):
     def evaluate(self, pl_module: pl.LightningModule, epoch: int = 0) -> dict[str, float]:
         with eval_mode(pl_module.network) as network:
             def make_tracker() -> Tracker:
-                return Tracker(network, self.tracker_config, pl_module.device, pl_module.anchor_spec)
+                return Tracker(network, self.tracker_config, pl_module.device, pl_module.decoder)
 
             if self.benchmark is not None:
                 return self._benchmark_metrics(make_tracker, epoch)

@@ -62,7 +62,7 @@ def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping, de
 
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
     check_backend(backend, device, calibration)  # as a missing onnxruntime or int8 without calibration frames
-    trained, anchors = load_trained(ckpt_path, map_location=device)
+    trained, decoder = load_trained(ckpt_path, map_location=device)
     network = runtime_network(trained, ckpt_path, config, backend, threads, onnx_dir, calibration, fold_batchnorm,
                               channels_last)
-    return Tracker(network, config, device, anchors=anchors)
+    return Tracker(network, config, device, decoder=decoder)
