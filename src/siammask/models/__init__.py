@@ -9,5 +9,18 @@ from siammask.models.paper_resnet import PaperResNet50
 from siammask.models.refine import Refine
 from siammask.models.xcorr import MultiLevelHead, XCorrHead, depthwise_xcorr
 
-__all__ = ["Adjust", "Backbone", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask",
-           "MultiLevelHead", "TimmBackbone", "XCorrHead", "build_network", "build_siammask", "depthwise_xcorr"]
+__all__ = [
+           "Adjust",
+           "Backbone",
+           "InputNormalization",
+           "MultiLevelHead",
+           "PaperResNet50",
+           "Refine",
+           "SearchOutput",
+           "SiamMask",
+           "TimmBackbone",
+           "XCorrHead",
+           "build_network",
+           "build_siammask",
+           "depthwise_xcorr",
+]

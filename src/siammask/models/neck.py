@@ -4,6 +4,7 @@ several (multi-level heads)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import cast
 
 import torch
 from torch import nn
@@ -39,9 +40,12 @@ class Adjust(nn.Module):
     def template(self, feature: torch.Tensor) -> torch.Tensor:
         return self._crop(self.downsample(feature))
 
-    def select(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        """What this neck reads of the backbone's maps: the last one (stride 8)."""
-        return features[-1]
+    def search_feature(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        """The heads' search feature from the backbone's maps: the last one (stride 8)."""
+        return self(features[-1])
+
+    def template_feature(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        return self.template(features[-1])
 
     def last_level(self, feature: torch.Tensor) -> torch.Tensor:
         """The part of the adjusted feature the mask head reads: all of it."""
@@ -68,14 +72,14 @@ class MultiLevelAdjust(nn.Module):
         self.level_indices = tuple(level_indices)
         self.out_channels = adjusts[-1].out_channels
 
-    def select(self, features: Sequence[torch.Tensor]) -> list[torch.Tensor]:
-        return [features[i] for i in self.level_indices]
+    def _levels(self) -> list[tuple[Adjust, int]]:
+        return [(cast(Adjust, adjust), index) for adjust, index in zip(self.adjusts, self.level_indices)]
 
-    def forward(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([adjust(feature) for adjust, feature in zip(self.adjusts, features)], dim=1)
+    def search_feature(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([adjust(features[i]) for adjust, i in self._levels()], dim=1)
 
-    def template(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
-        return torch.cat([adjust.template(feature) for adjust, feature in zip(self.adjusts, features)], dim=1)
+    def template_feature(self, features: Sequence[torch.Tensor]) -> torch.Tensor:
+        return torch.cat([adjust.template(features[i]) for adjust, i in self._levels()], dim=1)
 
     def last_level(self, feature: torch.Tensor) -> torch.Tensor:
         return feature[:, -self.out_channels:]

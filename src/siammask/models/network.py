@@ -68,14 +68,14 @@ class SiamMask(nn.Module):
 
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""
-        return self.neck.template(self.neck.select(self.backbone(template)))
+        return self.neck.template_feature(self.backbone(template))
 
     def forward(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True) -> SearchOutput:
         """The search branch: a search crop (B, 3, 255, 255) RGB 0-255 against cached template features.
 
         ``with_mask=False`` leaves out the mask branch's correlation (a tracker that reports no masks)."""
         features = self.backbone(search)
-        search_feature = self.neck(self.neck.select(features))
+        search_feature = self.neck.search_feature(features)
         score = self.score_head(template_feature, search_feature)
         box = self.box_head(template_feature, search_feature) if self.box_head is not None else None
         mask_corr = (self.mask_head.correlate(self.neck.last_level(template_feature),
@@ -96,15 +96,16 @@ class SiamMask(nn.Module):
 
 def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., Head],
                    mask_head: Callable[..., XCorrHead], box_head: Callable[..., Head] | None = None,
-                   refine: Callable[..., Refine] | None = None, decoder: BoxDecoder = AnchorSpec(),
+                   refine: Callable[..., Refine] | None = None, decoder: BoxDecoder | None = None,
                    levels: int = 1) -> SiamMask:
     """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
 
     Widths flow from the backbone's ``channels``: nothing here is tied to one backbone. With a ``box_head`` the
     score and box heads have the box family's outputs (``decoder``: 2k / 4k for anchors); without, one similarity
     map. ``levels`` > 1: the score and box heads read that many backbone maps (:func:`head_levels`), the mask head
-    the last of them.
+    the last of them. ``decoder`` None: the paper's anchors.
     """
+    decoder = decoder if decoder is not None else AnchorSpec()
     indices = head_levels(backbone.reductions, levels)
     adjusts = [neck(in_channels=backbone.channels[i]) for i in indices]
     adjust: Neck = adjusts[0] if levels == 1 else MultiLevelAdjust(adjusts, indices)

@@ -163,7 +163,10 @@ class PixelwiseCorrelation(nn.Module):
         return fused[:, :, start:start + size, start:start + size]
 
 
-def build_correlation(kind: str, channels: int, up_channel_width: int) -> nn.Module:
+Correlation = DepthwiseCorrelation | UpChannelCorrelation | PixelwiseCorrelation
+
+
+def build_correlation(kind: str, channels: int, up_channel_width: int) -> Correlation:
     """The correlation named by ``model.head.correlation``; its ``out_channels`` is the head's correlation width."""
     if kind == "depthwise":
         return DepthwiseCorrelation(channels)
@@ -189,8 +192,8 @@ class XCorrHead(nn.Module):
         self.hidden_channels = hidden_channels
         self.conv_kernel = _conv_bn_relu(in_channels, hidden_channels, 3)
         self.conv_search = _conv_bn_relu(in_channels, hidden_channels, 3)
-        self.xcorr = build_correlation(correlation, hidden_channels, up_channel_width)
-        self.correlation_channels: int = self.xcorr.out_channels
+        self.xcorr: Correlation = build_correlation(correlation, hidden_channels, up_channel_width)
+        self.correlation_channels = self.xcorr.out_channels
         self.head = nn.Sequential(nn.Conv2d(self.correlation_channels, hidden_channels, 1, bias=False),
                                   nn.BatchNorm2d(hidden_channels), nn.ReLU(inplace=True),
                                   nn.Conv2d(hidden_channels, out_channels, 1))
