@@ -16,7 +16,8 @@ from siammask.models.network import SiamMask, build_siammask
 def build_network(backbone: Mapping[str, Any], neck: Mapping[str, Any], head: Mapping[str, Any],
                   refine: Mapping[str, Any] | None, decoder: BoxDecoder) -> SiamMask:
     """``head`` holds ``score``, ``mask`` and optional ``box`` partial configs and ``levels`` (default 1);
-    ``refine`` may be None; ``decoder``: the box family (:func:`box_decoder`)."""
+    ``refine`` may be None, or settings without a ``_target_`` (``model/refine=none`` under an experiment that tunes
+    the refine's settings, as experiment=quick): no refine; ``decoder``: the box family (:func:`box_decoder`)."""
     head = _as_config(head)
     return build_siammask(
         backbone=instantiate(_as_config(backbone)),
@@ -24,7 +25,7 @@ def build_network(backbone: Mapping[str, Any], neck: Mapping[str, Any], head: Ma
         score_head=instantiate(head.score),
         mask_head=instantiate(head.mask),
         box_head=instantiate(head.box) if head.get("box") is not None else None,
-        refine=instantiate(_as_config(refine)) if refine else None,
+        refine=instantiate(_as_config(refine)) if refine and "_target_" in refine else None,
         decoder=decoder,
         levels=int(head.get("levels") or 1),
     )
