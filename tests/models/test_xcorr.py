@@ -129,7 +129,7 @@ def head_network(head: str, correlation: str, refine: bool) -> torch.nn.Module:
 
 @pytest.mark.parametrize(("head", "correlation", "refine"), [
     ("depthwise", "up_channel", False), ("depthwise", "pixelwise", True), ("anchor_free", "depthwise", True),
-    ("multi_level", "depthwise", True), ("multi_level", "pixelwise", False)])
+    ("multi_level", "up_channel", True)])
 def test_every_head_exports_to_onnx_and_matches_pytorch_for_three_targets(tmp_path, head: str, correlation: str,
                                                                             refine: bool) -> None:
     network = head_network(head, correlation, refine)
