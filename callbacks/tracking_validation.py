@@ -15,7 +15,7 @@ from typing import Any, cast
 import pytorch_lightning as pl
 from siammask.datamodules.synthetic import SyntheticVideos
 
-from siammask.anchors import AnchorSpec
+from siammask.box_coding import BoxDecoder
 from siammask.evaluation.selection import score_tracker, selection_metric, selection_score
 from siammask.models import SiamMask
 from siammask.models.modes import eval_mode
@@ -70,7 +70,7 @@ class TrackingValidation(pl.Callback):
         and J&F, scored by the DAVIS protocol object as eval.py scores them."""
         network = cast(SiamMask, pl_module.network)
         with eval_mode(network):
-            tracker = Tracker(network, self.tracker_config, pl_module.device, cast(AnchorSpec, pl_module.anchor_spec))
+            tracker = Tracker(network, self.tracker_config, pl_module.device, cast(BoxDecoder, pl_module.decoder))
             if self.benchmark is not None:
                 return self._benchmark_metrics(tracker.fresh, epoch)
             with tempfile.TemporaryDirectory() as results_dir:  # the protocol scores the label maps it wrote

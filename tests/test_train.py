@@ -48,6 +48,13 @@ def test_two_branch_with_a_mobilenet_backbone_from_the_command_line(tmp_path):
     assert read_steps(tmp_path) == 2
 
 
+@pytest.mark.parametrize("head", ["anchor_free", "multi_level"])
+def test_every_box_head_trains_from_the_command_line(tmp_path, head):
+    run_train(f"model/head={head}", "++trainer.max_steps=3", f"hydra.run.dir={tmp_path}", *FAST)
+    assert read_steps(tmp_path) == 3
+    assert load_network(tmp_path / "checkpoints" / "last.ckpt").box_head is not None
+
+
 def test_any_timm_name_swaps_the_backbone(tmp_path):
     run_train("model.backbone.name=resnet34", "++trainer.max_steps=1", f"hydra.run.dir={tmp_path}", *FAST)
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)

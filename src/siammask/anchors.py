@@ -1,4 +1,4 @@
-"""Anchors on the response map, box encoding, and training targets for both score-head variants.
+"""Anchors on the response map, box encoding, training targets for both score-head variants and the anchor losses.
 
 Layout follows the release so its weights map on: score channels are ``[background x k, foreground x k]``
 and box channels ``[dx x k, dy x k, dw x k, dh x k]``; anchor ``a`` at position (r, c) is flattened
@@ -9,11 +9,14 @@ datasets stay ignorant of anchors and a new head needs no new data pipeline.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import ClassVar
 
 import torch
+import torch.nn.functional as F
 
+from siammask.box_coding import Candidates
 from siammask.crop import PAPER_CROP
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, xyxy_to_cxcywh
 
@@ -29,6 +32,29 @@ class AnchorSpec:
     @property
     def num_anchors(self) -> int:
         return len(self.ratios) * len(self.scales)
+
+    @property
+    def score_channels(self) -> int:
+        """[background x k, foreground x k] logits (release layout)."""
+        return 2 * self.num_anchors
+
+    @property
+    def box_channels(self) -> int:
+        """[dx x k, dy x k, dw x k, dh x k] deltas (release layout)."""
+        return 4 * self.num_anchors
+
+    def candidates(self, score: torch.Tensor, box: torch.Tensor, search_size: int) -> Candidates:
+        """One candidate per anchor and position, flattened anchor-major (``a * S * S + r * S + c``).
+
+        The foreground probability is the logistic of foreground minus background logit: the two-way softmax.
+        """
+        size = score.shape[-1]
+        logits = foreground_logits(score)
+        probability = torch.sigmoid(logits[..., 1] - logits[..., 0]).flatten(1)
+        grid = self.grid(size, search_size, score.device).to(box.dtype)
+        boxes = decode_boxes(box_deltas_map(box, self.num_anchors), grid.unsqueeze(0)).flatten(1, 3)
+        positions = torch.arange(size * size, device=score.device).repeat(self.num_anchors)
+        return Candidates(probability, boxes, positions)
 
     def base_sizes(self) -> torch.Tensor:
         """(k, 2) anchor width/height; widths truncated to whole pixels as in the release."""
@@ -102,6 +128,11 @@ class AnchorTargets:
         """(B, S, S) bool: positions where any anchor is positive (where the mask is trained)."""
         return (self.labels == 1).any(dim=1)
 
+    def losses(self, score: torch.Tensor, box: torch.Tensor, settings: Mapping[str, float]) -> dict[str, torch.Tensor]:
+        """Anchor softmax and delta regression (paper eq. 5's score and box terms); ``settings``: model.loss."""
+        return {"score": anchor_score_loss(score, self.labels),
+                "box": box_regression_loss(box, self, settings.get("box_beta", 0.0))}
+
 
 @dataclass(frozen=True)
 class AnchorTargetAssigner:
@@ -111,6 +142,7 @@ class AnchorTargetAssigner:
     distractor sits where the target would, so that is where the network must learn to say no.
     """
 
+    family: ClassVar[type] = AnchorSpec  # the box family whose targets these are
     spec: AnchorSpec = AnchorSpec()
     positive_iou: float = 0.6
     negative_iou: float = 0.3
@@ -178,3 +210,24 @@ class CentreLabeller:
         dy = centres.view(1, -1, 1) - target[:, 1].view(-1, 1, 1)
         inside = (dx * dx + dy * dy) <= self.radius ** 2
         return (inside & ~is_negative.bool().view(-1, 1, 1)).float()
+
+
+def anchor_score_loss(score: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Softmax cross-entropy over sampled anchors; positives and negatives weigh half each (release)."""
+    logits = foreground_logits(score)
+    halves = []
+    for value in (1.0, 0.0):
+        chosen = labels == value
+        target = torch.full((int(chosen.sum()),), int(value), device=score.device, dtype=torch.long)
+        halves.append(F.cross_entropy(logits[chosen], target) if target.numel() else score.sum() * 0.0)
+    return 0.5 * halves[0] + 0.5 * halves[1]
+
+
+def box_regression_loss(box: torch.Tensor, targets: AnchorTargets, beta: float) -> torch.Tensor:
+    """Smooth-L1 on anchor deltas of positives, weighted by 1/#positives per pair, averaged over pairs.
+
+    ``beta = 0`` is the release's plain L1; the paper's smooth-L1 follows Faster R-CNN.
+    """
+    deltas = box_deltas_map(box, targets.labels.shape[1])
+    per_anchor = F.smooth_l1_loss(deltas, targets.deltas, reduction="none", beta=beta).sum(-1)
+    return (per_anchor * targets.box_weight).sum() / box.shape[0]

@@ -19,8 +19,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-from siammask.anchors import AnchorSpec
+from siammask.box_coding import BoxDecoder
 from siammask.models import SiamMask, build_network
+from siammask.models.builder import box_decoder
 from siammask.weights import (
     RELEASE_PREFIXES,
     network_state,
@@ -206,8 +207,9 @@ def load_network(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
     return load_trained(ckpt_path, map_location)[0]
 
 
-def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SiamMask, AnchorSpec]:
-    """The network of a checkpoint and the anchors it was trained with, from one read of the file.
+def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu") -> tuple[SiamMask, BoxDecoder]:
+    """The network of a checkpoint and its box family (the anchors it was trained with, or its head's own decoder),
+    from one read of the file.
 
     Takes this project's checkpoints (the architecture from their hyper-parameters), the official release's
     files as published (SiamMask_VOT.pth, SiamMask_VOT_LD.pth, SiamMask_DAVIS.pth, base-stage files) and pysot's
@@ -222,22 +224,22 @@ def load_trained(ckpt_path: str | Path, map_location: str | torch.device = "cpu"
         state = state_dict_of(payload, path)
         sharp = release_is_sharp(state)
         model = release_model_config(sharp)
-        anchors = AnchorSpec(**cast(dict[str, Any], OmegaConf.to_container(model.anchors, resolve=True)))
-        network = build_network(model.backbone, model.neck, model.head, model.refine, anchors.num_anchors)
+        decoder = box_decoder(model.head, cast(dict[str, Any], OmegaConf.to_container(model.anchors, resolve=True)))
+        network = build_network(model.backbone, model.neck, model.head, model.refine, decoder)
         summary = load_network_weights(network, state, path)
         log.info("%s: official SiamMask weights (%s file, %s stage), mapped %s; their settings: %s", path, fmt,
                  "sharp" if sharp else "base", summary["mapped"], release_preset(path, fmt))
-        return network.eval().to(device), anchors
+        return network.eval().to(device), decoder
     if fmt != "project":
         raise ValueError(describe_foreign(state_dict_of(payload, path), path))
     assert isinstance(payload, dict)  # weights_format calls only a dict a project checkpoint
     hparams = payload["hyper_parameters"]
-    anchors = AnchorSpec(**(hparams.get("anchors") or {}))
+    decoder = box_decoder(hparams["head"], hparams.get("anchors"))
     network = build_network(without_weight_files(hparams["backbone"]), hparams["neck"], hparams["head"],
-                            hparams.get("refine"), anchors.num_anchors)
+                            hparams.get("refine"), decoder)
     state = {k.removeprefix("network."): v for k, v in payload["state_dict"].items() if k.startswith("network.")}
     network.load_state_dict(state)
-    return network.eval().to(device), anchors
+    return network.eval().to(device), decoder
 
 
 def without_weight_files(backbone: Mapping[str, Any]) -> dict[str, Any]:

@@ -1,32 +1,15 @@
-"""The three SiamMask losses (paper §3.2, eq. 3-5) and the SiamFC logistic loss of the two-branch variant."""
+"""The three SiamMask losses (paper §3.2, eq. 3-5) and the SiamFC logistic loss of the two-branch variant; the
+anchor score and box losses are defined beside their targets (:mod:`siammask.anchors`)."""
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
 
-from siammask.anchors import AnchorTargets, box_deltas_map, foreground_logits
+from siammask.anchors import anchor_score_loss, box_regression_loss
 
-
-def anchor_score_loss(score: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """Softmax cross-entropy over sampled anchors; positives and negatives weigh half each (release)."""
-    logits = foreground_logits(score)
-    halves = []
-    for value in (1.0, 0.0):
-        chosen = labels == value
-        target = torch.full((int(chosen.sum()),), int(value), device=score.device, dtype=torch.long)
-        halves.append(F.cross_entropy(logits[chosen], target) if target.numel() else score.sum() * 0.0)
-    return 0.5 * halves[0] + 0.5 * halves[1]
-
-
-def box_regression_loss(box: torch.Tensor, targets: AnchorTargets, beta: float) -> torch.Tensor:
-    """Smooth-L1 on anchor deltas of positives, weighted by 1/#positives per pair, averaged over pairs.
-
-    ``beta = 0`` is the release's plain L1; the paper's smooth-L1 follows Faster R-CNN.
-    """
-    deltas = box_deltas_map(box, targets.labels.shape[1])
-    per_anchor = F.smooth_l1_loss(deltas, targets.deltas, reduction="none", beta=beta).sum(-1)
-    return (per_anchor * targets.box_weight).sum() / box.shape[0]
+__all__ = ["anchor_score_loss", "box_regression_loss", "mask_dice_loss", "mask_loss", "similarity_loss",
+           "upsample_masks"]  # the anchor losses live with their targets (siammask.anchors)
 
 
 def similarity_loss(score: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:

@@ -149,8 +149,8 @@ def test_load_tracker_rebuilds_the_network_with_the_checkpoint_anchors(tmp_path:
     path = tmp_path / "model.ckpt"
     save_tiny_checkpoint(path, ratios=(0.5, 1.0, 2.0))
     tracker = load_tracker(str(path), {"lr": 0.5}, "cpu")
-    assert list(tracker.anchors.ratios) == [0.5, 1.0, 2.0]
-    assert tracker.anchors.num_anchors == 3 and tracker.config.lr == 0.5
+    assert list(tracker.decoder.ratios) == [0.5, 1.0, 2.0]
+    assert tracker.decoder.num_anchors == 3 and tracker.config.lr == 0.5
     frame = np.zeros((120, 160, 3), dtype=np.uint8)
     tracker.init(frame, [40, 30, 90, 80])
     assert np.isfinite(tracker.track(frame)[0].box_xyxy).all()

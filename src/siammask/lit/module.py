@@ -22,23 +22,12 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, ListConfig, OmegaConf
 from pytorch_lightning.utilities.types import OptimizerConfig, OptimizerLRSchedulerConfig
 
-from siammask.anchors import (
-    AnchorSpec,
-    box_deltas_map,
-    decode_boxes,
-    foreground_logits,
-)
+from siammask.anchors import AnchorSpec
 from siammask.checkpoints import init_network_from
 from siammask.crop import PAPER_CROP
-from siammask.losses import (
-    anchor_score_loss,
-    box_regression_loss,
-    mask_dice_loss,
-    mask_loss,
-    similarity_loss,
-    upsample_masks,
-)
+from siammask.losses import mask_dice_loss, mask_loss, similarity_loss, upsample_masks
 from siammask.models import SearchOutput, build_network
+from siammask.models.builder import box_decoder
 from siammask.models.modes import eval_mode
 from siammask.models.windows import gather_windows, window_offset
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, masks_to_boxes_xyxy
@@ -69,12 +58,16 @@ class SiamMaskModule(pl.LightningModule):
             "search_size": search_size, "train_only": train_only, "init_from": init_from,
             "mask_positions_per_pair": mask_positions_per_pair, "bad_loss": bad_loss, "max_loss": max_loss}), logger=False)
         head, refine = self.hparams["head"], self.hparams["refine"]
-        self.anchor_spec = AnchorSpec(**(anchors or {}))
-        self.network = build_network(self.hparams["backbone"], self.hparams["neck"], head, refine,
-                                     self.anchor_spec.num_anchors)
+        self.anchor_spec = AnchorSpec(**(anchors or {}))  # its stride places the RoWs of every family
+        self.decoder = box_decoder(head, anchors)  # the box family: anchors, or the head's own (anchor_free)
         if (head.get("box") is not None) != self.has_box_branch:
             raise ValueError(f"{type(self).__name__} {'needs' if self.has_box_branch else 'takes no'} a box head: "
                              f"set model.head.box accordingly (model=three_branch or model=two_branch)")
+        if head.get("decoder") is not None and not self.has_box_branch:
+            raise ValueError(f"{type(self).__name__} has no box branch, but model.head decodes boxes with "
+                             f"{head['decoder'].get('_target_')} (a box head such as model/head=anchor_free): use "
+                             f"model=three_branch, or model/head=depthwise / multi_level with model=two_branch")
+        self.network = build_network(self.hparams["backbone"], self.hparams["neck"], head, refine, self.decoder)
         self.loss_weights = dict(loss or {})
         self.exemplar_size = exemplar_size
         self.search_size = search_size
@@ -261,27 +254,30 @@ class ThreeBranchModule(SiamMaskModule):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.assign_targets = instantiate(self._targets_config(), _partial_=True)(spec=self.anchor_spec)
+        assigner = instantiate(self._targets_config(), _partial_=True)
+        family = getattr(assigner.func, "family", None)  # the box family whose targets the class assigns
+        if family is None or not isinstance(self.decoder, family):
+            raise ValueError(f"model.targets ({self.hparams['targets']['_target_']}) assigns targets for "
+                             f"{getattr(family, '__name__', 'no box family')}, the head decodes boxes as "
+                             f"{type(self.decoder).__name__}: pick the head's targets (model/targets=anchor_iou for "
+                             f"model/head=depthwise / multi_level, model/targets=anchor_free for model/head=anchor_free)")
+        self.assign_targets = assigner(spec=self.decoder)
 
     def score_losses(self, output: SearchOutput, batch: Batch) -> tuple[dict[str, torch.Tensor], torch.Tensor]:
+        """The box family's own losses (its targets' ``losses``), weighted by model.loss by name."""
         targets = self.assign_targets(batch["search_bbox"], batch["is_negative"], output.score.shape[-1],
                                       self.search_size)
         assert output.box is not None  # the three-branch network has a box head
-        losses = {"score": anchor_score_loss(output.score, targets.labels),
-                  "box": box_regression_loss(output.box, targets, self.loss_weights.get("box_beta", 0.0))}
-        return losses, targets.positive_positions()
+        return targets.losses(output.score, output.box, self.loss_weights), targets.positive_positions()
 
     def highest_score(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
-        probability = foreground_logits(output.score).softmax(-1)[..., 1]  # (B, k, S, S)
-        size = output.score.shape[-1]
-        best = probability.flatten(1).argmax(1)
-        rows, cols = (best % (size * size)) // size, best % size
         assert output.box is not None  # the three-branch network has a box head
-        deltas = box_deltas_map(output.box, self.anchor_spec.num_anchors).flatten(1, 3)
-        anchors = self.anchor_spec.grid(size, self.search_size, output.score.device).flatten(0, 2)
+        candidates = self.decoder.candidates(output.score, output.box, self.search_size)
+        best = candidates.probability.argmax(1)
+        size = output.score.shape[-1]
+        position = candidates.positions[best]
         index = torch.arange(best.shape[0], device=best.device)
-        box = cxcywh_to_xyxy(decode_boxes(deltas[index, best], anchors[best]))
-        return rows, cols, box
+        return position // size, position % size, cxcywh_to_xyxy(candidates.boxes_cxcywh[index, best])
 
 
 class TwoBranchModule(SiamMaskModule):

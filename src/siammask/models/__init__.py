@@ -7,7 +7,20 @@ from siammask.models.neck import Adjust
 from siammask.models.network import SearchOutput, SiamMask, build_siammask
 from siammask.models.paper_resnet import PaperResNet50
 from siammask.models.refine import Refine
-from siammask.models.xcorr import XCorrHead, depthwise_xcorr
+from siammask.models.xcorr import MultiLevelHead, XCorrHead, depthwise_xcorr
 
-__all__ = ["Adjust", "Backbone", "InputNormalization", "PaperResNet50", "Refine", "SearchOutput", "SiamMask",
-           "TimmBackbone", "XCorrHead", "build_network", "build_siammask", "depthwise_xcorr"]
+__all__ = [
+           "Adjust",
+           "Backbone",
+           "InputNormalization",
+           "MultiLevelHead",
+           "PaperResNet50",
+           "Refine",
+           "SearchOutput",
+           "SiamMask",
+           "TimmBackbone",
+           "XCorrHead",
+           "build_network",
+           "build_siammask",
+           "depthwise_xcorr",
+]

@@ -1,4 +1,4 @@
-"""The SiamMask network: backbone -> adjust -> depthwise-correlation heads -> (refine).
+"""The SiamMask network: backbone -> adjust -> correlation heads -> (refine).
 
 Plain ``nn.Module``; Lightning, the tracker and ONNX export all use it. The template branch
 (:meth:`SiamMask.embed_template`) and the search branch (:meth:`SiamMask.forward`) are separate so a
@@ -13,19 +13,22 @@ from dataclasses import dataclass
 import torch
 from torch import nn
 
-from siammask.models.backbones import Backbone
-from siammask.models.neck import Adjust
+from siammask.anchors import AnchorSpec
+from siammask.box_coding import BoxDecoder
+from siammask.models.backbones import SIAMESE_STRIDE, Backbone
+from siammask.models.neck import Adjust, MultiLevelAdjust
 from siammask.models.refine import Refine
 from siammask.models.windows import gather_windows
-from siammask.models.xcorr import XCorrHead
+from siammask.models.xcorr import MultiLevelHead, XCorrHead
 
 MASK_SIZE = 63  # the mask head's 63x63 = 3969 outputs per RoW (paper §3.2)
 
 
 @dataclass
 class SearchOutput:
-    """Per search crop: ``score`` (B, 2k, S, S) softmax logits for three branches (background channels first,
-    as in the release) or (B, 1, S, S) similarity logits for two; ``box`` (B, 4k, S, S) anchor deltas or None;
+    """Per search crop: ``score`` (B, 2k, S, S) softmax logits for three branches with anchors (background channels
+    first, as in the release; another box family's layout: :mod:`siammask.box_coding`) or (B, 1, S, S) similarity
+    logits for two; ``box`` (B, 4k, S, S) anchor deltas (or the family's box map) or None;
     ``mask_corr`` (B, C, S, S) the mask branch's correlation feature (None when not asked for); ``skips`` backbone
     maps for refine."""
 
@@ -41,9 +44,13 @@ class SearchOutput:
         return self.mask_corr
 
 
+Neck = Adjust | MultiLevelAdjust
+Head = XCorrHead | MultiLevelHead
+
+
 class SiamMask(nn.Module):
-    def __init__(self, backbone: Backbone, neck: Adjust, score_head: XCorrHead, mask_head: XCorrHead,
-                 box_head: XCorrHead | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
+    def __init__(self, backbone: Backbone, neck: Neck, score_head: Head, mask_head: XCorrHead,
+                 box_head: Head | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
                  skip_indices: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.backbone = backbone
@@ -61,17 +68,18 @@ class SiamMask(nn.Module):
 
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""
-        return self.neck.template(self.backbone(template)[-1])
+        return self.neck.template_feature(self.backbone(template))
 
     def forward(self, template_feature: torch.Tensor, search: torch.Tensor, with_mask: bool = True) -> SearchOutput:
         """The search branch: a search crop (B, 3, 255, 255) RGB 0-255 against cached template features.
 
         ``with_mask=False`` leaves out the mask branch's correlation (a tracker that reports no masks)."""
         features = self.backbone(search)
-        search_feature = self.neck(features[-1])
+        search_feature = self.neck.search_feature(features)
         score = self.score_head(template_feature, search_feature)
         box = self.box_head(template_feature, search_feature) if self.box_head is not None else None
-        mask_corr = self.mask_head.correlate(template_feature, search_feature) if with_mask else None
+        mask_corr = (self.mask_head.correlate(self.neck.last_level(template_feature),
+                                              self.neck.last_level(search_feature)) if with_mask else None)
         return SearchOutput(score, box, mask_corr, [features[i] for i in self.skip_indices])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
@@ -86,26 +94,52 @@ class SiamMask(nn.Module):
         return logits.view(-1, self.mask_size, self.mask_size)
 
 
-def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., XCorrHead],
-                   mask_head: Callable[..., XCorrHead], box_head: Callable[..., XCorrHead] | None = None,
-                   refine: Callable[..., Refine] | None = None, num_anchors: int = 5) -> SiamMask:
+def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., Head],
+                   mask_head: Callable[..., XCorrHead], box_head: Callable[..., Head] | None = None,
+                   refine: Callable[..., Refine] | None = None, decoder: BoxDecoder | None = None,
+                   levels: int = 1) -> SiamMask:
     """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
 
-    Widths flow from the backbone's ``channels``: nothing here is tied to one backbone. With a
-    ``box_head`` the score head has 2k outputs (anchor softmax); without, one similarity map.
+    Widths flow from the backbone's ``channels``: nothing here is tied to one backbone. With a ``box_head`` the
+    score and box heads have the box family's outputs (``decoder``: 2k / 4k for anchors); without, one similarity
+    map. ``levels`` > 1: the score and box heads read that many backbone maps (:func:`head_levels`), the mask head
+    the last of them. ``decoder`` None: the paper's anchors.
     """
-    adjust = neck(in_channels=backbone.channels[-1])
+    decoder = decoder if decoder is not None else AnchorSpec()
+    indices = head_levels(backbone.reductions, levels)
+    adjusts = [neck(in_channels=backbone.channels[i]) for i in indices]
+    adjust: Neck = adjusts[0] if levels == 1 else MultiLevelAdjust(adjusts, indices)
     width = adjust.out_channels
-    score = score_head(in_channels=width, out_channels=2 * num_anchors if box_head is not None else 1)
-    box = box_head(in_channels=width, out_channels=4 * num_anchors) if box_head is not None else None
+    score = score_head(in_channels=width, out_channels=decoder.score_channels if box_head is not None else 1)
+    box = box_head(in_channels=width, out_channels=decoder.box_channels) if box_head is not None else None
     mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE)
     refine_module: Refine | None = None
     skips: tuple[int, ...] = ()
     if refine is not None:
         skips = refine_skip_indices(backbone.reductions)
-        refine_module = refine(skip_channels=[backbone.channels[i] for i in skips], corr_channels=mask.hidden_channels,
+        refine_module = refine(skip_channels=[backbone.channels[i] for i in skips],
+                               corr_channels=mask.correlation_channels,
                                skip_reductions=[backbone.reductions[i] for i in skips])
     return SiamMask(backbone, adjust, score, mask, box, refine_module, skip_indices=skips)
+
+
+def head_levels(reductions: list[int], levels: int) -> tuple[int, ...]:
+    """The backbone maps the heads read: the last one, or the last ``levels`` at the heads' stride (8).
+
+    Multi-level heads sum maps position by position, so their levels share one stride: timm's ``output_stride=8``
+    dilates every stage past stride 8, so a backbone cut at ``out_indices`` [0, 1, 2, 3] has two stride-8 maps
+    (the native stride-8 stage and the dilated one after it) and [0, 1, 2, 3, 4] three, SiamRPN++'s conv3-5.
+    """
+    last = len(reductions) - 1
+    if levels == 1:
+        return (last,)
+    at_stride = [i for i, r in enumerate(reductions) if r == SIAMESE_STRIDE]
+    if len(at_stride) < levels or levels < 1:
+        raise ValueError(f"model.head.levels={levels} needs {levels} backbone maps at stride {SIAMESE_STRIDE}, the "
+                         f"backbone gives {len(at_stride)} (strides {reductions}): list deeper stages in "
+                         f"model.backbone.out_indices (with output_stride=8 they are dilated to stride "
+                         f"{SIAMESE_STRIDE}) or lower model.head.levels")
+    return tuple(at_stride[-levels:])
 
 
 def refine_skip_indices(reductions: list[int], strides: tuple[int, ...] = (2, 4, 8)) -> tuple[int, ...]:

@@ -109,7 +109,7 @@ def load_tracker(ckpt_path: str | Path, tracker_cfg: TrackerConfig | Mapping | s
                          f"{', '.join(tracker_presets())}) or pass its values (a composed config's .tracker)")
     config = TrackerConfig.from_mapping(tracker_cfg)  # bad keys fail before the network is loaded
     check_backend(backend, device, calibration)  # as a missing onnxruntime or int8 without calibration frames
-    trained, anchors = load_trained(ckpt_path, map_location=device)
+    trained, decoder = load_trained(ckpt_path, map_location=device)
     network = runtime_network(trained, ckpt_path, config, backend, threads, onnx_dir, calibration, fold_batchnorm,
                               channels_last, precision, device)
-    return Tracker(network, config, device, anchors=anchors)
+    return Tracker(network, config, device, decoder=decoder)

@@ -30,6 +30,7 @@ import torch
 from scipy.special import expit
 
 from siammask.anchors import AnchorSpec, box_deltas_map, position_centres
+from siammask.box_coding import BoxDecoder
 from siammask.geometry import (
     check_box_xyxy,
     cxcywh_to_xyxy,
@@ -121,38 +122,41 @@ class _Masks:
 class Tracker:
     """Tracks several targets of one video; ``init`` once, then ``track`` each following frame.
 
-    ``anchors`` must be those the network was trained with (:func:`load_tracker` reads them from the
-    checkpoint). Images are HxWx3 uint8 RGB. The network is moved to ``device`` and put in eval mode
+    ``decoder`` is the box family the network was trained with (its anchors, or an anchor-free head's points;
+    :func:`load_tracker` reads it from the checkpoint): it turns the score and box maps into candidates, which the
+    tracker ranks alike for every family. Images are HxWx3 uint8 RGB. The network is moved to ``device`` and put in eval mode
     (BatchNorm on running statistics, which also makes batched targets independent of each other): a
     caller tracking with a network it is still training switches it back with ``network.train()``.
     """
 
-    def __init__(self, network: SiamMask | OnnxNetwork | Bf16Network, config: TrackerConfig | Mapping, device: str | torch.device = "cpu",
-                 anchors: AnchorSpec | None = None) -> None:
+    def __init__(self, network: SiamMask | OnnxNetwork | Bf16Network, config: TrackerConfig | Mapping,
+                 device: str | torch.device = "cpu", decoder: BoxDecoder | None = None) -> None:
         self.config = TrackerConfig.from_mapping(config)
         self.device = torch.device(device)
         self.network = network.eval().to(self.device)
-        self.anchors = anchors = anchors or AnchorSpec()  # default: the release's anchors
+        self.decoder = decoder = decoder or AnchorSpec()  # default: the release's anchors
         self.has_box_branch = network.box_head is not None
         self.timings = StageTimes()
         if network.box_head is not None:
-            k = anchors.num_anchors
-            if network.score_head.out_channels != 2 * k or network.box_head.out_channels != 4 * k:
+            need = (decoder.score_channels, decoder.box_channels)
+            if (network.score_head.out_channels, network.box_head.out_channels) != need:
                 raise ValueError(f"network heads give {network.score_head.out_channels} score / "
-                                 f"{network.box_head.out_channels} box channels, the {k} anchors need "
-                                 f"{2 * k} / {4 * k}")
+                                 f"{network.box_head.out_channels} box channels, the box decoder {decoder} needs "
+                                 f"{need[0]} / {need[1]}")
         elif not self.config.mask_enabled:
             raise ValueError("a two-branch network (no box head) gets its box from the mask: "
                              "set mask_enabled=true")
+        if self.has_box_branch and self.config.geometry == "release" and not isinstance(decoder, AnchorSpec):
+            raise ValueError(f"geometry=release redoes the release's anchor decoding; a {type(decoder).__name__} box "
+                             f"head has no release arithmetic to follow: use geometry=exact")
+        self._release_grids: dict[int, np.ndarray] = {}
         self._targets: _Targets | None = None
         self._image_hw: tuple[int, int] = (0, 0)
-        self._grids: dict[int, torch.Tensor] = {}
-        self._anchor_wh = anchors.base_sizes().double().numpy()  # (k, 2) crop pixels
 
     def fresh(self) -> Tracker:
-        """Another tracker on the same network, config, device and anchors, with no targets: one per sequence of a
-        benchmark (or per checkpoint being scored) without loading the network again."""
-        return Tracker(self.network, self.config, self.device, self.anchors)
+        """Another tracker on the same network, config, device and box decoder, with no targets: one per sequence
+        of a benchmark (or per checkpoint being scored) without loading the network again."""
+        return Tracker(self.network, self.config, self.device, self.decoder)
 
     @property
     def _state(self) -> _Targets:
@@ -267,42 +271,60 @@ class Tracker:
         """HWC uint8 crops -> (T, 3, H, W) float 0-255 on the device (uint8 travels, float is made there)."""
         return torch.from_numpy(np.stack(crops_hwc)).to(self.device).permute(0, 3, 1, 2).float()
 
-    def _anchor_grid(self, score_size: int) -> torch.Tensor:
-        if score_size not in self._grids:
-            self._grids[score_size] = self.anchors.grid(score_size, self.config.search_size).double()
-        return self._grids[score_size]
-
     def _choose(self, output: SearchOutput, windows: list[SearchWindow]) -> _Choice:
-        """Best candidate per target: foreground probability x shape penalty, blended with the cosine window.
-
-        Only the candidates' sizes are needed to rank them; the full box is decoded for the chosen one. The
-        arithmetic runs in the geometry's precision (:func:`~siammask.tracking.geometry.candidate_dtype`).
-        """
+        """Best candidate per target: foreground probability x shape penalty, blended with the cosine window at the
+        candidate's position; the candidates are the box family's (``decoder``)."""
         cfg = self.config
         num = len(windows)
-        window = cosine_window(output.score.shape[-1])
+        score = output.score.double().cpu().numpy()
+        window = cosine_window(score.shape[-1])
         if not self.has_box_branch:
-            probability = expit(output.score[:, 0].double().cpu().numpy())  # (T, S, S) similarity logits
+            probability = expit(score[:, 0])  # (T, S, S) similarity logits -> probability
             ranked = probability * (1 - cfg.window_influence) + window * cfg.window_influence
             flat = ranked.reshape(num, -1).argmax(axis=1)
             rows, cols = np.unravel_index(flat, ranked.shape[1:])
             return _Choice(rows, cols, probability[np.arange(num), rows, cols])
-        k = self.anchors.num_anchors
+        assert output.box is not None  # a network with a box head outputs a box map
+        if cfg.geometry == "release":
+            return self._choose_as_release(output, windows, window)
+        candidates = self.decoder.candidates(output.score.double().cpu(), output.box.double().cpu(), cfg.search_size)
+        probability = candidates.probability.numpy()  # (T, N)
+        boxes = candidates.boxes_cxcywh.numpy()  # (T, N, 4) crop pixels
+        positions = candidates.positions.numpy()  # (N,)
+        scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
+        target_wh = self._state.size_wh * scale[:, None]  # crop pixels
+        penalty = shape_penalty(boxes[..., 2], boxes[..., 3], target_wh[:, :1], target_wh[:, 1:], cfg.penalty_k)
+        ranked = penalty * probability * (1 - cfg.window_influence) + window.reshape(-1)[positions] * cfg.window_influence
+        best = ranked.argmax(axis=1)
+        t = np.arange(num)
+        rows, cols = np.divmod(positions[best], score.shape[-1])
+        box_crop = boxes[t, best]
+        centres = np.stack([w.points_to_image(xy) for w, xy in zip(windows, box_crop[:, :2])])
+        box_image = np.concatenate([centres, box_crop[:, 2:] / scale[:, None]], axis=1)
+        return _Choice(rows, cols, probability[t, best], box_image, penalty[t, best])
+
+    def _choose_as_release(self, output: SearchOutput, windows: list[SearchWindow], window: np.ndarray) -> _Choice:
+        """:meth:`_choose` in the release's arithmetic and precision (``geometry=release``, anchors only): the
+        softmax, decoding and penalty in float32 around the crop centre, as siamese_track does
+        (:func:`~siammask.tracking.geometry.candidate_dtype`); a float64 decode breaks its near-ties the other way."""
+        cfg, num = self.config, len(windows)
+        assert isinstance(self.decoder, AnchorSpec) and output.box is not None  # checked in __init__
+        k, size = self.decoder.num_anchors, output.score.shape[-1]
         dtype = candidate_dtype(cfg.geometry)
         probability = foreground_probability(cfg.geometry, output.score, k)  # (T, k, S, S)
-        assert output.box is not None  # a network with a box head outputs box deltas
-        deltas = box_deltas_map(output.box.detach().cpu(), k).numpy().astype(dtype)  # (T, k, S, S, 4)
-        anchor_wh = self._anchor_wh.astype(dtype)
+        deltas = box_deltas_map(output.box.detach().float().cpu(), k).numpy().astype(dtype)  # (T, k, S, S, 4)
+        anchor_wh = self.decoder.base_sizes().numpy().astype(dtype)  # (k, 2) crop pixels
         scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
         target_wh = (self._state.size_wh * scale[:, None])[:, None, None, None]  # crop pixels, over (k, S, S)
         penalty = shape_penalty(np.exp(deltas[..., 2]) * anchor_wh[:, 0, None, None],
                                 np.exp(deltas[..., 3]) * anchor_wh[:, 1, None, None],
                                 target_wh[..., 0], target_wh[..., 1], cfg.penalty_k)
         ranked = penalty * probability * dtype(1 - cfg.window_influence) + window * cfg.window_influence
-        flat = ranked.reshape(num, -1).argmax(axis=1)
-        anchor, rows, cols = np.unravel_index(flat, ranked.shape[1:])
+        anchor, rows, cols = np.unravel_index(ranked.reshape(num, -1).argmax(axis=1), ranked.shape[1:])
         t = np.arange(num)
-        grid = self._anchor_grid(output.score.shape[-1])[anchor, rows, cols].numpy()
+        if size not in self._release_grids:
+            self._release_grids[size] = self.decoder.grid(size, cfg.search_size).double().numpy()
+        grid = self._release_grids[size][anchor, rows, cols]
         box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(windows, deltas[t, anchor, rows, cols], grid)])
         return _Choice(rows, cols, probability[t, anchor, rows, cols], box_image, penalty[t, anchor, rows, cols])
 
@@ -317,7 +339,7 @@ class Tracker:
     def _row_windows(self, windows: list[SearchWindow], choice: _Choice, score_size: int,
                      mask_size: int) -> list[MaskWindow]:
         """Image window of each chosen RoW: an exemplar-sized square of the search crop at that response."""
-        centres = _position_centres(score_size, self.config.search_size, self.anchors.stride)
+        centres = _position_centres(score_size, self.config.search_size, self.decoder.stride)
         return [w.mask_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
                 for w, r, c in zip(windows, choice.rows.tolist(), choice.cols.tolist())]
 
