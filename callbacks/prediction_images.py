@@ -52,12 +52,11 @@ class PredictionImages(pl.Callback):
         pairs = {k: v[: self.num_pairs] for k, v in batch.items()}
         with eval_mode(pl_module), torch.no_grad():
             output = pl_module(pairs["template"], pairs["search"])
-            rows, cols, box_xyxy, masks = pl_module.argmax_predictions(output)
-        size = pairs["search"].shape[-1]
-        pasted = paste_windows(masks, rows, cols, pl_module.anchor_spec.stride,
-                               pl_module.search_window_offset(output.score.shape[-1]), size)
+            prediction = pl_module.argmax_predictions(output)
+        box_xyxy = prediction.box_xyxy
+        pasted = paste_windows(prediction.masks.float(), prediction.windows_xyxy, pairs["search"].shape[-1]) > 0.5
         tiles = []
-        for i in range(len(rows)):
+        for i in range(len(box_xyxy)):
             truth = {k: v[i] for k, v in pairs.items()}
             predicted = {**truth, "search_bbox": box_xyxy[i], "search_mask": pasted[i], "has_mask": torch.tensor(True),
                          "is_negative": torch.tensor(False)}
