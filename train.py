@@ -12,6 +12,7 @@ import logging
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
 os.environ.setdefault("PROJECT_ROOT", str(Path(__file__).resolve().parent))
@@ -31,6 +32,7 @@ from siammask.sweeps import objective, write_result
 
 register_resolvers()
 log = logging.getLogger(__name__)
+FIT_SECONDS_KEY = "time/fit_seconds"
 
 
 def train(cfg: DictConfig) -> dict[str, float] | None:
@@ -48,13 +50,16 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     record = run_record(cfg, overrides, Path(__file__).resolve().parent)
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
+    started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
+    fit_seconds = time.perf_counter() - started
     refuse_if_nothing_trained(trainer, ckpt_path)
     warn_if_cut_short(trainer)
     print_checkpoints(trainer)
     if not trainer.is_global_zero:
         return None
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    metrics[FIT_SECONDS_KEY] = fit_seconds  # wall clock of fit, setup and validation included (scripts/compare_families)
     write_result(cfg.paths.output_dir, metrics, cfg.get("optimized_metric"))
     return metrics
 

@@ -23,6 +23,7 @@ search-crop pixels measured from the crop's centre, which makes the decoder inde
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from itertools import pairwise
 
 import torch
@@ -30,14 +31,17 @@ import torch.nn.functional as F
 from torch import nn
 from torchvision.ops import roi_align
 
-from siammask.models.refine import LEVEL_STRIDES
+from siammask.models.refine import LEVEL_STRIDES, activation
 from siammask.models.windows import box_windows_xyxy
 
 ROI_SAMPLES = 2  # RoI Align samples per bin and axis (Mask R-CNN); fixed, so ONNX's RoiAlign samples alike
 
 
-def _conv_relu(in_channels: int, out_channels: int, kernel: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2), nn.ReLU(inplace=True))
+def _conv_relu(in_channels: int, out_channels: int, negative_slope: float, batch_norm: bool,
+               kernel: int = 3) -> nn.Sequential:
+    conv = nn.Conv2d(in_channels, out_channels, kernel, padding=kernel // 2, bias=not batch_norm)
+    norm = [nn.BatchNorm2d(out_channels)] if batch_norm else []
+    return nn.Sequential(conv, *norm, activation(negative_slope))
 
 
 def roi_align_centred(feature: torch.Tensor, batch_index: torch.Tensor, centred_windows_xyxy: torch.Tensor,
@@ -58,14 +62,17 @@ class BoxRefine(nn.Module):
     any stride works, RoI Align reads each map at its own. ``corr_channels``: width of the mask correlation map.
     ``roi_size``: bins of the coarsest level (the correlation map and the stride-8 map); each finer level doubles
     it. ``channels``: decoder widths per level, coarse to fine. ``context_amount``: the window around the box
-    (:func:`~siammask.models.windows.box_windows_xyxy`).
+    (:func:`~siammask.models.windows.box_windows_xyxy`). ``negative_slope`` (LeakyReLUs when > 0) and
+    ``batch_norm`` (after every convolution but the last) as in :class:`~siammask.models.Refine`, for training
+    from scratch.
     """
 
     positions_per_pair = 1  # the mask depends on the box, not on the RoW: one query per training pair suffices
 
     def __init__(self, skip_channels: Sequence[int], corr_channels: int,
                  skip_reductions: Sequence[int] = LEVEL_STRIDES, roi_size: int = 16,
-                 channels: Sequence[int] = (64, 32, 16), context_amount: float = 0.5) -> None:
+                 channels: Sequence[int] = (64, 32, 16), context_amount: float = 0.5, negative_slope: float = 0.0,
+                 batch_norm: bool = False) -> None:
         super().__init__()
         if len(skip_channels) != len(LEVEL_STRIDES) or len(skip_reductions) != len(LEVEL_STRIDES):
             raise ValueError(f"the box refine needs one skip map per stride {LEVEL_STRIDES}; got {len(skip_channels)} "
@@ -82,10 +89,11 @@ class BoxRefine(nn.Module):
         # coarse to fine: the stride-8 level first, as the decoder runs
         self.skip_reductions = tuple(reversed(skip_reductions))
         widths = list(channels)
-        self.corr_in = _conv_relu(corr_channels, widths[0], 1)
-        self.laterals = nn.ModuleList(_conv_relu(c, w) for c, w in zip(reversed(skip_channels), widths))
-        self.blocks = nn.ModuleList(_conv_relu(w, w) for w in widths)
-        self.narrow = nn.ModuleList(_conv_relu(w, w_next) for w, w_next in pairwise(widths))
+        conv = partial(_conv_relu, negative_slope=negative_slope, batch_norm=batch_norm)
+        self.corr_in = conv(corr_channels, widths[0], kernel=1)
+        self.laterals = nn.ModuleList(conv(c, w) for c, w in zip(reversed(skip_channels), widths))
+        self.blocks = nn.ModuleList(conv(w, w) for w in widths)
+        self.narrow = nn.ModuleList(conv(w, w_next) for w, w_next in pairwise(widths))
         self.predict = nn.Conv2d(widths[-1], 1, 3, padding=1)
 
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor:

@@ -47,7 +47,7 @@ class MaskRefine(Protocol):
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor: ...
 
 
-def _activation(negative_slope: float) -> nn.Module:
+def activation(negative_slope: float) -> nn.Module:
     return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope else nn.ReLU(inplace=True)
 
 
@@ -58,7 +58,7 @@ def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int, negative_s
         layers.append(nn.Conv2d(conv_in, conv_out, 3, padding=1, bias=not batch_norm))
         if batch_norm:
             layers.append(nn.BatchNorm2d(conv_out))
-        layers.append(_activation(negative_slope))
+        layers.append(activation(negative_slope))
     return nn.Sequential(*layers)
 
 
