@@ -14,7 +14,8 @@ from siammask.lit import ThreeBranchModule, TwoBranchModule
 from siammask.models import Adjust, BoxRefine, TimmBackbone, XCorrHead, build_siammask
 from siammask.models.windows import box_windows_xyxy, crop_windows
 
-BOX_REFINE = {"_target_": "siammask.models.BoxRefine", "_partial_": True, "roi_size": 4, "channels": [8, 8, 4]}
+BOX_REFINE = {"_target_": "siammask.models.BoxRefine", "_partial_": True, "roi_size": 4, "channels": [8, 8, 4],
+              "box_jitter": 0.0}
 
 
 def box_network(box: bool = True) -> torch.nn.Module:
@@ -93,6 +94,18 @@ def test_training_step_trains_the_box_refine_from_the_ground_truth_box(module_cl
     refine_grads = [p.grad for p in module.network.refine.parameters()]
     assert all(g is not None and g.abs().sum() > 0 for g in refine_grads)
     assert module.network.backbone.parameters().__next__().grad is not None
+
+
+def test_training_boxes_stay_within_the_jitter_of_the_ground_truth():
+    refine = BoxRefine([8, 8, 8], 8, box_jitter=0.2)
+    truth = torch.tensor([[100.0, 50.0, 140.0, 70.0]]).repeat(500, 1)  # 40 x 20 around (120, 60)
+    boxes = refine.training_boxes(truth)
+    centre, size = (boxes[:, :2] + boxes[:, 2:]) / 2, boxes[:, 2:] - boxes[:, :2]
+    offset = (centre - torch.tensor([120.0, 60.0])) / torch.tensor([40.0, 20.0])
+    ratio = (size / torch.tensor([40.0, 20.0])).log()
+    assert offset.abs().max() <= 0.2 + 1e-6 and ratio.abs().max() <= 0.2 + 1e-6
+    assert offset.abs().max() > 0.15 and ratio.abs().max() > 0.15  # the whole range is drawn
+    assert torch.equal(BoxRefine([8, 8, 8], 8).training_boxes(truth), truth)
 
 
 def test_onnx_graph_of_the_box_refine_matches_pytorch(tmp_path):

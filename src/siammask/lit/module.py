@@ -145,6 +145,8 @@ class SiamMaskModule(pl.LightningModule):
             trained = sample_per_pair(trained, min(limits))
         b, r, c = trained.nonzero(as_tuple=True)
         boxes_xyxy = batch["search_bbox"][b].float()  # a box-conditioned refine decodes the ground-truth box
+        if stage == "train":
+            boxes_xyxy = self.network.training_boxes(boxes_xyxy)
         windows_xyxy = self.network.mask_windows_xyxy(self.row_windows_xyxy(r, c, output.score.shape[-1]), boxes_xyxy)
         labels = self._mask_labels(batch["search_mask"], b, windows_xyxy)
         # upsampled to the labels once for both mask losses (their own upsampling is then a no-op)

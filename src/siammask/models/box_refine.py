@@ -64,7 +64,9 @@ class BoxRefine(nn.Module):
     it. ``channels``: decoder widths per level, coarse to fine. ``context_amount``: the window around the box
     (:func:`~siammask.models.windows.box_windows_xyxy`). ``negative_slope`` (LeakyReLUs when > 0) and
     ``batch_norm`` (after every convolution but the last) as in :class:`~siammask.models.Refine`, for training
-    from scratch.
+    from scratch. ``box_jitter``: training boxes are the ground truth moved by up to this fraction of its size and
+    each side scaled by up to ``exp(±box_jitter)`` (uniform), so the decoder learns the mask of a tracked box that
+    is off, as Alpha-Refine and Siam R-CNN train on perturbed boxes / proposals; 0 trains on the exact box.
     """
 
     positions_per_pair = 1  # the mask depends on the box, not on the RoW: one query per training pair suffices
@@ -72,7 +74,7 @@ class BoxRefine(nn.Module):
     def __init__(self, skip_channels: Sequence[int], corr_channels: int,
                  skip_reductions: Sequence[int] = LEVEL_STRIDES, roi_size: int = 16,
                  channels: Sequence[int] = (64, 32, 16), context_amount: float = 0.5, negative_slope: float = 0.0,
-                 batch_norm: bool = False) -> None:
+                 batch_norm: bool = False, box_jitter: float = 0.0) -> None:
         super().__init__()
         if len(skip_channels) != len(LEVEL_STRIDES) or len(skip_reductions) != len(LEVEL_STRIDES):
             raise ValueError(f"the box refine needs one skip map per stride {LEVEL_STRIDES}; got {len(skip_channels)} "
@@ -80,9 +82,10 @@ class BoxRefine(nn.Module):
         if len(channels) != len(LEVEL_STRIDES):
             raise ValueError(f"model.refine.channels needs one width per level ({len(LEVEL_STRIDES)}), got "
                              f"{list(channels)}")
-        if roi_size < 1 or context_amount < 0:
-            raise ValueError(f"model.refine.roi_size must be >= 1 and context_amount >= 0, got {roi_size}, "
-                             f"{context_amount}")
+        if roi_size < 1 or context_amount < 0 or not 0 <= box_jitter < 1:
+            raise ValueError(f"model.refine.roi_size must be >= 1, context_amount >= 0 and box_jitter in [0, 1), got "
+                             f"{roi_size}, {context_amount}, {box_jitter}")
+        self.box_jitter = box_jitter
         self.roi_size = roi_size
         self.context_amount = context_amount
         self.output_size = roi_size * 2 ** (len(LEVEL_STRIDES) - 1)
@@ -95,6 +98,16 @@ class BoxRefine(nn.Module):
         self.blocks = nn.ModuleList(conv(w, w) for w in widths)
         self.narrow = nn.ModuleList(conv(w, w_next) for w, w_next in pairwise(widths))
         self.predict = nn.Conv2d(widths[-1], 1, 3, padding=1)
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """The ground-truth boxes (N, 4) xyxy perturbed by ``box_jitter`` (class docstring)."""
+        if not self.box_jitter:
+            return boxes_xyxy
+        size = boxes_xyxy[:, 2:] - boxes_xyxy[:, :2]
+        draw = (torch.rand(boxes_xyxy.shape[0], 4, device=boxes_xyxy.device) * 2 - 1) * self.box_jitter
+        centre = (boxes_xyxy[:, :2] + boxes_xyxy[:, 2:]) / 2 + draw[:, :2] * size
+        half = size * torch.exp(draw[:, 2:]) / 2
+        return torch.cat([centre - half, centre + half], dim=1)
 
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor:
         """The square around each box its mask covers (in the boxes' coordinates); the RoWs take no part."""

@@ -93,6 +93,10 @@ class SiamMask(nn.Module):
         logits = self.mask_head.decode(gather_windows(mask_corr, batch_index, rows, cols, window=1, step=1, offset=0))
         return logits.view(-1, self.mask_size, self.mask_size)
 
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """The boxes (N, 4) xyxy the mask decoder is trained on, from the ground truth (the refine's choice)."""
+        return self.refine.training_boxes(boxes_xyxy) if self.refine is not None else boxes_xyxy
+
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor,
                           refine: bool = True) -> torch.Tensor:
         """(N, 4) square of the search crop each mask of :meth:`masks_at` covers, from the queries' RoW windows and

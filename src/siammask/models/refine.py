@@ -35,7 +35,8 @@ class MaskRefine(Protocol):
     (``centred_boxes_xyxy``, search-crop pixels from the crop's centre; None where no box is known).
     ``mask_windows_xyxy`` says which square of the search crop each mask covers: the training labels are cut
     there and the tracker pastes the mask back from there. ``positions_per_pair``: the most queries per training
-    pair worth decoding (None: every positive RoW, as the release trains).
+    pair worth decoding (None: every positive RoW, as the release trains). ``training_boxes`` turns the pairs'
+    ground-truth boxes into the boxes the refine is trained on (a perturbation, or the boxes themselves).
     """
 
     output_size: int
@@ -45,6 +46,8 @@ class MaskRefine(Protocol):
                rows: torch.Tensor, cols: torch.Tensor, centred_boxes_xyxy: torch.Tensor | None) -> torch.Tensor: ...
 
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor: ...
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor: ...
 
 
 def activation(negative_slope: float) -> nn.Module:
@@ -113,6 +116,10 @@ class Refine(nn.Module):
     def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor:
         """A RoW's mask covers the RoW's own window; the box takes no part."""
         return row_windows_xyxy
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """The box takes no part in a RoW's mask."""
+        return boxes_xyxy
 
     def decode(self, skips: Sequence[torch.Tensor], mask_corr: torch.Tensor, batch_index: torch.Tensor,
                rows: torch.Tensor, cols: torch.Tensor, centred_boxes_xyxy: torch.Tensor | None) -> torch.Tensor:
