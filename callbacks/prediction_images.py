@@ -54,12 +54,11 @@ class PredictionImages(pl.Callback):
         module = cast(SiamMaskModule, pl_module)  # the callback draws this project's modules' predictions
         with eval_mode(module), torch.no_grad():
             output = module(pairs["template"], pairs["search"])
-            rows, cols, box_xyxy, masks = module.argmax_predictions(output)
-        size = pairs["search"].shape[-1]
-        pasted = paste_windows(masks, rows, cols, module.anchor_spec.stride,
-                               module.search_window_offset(output.score.shape[-1]), size)
+            prediction = module.argmax_predictions(output)
+        box_xyxy = prediction.box_xyxy
+        pasted = paste_windows(prediction.masks.float(), prediction.windows_xyxy, pairs["search"].shape[-1]) > 0.5
         tiles = []
-        for i in range(len(rows)):
+        for i in range(len(box_xyxy)):
             truth = {k: v[i] for k, v in pairs.items()}
             predicted = {**truth, "search_bbox": box_xyxy[i], "search_mask": pasted[i], "has_mask": torch.tensor(True),
                          "is_negative": torch.tensor(False)}

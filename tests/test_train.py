@@ -55,6 +55,20 @@ def test_every_box_head_trains_from_the_command_line(tmp_path, head):
     assert load_network(tmp_path / "checkpoints" / "last.ckpt").box_head is not None
 
 
+REFINES = sorted(p.stem for p in (ROOT / "conf/model/refine").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("refine", REFINES)
+def test_every_refine_trains_and_its_checkpoint_rebuilds_it(refine, tmp_path):
+    run_train(f"model/refine={refine}", "++trainer.max_steps=3", "++trainer.limit_val_batches=0",
+              f"hydra.run.dir={tmp_path}", *FAST)
+    assert read_steps(tmp_path) == 3
+    network = load_network(tmp_path / "checkpoints" / "last.ckpt")
+    target = yaml.safe_load((ROOT / "conf/model/refine" / f"{refine}.yaml").read_text() or "{}") or {}
+    expected = target.get("_target_")
+    assert (network.refine is None) if expected is None else type(network.refine).__name__ == expected.rsplit(".")[-1]
+
+
 def test_any_timm_name_swaps_the_backbone(tmp_path):
     run_train("model.backbone.name=resnet34", "++trainer.max_steps=1", f"hydra.run.dir={tmp_path}", *FAST)
     checkpoint = torch.load(tmp_path / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=True)

@@ -9,7 +9,7 @@ from model_fixtures import light_model_kwargs, make_batch
 from siammask.callbacks.prediction_images import KEY, PredictionImages
 
 from siammask.lit import ThreeBranchModule
-from siammask.models.windows import gather_windows, paste_windows
+from siammask.models.windows import gather_windows, paste_windows, row_windows_xyxy
 
 
 class ImageLogger:
@@ -22,7 +22,7 @@ class ImageLogger:
 
 def test_paste_windows_places_and_clips_a_hand_computed_window():
     windows = torch.arange(1.0, 5.0).view(1, 2, 2)  # [[1, 2], [3, 4]]
-    pasted = paste_windows(windows, torch.tensor([0]), torch.tensor([1]), step=3, offset=-1, size=4)
+    pasted = paste_windows(windows, row_windows_xyxy(torch.tensor([0]), torch.tensor([1]), 2, step=3, offset=-1), size=4)
     expected = torch.zeros(1, 4, 4)
     expected[0, 0, 2:4] = torch.tensor([3.0, 4.0])  # the window starts at row -1, column 2: its first row is cut
     assert torch.equal(pasted, expected)
@@ -31,9 +31,17 @@ def test_paste_windows_places_and_clips_a_hand_computed_window():
 def test_paste_windows_inverts_gather_windows_inside_the_map():
     windows = torch.rand(3, 5, 5)
     rows, cols = torch.tensor([0, 2, 1]), torch.tensor([1, 0, 2])
-    pasted = paste_windows(windows, rows, cols, step=4, offset=2, size=20)
+    pasted = paste_windows(windows, row_windows_xyxy(rows, cols, 5, step=4, offset=2), size=20)
     back = gather_windows(pasted.unsqueeze(1), torch.arange(3), rows, cols, window=5, step=4, offset=2)[:, 0]
     assert torch.equal(back, windows)
+
+
+def test_paste_windows_scales_a_window_to_its_box():
+    """A 2x2 window of ones over the 4x4 square at (2, 2): pixel centres x + 0.5 read the window at
+    (x + 0.5 - 2) / 2 of its pixels, blending with the zero outside within half a window pixel of its edge."""
+    pasted = paste_windows(torch.ones(1, 2, 2), torch.tensor([[2.0, 2.0, 6.0, 6.0]]), size=8)
+    profile = torch.tensor([0.0, 0.25, 0.75, 1.0, 1.0, 0.75, 0.25, 0.0])
+    assert torch.allclose(pasted[0], profile.view(-1, 1) * profile.view(1, -1))
 
 
 def batch_with_template_boxes(size: int) -> dict:

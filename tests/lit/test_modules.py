@@ -139,7 +139,8 @@ def test_mask_positions_per_pair_limits_the_rows_the_mask_loss_sees(monkeypatch)
     module.log = lambda *args, **kwargs: None
     seen = []
     original = module.network.masks_at
-    monkeypatch.setattr(module.network, "masks_at", lambda output, b, r, c: seen.append(len(b)) or original(output, b, r, c))
+    monkeypatch.setattr(module.network, "masks_at",
+                        lambda output, b, r, c, *box: seen.append(len(b)) or original(output, b, r, c, *box))
     batch = make_batch(4)
     module.training_step(batch, 0)
     assert seen[0] == int(batch["has_mask"].sum())  # one RoW per pair with a mask; then the metrics' chosen RoWs

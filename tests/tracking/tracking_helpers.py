@@ -51,10 +51,14 @@ class FakeNetwork(nn.Module):
         mask_corr = torch.zeros(search.shape[0], 1, self.score.shape[-2], self.score.shape[-1]) if with_mask else None
         return SearchOutput(self.score, self.box, mask_corr, [])
 
-    def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
+    def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 centred_boxes_xyxy: torch.Tensor | None = None, refine: bool = True) -> torch.Tensor:
         self.mask_calls.append((batch_index.tolist(), rows.tolist(), cols.tolist()))
         return self.mask_logits[batch_index]
+
+    def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor,
+                          refine: bool = True) -> torch.Tensor:
+        return row_windows_xyxy  # a RoW decoder's masks
 
 
 def logit(p: float) -> float:
@@ -87,10 +91,11 @@ def rectangle_mask_logits(size: int, rows: tuple[int, int], cols: tuple[int, int
     return logits
 
 
-def tiny_network(box: bool = True, refine: bool = False, seed: int = 0, **refine_options: object) -> nn.Module:
+def tiny_network(box: bool = True, refine: bool = False, seed: int = 0, refine_class: type = Refine,
+                 **refine_options: object) -> nn.Module:
     """A random resnet18-based SiamMask with 16-wide heads (refine needs the stride-8 layer3 as last)."""
     torch.manual_seed(seed)
     heads = partial(XCorrHead, hidden_channels=16)
     return build_siammask(TimmBackbone("resnet18", out_indices=(0, 1, 2, 3) if refine else (0, 1, 2)),
                           partial(Adjust, out_channels=16), heads, heads, box_head=heads if box else None,
-                          refine=partial(Refine, **refine_options) if refine else None).eval()
+                          refine=partial(refine_class, **refine_options) if refine else None).eval()

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from pathlib import Path
 
 import hydra
@@ -29,6 +30,7 @@ from siammask.sweeps import objective, write_result
 
 register_resolvers()  # for configs composed in Python (tests, notebooks) before train() reads them
 log = logging.getLogger(__name__)
+FIT_SECONDS_KEY = "time/fit_seconds"
 
 
 def train(cfg: DictConfig) -> dict[str, float] | None:
@@ -47,13 +49,16 @@ def train(cfg: DictConfig) -> dict[str, float] | None:
     callbacks = [*instantiate_list(cfg.get("callbacks")), LogRunConfig(record)]
     trainer: pl.Trainer = hydra.utils.instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     warn_if_replacing_checkpoints(trainer, ckpt_path)
+    started = time.perf_counter()
     trainer.fit(model, datamodule=datamodule, ckpt_path=ckpt_path)  # raises TrainingStopped on Ctrl-C / SIGTERM
+    fit_seconds = time.perf_counter() - started
     refuse_if_nothing_trained(trainer, ckpt_path)
     warn_if_cut_short(trainer)
     print_checkpoints(trainer)
     if not trainer.is_global_zero:
         return None
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
+    metrics[FIT_SECONDS_KEY] = fit_seconds  # wall clock of fit, setup and validation included (scripts/compare_families)
     write_result(cfg.paths.output_dir, metrics, cfg.get("optimized_metric"))
     return metrics
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytorch_lightning as pl
 import torch
@@ -29,10 +29,22 @@ from siammask.losses import mask_dice_loss, mask_loss, similarity_loss, upsample
 from siammask.models import SearchOutput, build_network
 from siammask.models.builder import box_decoder
 from siammask.models.modes import eval_mode
-from siammask.models.windows import gather_windows, window_offset
+from siammask.models.windows import crop_windows, row_windows_xyxy, window_offset
 from siammask.torch_boxes import box_iou_xyxy, cxcywh_to_xyxy, masks_to_boxes_xyxy
 
 Batch = Mapping[str, torch.Tensor]
+
+
+class ArgmaxPrediction(NamedTuple):
+    """The network's answer at the score argmax of each pair: response ``rows``, ``cols`` (B,), box xyxy (B, 4)
+    and mask window xyxy (B, 4) in search-crop pixels, and the binary mask (B, e, e) covering that window (the
+    box from the mask without a box branch)."""
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    box_xyxy: torch.Tensor
+    masks: torch.Tensor
+    windows_xyxy: torch.Tensor
 BAD_LOSS_POLICIES = ("stop", "skip")  # on a NaN / inf / too large loss: raise, or no update from the batch (release)
 
 
@@ -120,12 +132,19 @@ class SiamMaskModule(pl.LightningModule):
         output = self(batch["template"], batch["search"])
         losses, mask_positions = self.score_losses(output, batch)
         trained = mask_positions & batch["has_mask"].view(-1, 1, 1)
-        if self.mask_positions_per_pair and stage == "train":
-            trained = sample_per_pair(trained, self.mask_positions_per_pair)
+        limits = [n for n in (self.mask_positions_per_pair if stage == "train" else None,
+                              self.network.mask_positions_per_pair) if n]
+        if limits:
+            trained = sample_per_pair(trained, min(limits))
         b, r, c = trained.nonzero(as_tuple=True)
-        labels = self._mask_windows(batch["search_mask"], b, r, c, output.score.shape[-1])
+        boxes_xyxy = batch["search_bbox"][b].float()  # a box-conditioned refine decodes the ground-truth box
+        if stage == "train":
+            boxes_xyxy = self.network.training_boxes(boxes_xyxy)
+        windows_xyxy = self.network.mask_windows_xyxy(self.row_windows_xyxy(r, c, output.score.shape[-1]), boxes_xyxy)
+        labels = self._mask_labels(batch["search_mask"], b, windows_xyxy)
         # upsampled to the labels once for both mask losses (their own upsampling is then a no-op)
-        mask_logits = upsample_masks(self.network.masks_at(output, b, r, c), labels.shape[-1])
+        mask_logits = upsample_masks(self.network.masks_at(output, b, r, c, self.centred(boxes_xyxy)),
+                                     labels.shape[-1])
         losses["mask"] = mask_loss(mask_logits, labels)
         if self.loss_weights.get("mask_dice"):  # optional overlap term (losses.mask_dice_loss)
             losses["mask_dice"] = mask_dice_loss(mask_logits, labels)
@@ -170,25 +189,41 @@ class SiamMaskModule(pl.LightningModule):
             bad = self.trainer.strategy.reduce_boolean_decision(bad, all=False)
         return bad
 
-    def _mask_windows(self, masks: torch.Tensor, b: torch.Tensor, r: torch.Tensor, c: torch.Tensor,
-                      score_size: int) -> torch.Tensor:
-        """Ground-truth mask of each RoW: the exemplar-sized window of the search mask it looks at."""
-        return gather_windows(masks.unsqueeze(1).float(), b, r, c, self.exemplar_size, self.anchor_spec.stride,
-                              self.search_window_offset(score_size))[:, 0]
+    def _mask_labels(self, masks: torch.Tensor, b: torch.Tensor, windows_xyxy: torch.Tensor) -> torch.Tensor:
+        """Ground-truth mask of each query (N, e, e): its window xyxy (search-crop pixels) of the search mask, at
+        the exemplar's size (a RoW's window is exemplar-sized: its pixels themselves)."""
+        return crop_windows(masks.unsqueeze(1).float(), b, windows_xyxy, self.exemplar_size)[:, 0]
+
+    def row_windows_xyxy(self, rows: torch.Tensor, cols: torch.Tensor, score_size: int) -> torch.Tensor:
+        """(N, 4) exemplar-sized window xyxy (search-crop pixels) each RoW looks at."""
+        return row_windows_xyxy(rows, cols, self.exemplar_size, self.anchor_spec.stride,
+                                self.search_window_offset(score_size))
+
+    def centred(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """Boxes xyxy from search-crop pixels to pixels from the crop's centre (what ``masks_at`` takes)."""
+        return boxes_xyxy - self.search_size / 2
 
     @torch.no_grad()
-    def argmax_predictions(self, output: SearchOutput) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
-        """At the score argmax per pair (not the tracker's penalised, windowed choice; module docstring): rows (B,),
-        cols (B,), box xyxy in search pixels (B, 4) and the binary mask of that RoW (B, e, e) over its exemplar-sized
-        window (box from the mask without a box branch)."""
+    def argmax_predictions(self, output: SearchOutput) -> ArgmaxPrediction:
+        """At the score argmax per pair (not the tracker's penalised, windowed choice; module docstring).
+
+        The query box of a box-conditioned refine is the box branch's box there; without a box branch, a square
+        half the RoW's side at its centre (the size a square target has in its exemplar-sized context square)."""
         rows, cols, box_xyxy = self.highest_score(output)
         index = torch.arange(rows.shape[0], device=rows.device)
-        with eval_mode(self.network):  # a measurement, not a training batch for the refine's BatchNorms
-            masks = upsample_masks(self.network.masks_at(output, index, rows, cols), self.exemplar_size) > 0
+        row_windows = self.row_windows_xyxy(rows, cols, output.score.shape[-1])
         if box_xyxy is None:
-            box_xyxy = _mask_box_in_search(masks, rows, cols, self.search_window_offset(output.score.shape[-1]),
-                                           self.anchor_spec.stride)
-        return rows, cols, box_xyxy, masks
+            centre, half = (row_windows[:, :2] + row_windows[:, 2:]) / 2, self.exemplar_size / 4
+            query_xyxy = torch.cat([centre - half, centre + half], dim=1)
+        else:
+            query_xyxy = box_xyxy
+        windows_xyxy = self.network.mask_windows_xyxy(row_windows, query_xyxy)
+        with eval_mode(self.network):  # a measurement, not a training batch for the refine's BatchNorms
+            logits = self.network.masks_at(output, index, rows, cols, self.centred(query_xyxy))
+        masks = upsample_masks(logits, self.exemplar_size) > 0
+        if box_xyxy is None:
+            box_xyxy = _mask_box_in_search(masks, windows_xyxy)
+        return ArgmaxPrediction(rows, cols, box_xyxy, masks, windows_xyxy)
 
     def search_window_offset(self, score_size: int) -> int:
         """Search-crop pixel where position 0's exemplar-sized window starts, for an S x S response map."""
@@ -196,9 +231,10 @@ class SiamMaskModule(pl.LightningModule):
 
     def _batch_ious(self, output: SearchOutput, batch: Batch) -> dict[str, torch.Tensor]:
         """IoU with the ground truth of the box and of the RoW's mask at the score argmax (not the tracker's choice)."""
-        rows, cols, box_xyxy, predicted = self.argmax_predictions(output)
-        index = torch.arange(rows.shape[0], device=rows.device)
-        truth = self._mask_windows(batch["search_mask"], index, rows, cols, output.score.shape[-1]) > 0.5
+        prediction = self.argmax_predictions(output)
+        box_xyxy, predicted = prediction.box_xyxy, prediction.masks
+        index = torch.arange(box_xyxy.shape[0], device=box_xyxy.device)
+        truth = self._mask_labels(batch["search_mask"], index, prediction.windows_xyxy) > 0.5
         positive = ~batch["is_negative"].bool()
         with_mask = positive & batch["has_mask"].bool()
         metrics = {}
@@ -312,10 +348,10 @@ def _plain(value: Any) -> Any:
         {k: _plain(v) for k, v in value.items()} if isinstance(value, dict) else value)
 
 
-def _mask_box_in_search(window_masks: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor, offset: int,
-                        stride: int) -> torch.Tensor:
-    """Min-max box xyxy (search-crop pixels) of each RoW's binary mask; a zero box where the mask is empty."""
-    boxes = masks_to_boxes_xyxy(window_masks)  # RoW pixels
-    left, top = (offset + stride * cols).float(), (offset + stride * rows).float()
-    shifted = boxes + torch.stack([left, top, left, top], dim=1)
+def _mask_box_in_search(window_masks: torch.Tensor, windows_xyxy: torch.Tensor) -> torch.Tensor:
+    """Min-max box xyxy (search-crop pixels) of each binary mask (N, m, m) covering its window xyxy; a zero box
+    where the mask is empty."""
+    boxes = masks_to_boxes_xyxy(window_masks)  # mask pixels
+    scale = (windows_xyxy[:, 2:] - windows_xyxy[:, :2]) / window_masks.shape[-1]  # search pixels per mask pixel
+    shifted = boxes * scale.repeat(1, 2) + windows_xyxy[:, :2].repeat(1, 2)
     return torch.where(window_masks.flatten(1).any(1).view(-1, 1), shifted, boxes)

@@ -19,6 +19,7 @@ def build_network(backbone: Mapping[str, Any], neck: Mapping[str, Any], head: Ma
     ``refine`` may be None, or settings without a ``_target_`` (``model/refine=none`` under an experiment that tunes
     the refine's settings, as experiment=quick): no refine; ``decoder``: the box family (:func:`box_decoder`)."""
     head = _as_config(head)
+    refine = _as_config(refine) if refine else None
     return build_siammask(
         backbone=instantiate(_as_config(backbone)),
         neck=instantiate(_as_config(neck)),

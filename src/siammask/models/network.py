@@ -17,7 +17,7 @@ from siammask.anchors import AnchorSpec
 from siammask.box_coding import BoxDecoder
 from siammask.models.backbones import SIAMESE_STRIDE, Backbone
 from siammask.models.neck import Adjust, MultiLevelAdjust
-from siammask.models.refine import Refine
+from siammask.models.refine import MaskRefine
 from siammask.models.windows import gather_windows
 from siammask.models.xcorr import MultiLevelHead, XCorrHead
 
@@ -50,7 +50,7 @@ Head = XCorrHead | MultiLevelHead
 
 class SiamMask(nn.Module):
     def __init__(self, backbone: Backbone, neck: Neck, score_head: Head, mask_head: XCorrHead,
-                 box_head: Head | None = None, refine: Refine | None = None, mask_size: int = MASK_SIZE,
+                 box_head: Head | None = None, refine: MaskRefine | None = None, mask_size: int = MASK_SIZE,
                  skip_indices: tuple[int, ...] = ()) -> None:
         super().__init__()
         self.backbone = backbone
@@ -64,7 +64,13 @@ class SiamMask(nn.Module):
 
     @property
     def mask_output_size(self) -> int:
+        """Side of the masks :meth:`masks_at` decodes (with the refine when there is one)."""
         return self.refine.output_size if self.refine is not None else self.mask_size
+
+    @property
+    def mask_positions_per_pair(self) -> int | None:
+        """The most mask queries per training pair worth decoding (None: every positive RoW)."""
+        return self.refine.positions_per_pair if self.refine is not None else None
 
     def embed_template(self, template: torch.Tensor) -> torch.Tensor:
         """(B, 3, 127, 127) RGB 0-255 -> template feature (B, C, h, w), computed once per target."""
@@ -82,21 +88,36 @@ class SiamMask(nn.Module):
                                               self.neck.last_level(search_feature)) if with_mask else None)
         return SearchOutput(score, box, mask_corr, [features[i] for i in self.skip_indices])
 
-    def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor,
-                 cols: torch.Tensor, refine: bool = True) -> torch.Tensor:
-        """Mask logits (N, m, m) for N chosen RoWs: m = 63 from the mask head, 127 with refine (``refine=False``
-        skips a refine module, as the release's ``test.py --mask`` without ``--refine``)."""
+    def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
+                 centred_boxes_xyxy: torch.Tensor | None = None, refine: bool = True) -> torch.Tensor:
+        """Mask logits (N, m, m) for N queries: the pairs ``batch_index``, their chosen RoWs (``rows``, ``cols``)
+        and tracked boxes (N, 4) xyxy in search-crop pixels from the crop's centre (what a box-conditioned refine
+        decodes; RoW decoders ignore them). m = 63 from the mask head, the refine's ``output_size`` with one
+        (``refine=False`` skips a refine module, as the release's ``test.py --mask`` without ``--refine``); each
+        mask covers the window :meth:`mask_windows_xyxy` gives."""
         mask_corr = output.mask_correlation()
-        corr = gather_windows(mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
         if self.refine is not None and refine:
-            return self.refine(output.skips, corr, batch_index, rows, cols, mask_corr.shape[-1])
-        logits = self.mask_head.decode(corr)
+            return self.refine.decode(output.skips, mask_corr, batch_index, rows, cols, centred_boxes_xyxy)
+        logits = self.mask_head.decode(gather_windows(mask_corr, batch_index, rows, cols, window=1, step=1, offset=0))
         return logits.view(-1, self.mask_size, self.mask_size)
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """The boxes (N, 4) xyxy the mask decoder is trained on, from the ground truth (the refine's choice)."""
+        return self.refine.training_boxes(boxes_xyxy) if self.refine is not None else boxes_xyxy
+
+    def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor,
+                          refine: bool = True) -> torch.Tensor:
+        """(N, 4) square of the search crop each mask of :meth:`masks_at` covers, from the queries' RoW windows and
+        boxes (both xyxy in one coordinate system, which the result shares): the mask head's and the release's
+        refine's masks cover their RoW, a box-conditioned refine's a window around the box."""
+        if self.refine is not None and refine:
+            return self.refine.mask_windows_xyxy(row_windows_xyxy, boxes_xyxy)
+        return row_windows_xyxy
 
 
 def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: Callable[..., Head],
                    mask_head: Callable[..., XCorrHead], box_head: Callable[..., Head] | None = None,
-                   refine: Callable[..., Refine] | None = None, decoder: BoxDecoder | None = None,
+                   refine: Callable[..., MaskRefine] | None = None, decoder: BoxDecoder | None = None,
                    levels: int = 1) -> SiamMask:
     """Assemble from parts given as partials (Hydra ``_partial_: true``) that still need their input widths.
 
@@ -113,7 +134,7 @@ def build_siammask(backbone: Backbone, neck: Callable[..., Adjust], score_head: 
     score = score_head(in_channels=width, out_channels=decoder.score_channels if box_head is not None else 1)
     box = box_head(in_channels=width, out_channels=decoder.box_channels) if box_head is not None else None
     mask = mask_head(in_channels=width, out_channels=MASK_SIZE * MASK_SIZE)
-    refine_module: Refine | None = None
+    refine_module: MaskRefine | None = None
     skips: tuple[int, ...] = ()
     if refine is not None:
         skips = refine_skip_indices(backbone.reductions)

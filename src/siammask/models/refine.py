@@ -12,6 +12,7 @@ the window covers the same part of the crop, only with less detail.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
@@ -26,7 +27,30 @@ OUTPUT_SIZE = 127
 LEVEL_STRIDES = (2, 4, 8)  # the skip strides of the release's ResNet-50 (conv1, layer1, layer2)
 
 
-def _activation(negative_slope: float) -> nn.Module:
+class MaskRefine(Protocol):
+    """What a refinement module gives the network, the tracker, the training targets and the exporter.
+
+    ``decode`` turns the search branch's outputs into mask logits (N, ``output_size``, ``output_size``) for N
+    queries: a pair (``batch_index``), the chosen response (``rows``, ``cols``) and the tracked box
+    (``centred_boxes_xyxy``, search-crop pixels from the crop's centre; None where no box is known).
+    ``mask_windows_xyxy`` says which square of the search crop each mask covers: the training labels are cut
+    there and the tracker pastes the mask back from there. ``positions_per_pair``: the most queries per training
+    pair worth decoding (None: every positive RoW, as the release trains). ``training_boxes`` turns the pairs'
+    ground-truth boxes into the boxes the refine is trained on (a perturbation, or the boxes themselves).
+    """
+
+    output_size: int
+    positions_per_pair: int | None
+
+    def decode(self, skips: Sequence[torch.Tensor], mask_corr: torch.Tensor, batch_index: torch.Tensor,
+               rows: torch.Tensor, cols: torch.Tensor, centred_boxes_xyxy: torch.Tensor | None) -> torch.Tensor: ...
+
+    def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor: ...
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor: ...
+
+
+def activation(negative_slope: float) -> nn.Module:
     return nn.LeakyReLU(negative_slope, inplace=True) if negative_slope else nn.ReLU(inplace=True)
 
 
@@ -37,7 +61,7 @@ def _conv_relu_pair(in_channels: int, hidden: int, out_channels: int, negative_s
         layers.append(nn.Conv2d(conv_in, conv_out, 3, padding=1, bias=not batch_norm))
         if batch_norm:
             layers.append(nn.BatchNorm2d(conv_out))
-        layers.append(_activation(negative_slope))
+        layers.append(activation(negative_slope))
     return nn.Sequential(*layers)
 
 
@@ -55,6 +79,9 @@ class Refine(nn.Module):
     ``batch_norm``: a BatchNorm after each convolution of the levels. The release has none: its refine is trained
     on a converged, pretrained backbone; from scratch, the skip features' scales drift while the refine learns.
     """
+
+    output_size = OUTPUT_SIZE
+    positions_per_pair = None  # each RoW has its own mask: the release trains every positive one
 
     def __init__(self, skip_channels: Sequence[int], corr_channels: int,
                  skip_reductions: Sequence[int] = LEVEL_STRIDES, level_channels: Sequence[int] = (4, 16, 32),
@@ -86,6 +113,20 @@ class Refine(nn.Module):
             for module in self.modules():
                 if isinstance(module, nn.Conv2d):
                     nn.init.kaiming_uniform_(module.weight, a=kaiming_a)
+
+    def mask_windows_xyxy(self, row_windows_xyxy: torch.Tensor, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """A RoW's mask covers the RoW's own window; the box takes no part."""
+        return row_windows_xyxy
+
+    def training_boxes(self, boxes_xyxy: torch.Tensor) -> torch.Tensor:
+        """The box takes no part in a RoW's mask."""
+        return boxes_xyxy
+
+    def decode(self, skips: Sequence[torch.Tensor], mask_corr: torch.Tensor, batch_index: torch.Tensor,
+               rows: torch.Tensor, cols: torch.Tensor, centred_boxes_xyxy: torch.Tensor | None) -> torch.Tensor:
+        """:meth:`forward` from the whole correlation map (B, C, S, S): each RoW starts from its own 1x1 vector."""
+        corr = gather_windows(mask_corr, batch_index, rows, cols, window=1, step=1, offset=0)
+        return self(skips, corr, batch_index, rows, cols, mask_corr.shape[-1])
 
     def forward(self, skips: Sequence[torch.Tensor], corr_vectors: torch.Tensor, batch_index: torch.Tensor,
                 rows: torch.Tensor, cols: torch.Tensor, score_size: int, stride: int = 8) -> torch.Tensor:

@@ -43,7 +43,8 @@ class SearchBranch(nn.Module):
 class MaskBranch(nn.Module):
     """Mask logits (N, m, m) at N chosen RoWs (``SiamMask.masks_at``) from the search branch's outputs.
 
-    Inputs ``mask_corr, *skips, batch_index, rows, cols``; the skips only with refine.
+    Inputs ``mask_corr, *skips, batch_index, rows, cols, centred_boxes_xyxy``; the skips only with refine; inputs
+    the decoder does not read (the box for RoW decoders) are left out of the graph by the exporter.
     """
 
     def __init__(self, network: SiamMask, refine: bool) -> None:
@@ -52,9 +53,9 @@ class MaskBranch(nn.Module):
         self.refine = refine
 
     def forward(self, mask_corr: torch.Tensor, *rest: torch.Tensor) -> torch.Tensor:
-        *skips, batch_index, rows, cols = rest
+        *skips, batch_index, rows, cols, boxes = rest
         output = SearchOutput(mask_corr, None, mask_corr, list(skips))
-        return self.network.masks_at(output, batch_index, rows, cols, refine=self.refine)
+        return self.network.masks_at(output, batch_index, rows, cols, boxes, refine=self.refine)
 
 
 def search_output_names(network: SiamMask) -> list[str]:
@@ -114,8 +115,9 @@ def export_mask_graphs(network: SiamMask, out_dir: str | Path, num_targets: int 
     with torch.no_grad():
         output = network(network.embed_template(template), torch.zeros(num_targets, 3, search_size, search_size))
     index = torch.arange(num_targets, dtype=torch.int64)
-    positions = (index, index, index)
-    index_names = ["batch_index", "rows", "cols"]
+    half = exemplar_size / 4  # a box of a target's size at the crop centre
+    positions = (index, index, index, torch.tensor([[-half, -half, half, half]]).repeat(num_targets, 1))
+    index_names = ["batch_index", "rows", "cols", "centred_boxes_xyxy"]
     paths = {}
     for name, refine in (("mask_head", False), ("refine", True)):
         if refine and network.refine is None:

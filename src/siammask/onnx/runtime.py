@@ -85,6 +85,7 @@ class OnnxNetwork:
         self.mask_size = network.mask_size
         self.mask_output_size = network.mask_output_size
         self.num_skips = len(network.skip_indices)
+        self.mask_windows_xyxy = network.mask_windows_xyxy  # arithmetic only: where the decoder's masks lie
 
     def eval(self) -> OnnxNetwork:
         return self
@@ -106,13 +107,18 @@ class OnnxNetwork:
         return SearchOutput(score, box, outputs[0] if with_mask else None, outputs[1:])
 
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 refine: bool = True) -> torch.Tensor:
-        use_refine = refine and "refine" in self.sessions
-        feeds = {"mask_corr": _numpy(output.mask_correlation()), "batch_index": _numpy(batch_index), "rows": _numpy(rows),
-                 "cols": _numpy(cols)}
-        if use_refine:
-            feeds.update({f"skip{i}": _numpy(skip) for i, skip in enumerate(output.skips)})
-        session = self.sessions["refine" if use_refine else "mask_head"]
+                 centred_boxes_xyxy: torch.Tensor | None = None, refine: bool = True) -> torch.Tensor:
+        session = self.sessions["refine" if refine and "refine" in self.sessions else "mask_head"]
+        values = {"mask_corr": output.mask_correlation(), "batch_index": batch_index, "rows": rows, "cols": cols,
+                  "centred_boxes_xyxy": centred_boxes_xyxy,
+                  **{f"skip{i}": skip for i, skip in enumerate(output.skips)}}
+        # a graph takes only the inputs its decoder reads (the exporter drops the others)
+        feeds = {}
+        for graph_input in session.get_inputs():
+            value = values.get(graph_input.name)
+            if value is None:
+                raise ValueError(f"the {graph_input.name} input of the exported mask graph was not given to masks_at")
+            feeds[graph_input.name] = _numpy(value)
         return torch.from_numpy(session.run(None, feeds)[0])
 
 

@@ -89,7 +89,9 @@ def pytorch_network(network: SiamMask, config: TrackerConfig, fold_batchnorm: bo
             out = net(net.embed_template(template), search)
             parts = [out.score, out.mask_corr, *out.skips] + ([out.box] if out.box is not None else [])
             centre = torch.tensor([out.score.shape[-1] // 2], device=device)
-            parts.append(net.masks_at(out, torch.tensor([0], device=device), centre, centre))  # refine's own BNs
+            box = torch.tensor([[-config.exemplar_size / 4, -config.exemplar_size / 4, config.exemplar_size / 4,
+                                 config.exemplar_size / 4]], device=device)  # a target's size at the crop centre
+            parts.append(net.masks_at(out, torch.tensor([0], device=device), centre, centre, box))  # refine's own BNs
             return torch.cat([part.flatten() for part in parts])
 
         log.info("folded %d BatchNorm layers into their convolutions", fold(network, probe))

@@ -50,8 +50,9 @@ class Bf16Network:
 
     @torch.inference_mode()
     def masks_at(self, output: SearchOutput, batch_index: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor,
-                 **options: Any) -> torch.Tensor:
-        return self.network.masks_at(_cast(output, BF16), batch_index, rows, cols, **options).float()
+                 centred_boxes_xyxy: torch.Tensor | None = None, **options: Any) -> torch.Tensor:
+        boxes = None if centred_boxes_xyxy is None else centred_boxes_xyxy.to(BF16)
+        return self.network.masks_at(_cast(output, BF16), batch_index, rows, cols, boxes, **options).float()
 
 
 def _cast(output: SearchOutput, dtype: torch.dtype) -> SearchOutput:

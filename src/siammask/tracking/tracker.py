@@ -29,7 +29,7 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from siammask.anchors import AnchorSpec, box_deltas_map, position_centres
+from siammask.anchors import AnchorSpec, box_deltas_map, decode_boxes, position_centres
 from siammask.box_coding import BoxDecoder
 from siammask.geometry import (
     check_box_xyxy,
@@ -102,11 +102,13 @@ class _Targets:
 
 @dataclass
 class _Choice:
-    """The chosen candidate per target: its RoW (row, col) and, with a box branch, its box and penalty."""
+    """The chosen candidate per target: its RoW (row, col), the box a box-conditioned refine decodes (the box
+    branch's, else the previous size at the RoW) and, with a box branch, its box and penalty in the image."""
 
     rows: np.ndarray  # (T,)
     cols: np.ndarray  # (T,)
     score: np.ndarray  # (T,) foreground probability
+    query_cxcywh_crop: np.ndarray  # (T, 4) search-crop pixels
     box_cxcywh: np.ndarray | None = None  # (T, 4) image pixels
     penalty: np.ndarray | None = None  # (T,)
 
@@ -283,7 +285,11 @@ class Tracker:
             ranked = probability * (1 - cfg.window_influence) + window * cfg.window_influence
             flat = ranked.reshape(num, -1).argmax(axis=1)
             rows, cols = np.unravel_index(flat, ranked.shape[1:])
-            return _Choice(rows, cols, probability[np.arange(num), rows, cols])
+            centres = np.asarray(_position_centres(score.shape[-1], cfg.search_size, self.decoder.stride))
+            scale = np.array([w.scale for w in windows])  # crop pixels per image pixel
+            query = np.concatenate([np.stack([centres[cols], centres[rows]], axis=1),
+                                    self._state.size_wh * scale[:, None]], axis=1)
+            return _Choice(rows, cols, probability[np.arange(num), rows, cols], query)
         assert output.box is not None  # a network with a box head outputs a box map
         if cfg.geometry == "release":
             return self._choose_as_release(output, windows, window)
@@ -301,7 +307,7 @@ class Tracker:
         box_crop = boxes[t, best]
         centres = np.stack([w.points_to_image(xy) for w, xy in zip(windows, box_crop[:, :2])])
         box_image = np.concatenate([centres, box_crop[:, 2:] / scale[:, None]], axis=1)
-        return _Choice(rows, cols, probability[t, best], box_image, penalty[t, best])
+        return _Choice(rows, cols, probability[t, best], box_crop, box_image, penalty[t, best])
 
     def _choose_as_release(self, output: SearchOutput, windows: list[SearchWindow], window: np.ndarray) -> _Choice:
         """:meth:`_choose` in the release's arithmetic and precision (``geometry=release``, anchors only): the
@@ -325,23 +331,36 @@ class Tracker:
         if size not in self._release_grids:
             self._release_grids[size] = self.decoder.grid(size, cfg.search_size).double().numpy()
         grid = self._release_grids[size][anchor, rows, cols]
-        box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(windows, deltas[t, anchor, rows, cols], grid)])
-        return _Choice(rows, cols, probability[t, anchor, rows, cols], box_image, penalty[t, anchor, rows, cols])
+        chosen = deltas[t, anchor, rows, cols]
+        box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(windows, chosen, grid)])
+        box_crop = decode_boxes(torch.from_numpy(chosen.astype(np.float64)), torch.from_numpy(grid)).numpy()
+        return _Choice(rows, cols, probability[t, anchor, rows, cols], box_crop, box_image,
+                       penalty[t, anchor, rows, cols])
 
     def _mask_probabilities(self, output: SearchOutput, choice: _Choice) -> np.ndarray:
-        """(T, m, m) mask probabilities, decoded only at each target's chosen RoW."""
+        """(T, m, m) mask probabilities, decoded only at each target's chosen RoW and box."""
         device = output.score.device
         batch, rows, cols = (torch.as_tensor(v, dtype=torch.int64, device=device)
                              for v in (np.arange(len(choice.rows)), choice.rows, choice.cols))
-        logits = self.network.masks_at(output, batch, rows, cols, refine=self.config.refine)
+        centred_xyxy = cxcywh_to_xyxy(choice.query_cxcywh_crop) - self.config.search_size / 2
+        boxes = torch.as_tensor(centred_xyxy, dtype=torch.float32, device=device)
+        logits = self.network.masks_at(output, batch, rows, cols, boxes, refine=self.config.refine)
         return torch.sigmoid(logits).float().cpu().numpy()
 
     def _row_windows(self, windows: list[SearchWindow], choice: _Choice, score_size: int,
                      mask_size: int) -> list[MaskWindow]:
-        """Image window of each chosen RoW: an exemplar-sized square of the search crop at that response."""
-        centres = _position_centres(score_size, self.config.search_size, self.decoder.stride)
-        return [w.mask_window(centres[c], centres[r], self.config.exemplar_size, mask_size)
-                for w, r, c in zip(windows, choice.rows.tolist(), choice.cols.tolist())]
+        """Image window of each target's mask: the square of the search crop the decoder says its mask covers (an
+        exemplar-sized square at the chosen response for RoW decoders, one around the box for box-conditioned)."""
+        cfg = self.config
+        centres = np.asarray(_position_centres(score_size, cfg.search_size, self.decoder.stride))
+        row_centres = np.stack([centres[choice.cols], centres[choice.rows]], axis=1)
+        row_windows = np.concatenate([row_centres - cfg.exemplar_size / 2, row_centres + cfg.exemplar_size / 2], axis=1)
+        squares = self.network.mask_windows_xyxy(torch.from_numpy(row_windows),
+                                                 torch.from_numpy(cxcywh_to_xyxy(choice.query_cxcywh_crop)),
+                                                 refine=cfg.refine).numpy()
+        squares_cxcywh = xyxy_to_cxcywh(squares)
+        return [w.mask_window(float(cx), float(cy), float(side), mask_size)
+                for w, (cx, cy, side, _) in zip(windows, squares_cxcywh)]
 
     def _paste_masks(self, probabilities: np.ndarray, row_windows: list[MaskWindow]) -> _Masks:
         """Warp each RoW's probabilities into the image (only where it can exceed the threshold) and threshold."""
