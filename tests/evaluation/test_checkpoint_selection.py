@@ -17,7 +17,8 @@ from siammask.lit import ThreeBranchModule
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))  # select_checkpoint.py, the entry point
-from select_checkpoint import with_run_tracker  # noqa: E402
+from select_checkpoint import with_run_tracker
+
 TINY = ["benchmark=synthetic", "benchmark.num_videos=1", "benchmark.num_frames=6", "benchmark.protocols=[vot]",
         "benchmark.generator.image_size=[96,80]", "benchmark.generator.num_targets=1", "progress=false"]
 
