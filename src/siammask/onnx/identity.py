@@ -19,7 +19,7 @@ from siammask.crop import PAPER_CROP
 log = logging.getLogger(__name__)
 
 # Bumped whenever the graphs' inputs, outputs or arithmetic change: graphs of an older layout are then rebuilt.
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: int8 weights quantised to 7 bits (siammask.onnx.quantize); the mask graphs take boxes
 METADATA_KEY = "siammask_export"
 MANIFEST = "export.json"
 PRECISIONS = ("fp32", "int8")
