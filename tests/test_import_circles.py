@@ -7,7 +7,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import tomllib
+import pytest
+
+tomllib = pytest.importorskip("tomllib", reason="reads pyproject.toml with the standard library's tomllib (Python >= 3.11)")
 
 ROOT = Path(__file__).resolve().parents[1]
 
