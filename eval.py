@@ -41,7 +41,7 @@ def tracker_entries(cfg: DictConfig, results_root: Path) -> tuple[list[Entry], d
         base = load_tracker(str(ckpt), cfg.tracker, cfg.device, **runtime_options(cfg))
 
         def make_tracker() -> Tracker:  # one network, a fresh tracking state per tracker
-            return Tracker(base.network, base.config, base.device, base.anchors)
+            return Tracker(base.network, base.config, base.device, base.decoder)
 
         return Entry(name, results_root / name, make_tracker)
 
