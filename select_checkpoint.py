@@ -33,7 +33,7 @@ def select(cfg: DictConfig) -> dict:
         base = load_tracker(str(ckpt), cfg.tracker, cfg.device)
 
         def make_tracker(base: Tracker = base) -> Tracker:  # one network, a fresh tracking state per tracker
-            return Tracker(base.network, base.config, base.device, base.anchors)
+            return Tracker(base.network, base.config, base.device, base.decoder)
 
         results = score_tracker(benchmark, make_tracker, out_dir / "results" / ckpt.stem, videos, cfg.progress)
         summary = {p: {k: v for k, v in r.summary.items() if isinstance(v, (int, float))} for p, r in results.items()}
