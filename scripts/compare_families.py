@@ -17,24 +17,21 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-import os
 import subprocess
 import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import hydra
 import yaml
 from omegaconf import DictConfig, OmegaConf
 
-from siammask.hydra_glue import user_errors
+from siammask.command import command
 from siammask.sweeps import RESULT_FILE
 
 log = logging.getLogger(__name__)
 
 ROOT = Path(__file__).resolve().parents[1]
-os.environ.setdefault("PROJECT_ROOT", str(ROOT))
 FIT_SECONDS_KEY = "time/fit_seconds"  # train.py's wall clock of trainer.fit
 TABLE_START, TABLE_END = "<!-- families table: scripts/compare_families.py -->", "<!-- end of families table -->"
 
@@ -158,8 +155,7 @@ def compare(cfg: DictConfig, conf_dir: Path = ROOT / "conf") -> str:
     return write_outputs(families, missing_pairs(families, conf_dir, cfg.groups), cfg)
 
 
-@hydra.main(version_base="1.3", config_path="pkg://siammask.conf", config_name="compare_families")
-@user_errors
+@command("compare_families")
 def main(cfg: DictConfig) -> None:
     print(f"{compare(cfg)}\n\nWritten: {cfg.out_md}, {cfg.out_json}")
 

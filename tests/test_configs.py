@@ -189,5 +189,5 @@ def test_every_command_reads_an_entry_config_that_exists():
     root = CONF.parent
     sources = [*root.glob("*.py"), *(root / "scripts").glob("*.py"), *(root / "datamodules").rglob("*.py"),
                *(root / "src").rglob("*.py")]
-    named = {m for path in sources for m in re.findall(r'hydra\.main\([^)]*config_name="(\w+)"', path.read_text())}
+    named = {m for path in sources for m in re.findall(r'@command\("(\w+)"\)', path.read_text())}
     assert len(named) >= 14 and named <= set(ENTRY_CONFIGS)

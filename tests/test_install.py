@@ -13,7 +13,6 @@ from pathlib import Path
 import pytest
 import torch
 from model_fixtures import light_model_kwargs
-from tracking.tracking_helpers import TENNIS
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = ("pyproject.toml", "README.md", "src", "conf", "datamodules", "callbacks")  # what pyproject.toml packages
@@ -44,9 +43,8 @@ def run_installed(target: Path, command: str, *overrides: str, cwd: Path) -> sub
 
 
 @pytest.mark.slow
-def test_console_commands_of_a_plain_install_track_and_evaluate_into_the_current_folder(installed, tmp_path):
-    if not TENNIS.is_dir():
-        pytest.skip(f"needs the tennis frames at {TENNIS}")
+def test_console_commands_of_a_plain_install_track_and_evaluate_into_the_current_folder(installed, tmp_path,
+                                                                                      tennis_dir):
     from siammask.lit import ThreeBranchModule
 
     ckpt = tmp_path / "tiny.ckpt"  # a narrow random network in the project's checkpoint layout
@@ -58,7 +56,7 @@ def test_console_commands_of_a_plain_install_track_and_evaluate_into_the_current
                            capture_output=True, check=True, env={**os.environ, "PYTHONPATH": str(installed)})
     assert where.stdout.strip() == str(installed / "siammask" / "__init__.py")  # the installed copy, not the clone
 
-    track = run_installed(installed, "siammask-track", f"input={TENNIS}", "bbox=[305,112,163,253]",
+    track = run_installed(installed, "siammask-track", f"input={tennis_dir}", "bbox=[305,112,163,253]",
                           f"ckpt_path={ckpt}", "max_frames=3", "overlay=false", "progress=false", cwd=work)
     assert track.returncode == 0, track.stderr
     (results,) = (work / "logs" / "track" / "runs").glob("*/results.json")

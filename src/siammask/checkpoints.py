@@ -182,12 +182,24 @@ def _experiment_model(name: str) -> tuple[dict[str, str], list[DictConfig]]:
     return choices, sections
 
 
+def _choice(group: str, sub: str, default: str, defaults: list[Any], choices: Mapping[str, str]) -> str:
+    """The option of sub-group ``group/sub``: the experiment's choice, else the defaults list's, where a
+    ``${<group>/<other>}`` default (as ``targets: ${model/head}``) names the option chosen for that other group."""
+    option = choices.get(f"{group}/{sub}", default)
+    if isinstance(option, str) and option.startswith("${") and option.endswith("}"):
+        other = option[2:-1]
+        listed = {k: v for entry in defaults if isinstance(entry, Mapping) for k, v in entry.items()}
+        option = choices.get(other, listed.get(other.removeprefix(f"{group}/"), option))
+    return option
+
+
 def _group_node(group: str, option: str, choices: Mapping[str, str]) -> DictConfig:
     """The file ``group/option.yaml`` with its defaults list applied as Hydra does: files of the same group it
     extends, then its sub-groups (``choices`` override their options), then its own values (at ``_self_``, else
     last)."""
     node = _conf_node(f"{group}/{option}.yaml")
-    defaults = node.pop("defaults", [])
+    listed = node.pop("defaults", None)  # unresolved: Hydra's ``${<group>}`` choices are not config keys
+    defaults: list[Any] = cast(list[Any], OmegaConf.to_container(listed, resolve=False)) if listed is not None else []
     parts: list[Any] = []
     for entry in defaults:
         if entry == "_self_":
@@ -195,7 +207,7 @@ def _group_node(group: str, option: str, choices: Mapping[str, str]) -> DictConf
         elif isinstance(entry, str):
             parts.append(_group_node(group, entry, choices))
         else:
-            parts += [{sub: _group_node(f"{group}/{sub}", choices.get(f"{group}/{sub}", default), choices)}
+            parts += [{sub: _group_node(f"{group}/{sub}", _choice(group, sub, default, defaults, choices), choices)}
                       for sub, default in entry.items()]
     if "_self_" not in defaults:
         parts.append(node)

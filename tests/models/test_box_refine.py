@@ -8,11 +8,11 @@ import pytest
 import torch
 from model_fixtures import light_model_kwargs, make_batch
 
-from siammask.export import export_mask_graphs
 from siammask.geometry import CropWindow
 from siammask.lit import ThreeBranchModule, TwoBranchModule
 from siammask.models import Adjust, BoxRefine, TimmBackbone, XCorrHead, build_siammask
 from siammask.models.windows import box_windows_xyxy, crop_windows
+from siammask.onnx.graphs import export_mask_graphs
 
 BOX_REFINE = {"_target_": "siammask.models.BoxRefine", "_partial_": True, "roi_size": 4, "channels": [8, 8, 4],
               "box_jitter": 0.0}

@@ -12,7 +12,6 @@ import torch
 import torch.nn.functional as F
 
 from siammask.anchors import AnchorSpec
-from siammask.export import export_mask_graphs, export_onnx
 from siammask.models import Adjust, MultiLevelHead, Refine, TimmBackbone, XCorrHead, build_siammask
 from siammask.models.network import head_levels
 from siammask.models.xcorr import (
@@ -23,6 +22,7 @@ from siammask.models.xcorr import (
     per_sample_conv,
     pixelwise_similarity,
 )
+from siammask.onnx.graphs import export_mask_graphs, export_onnx
 from siammask.points import PointSpec
 
 

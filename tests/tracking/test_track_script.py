@@ -18,6 +18,7 @@ from hydra import compose, initialize_config_dir
 from PIL import Image
 from tracking_helpers import BAG_BOX_XYWH, TENNIS_BOX_XYWH, tiny_network
 
+from siammask.anchors import AnchorSpec
 from siammask.models import build_network
 from siammask.tracking import Tracker, TrackerConfig, latest_checkpoint, load_tracker
 from siammask.tracking.video import H264Writer
@@ -43,7 +44,7 @@ def save_tiny_checkpoint(path: Path, ratios: tuple[float, ...] = (0.33, 0.5, 1.0
     hparams = {"backbone": backbone,
                "neck": {"_target_": "siammask.models.Adjust", "_partial_": True, "out_channels": 16},
                "head": head, "refine": None, "anchors": {"stride": 8, "ratios": list(ratios), "scales": [8.0]}}
-    network = build_network(hparams["backbone"], hparams["neck"], head, None, len(ratios))
+    network = build_network(hparams["backbone"], hparams["neck"], head, None, AnchorSpec(ratios=ratios))
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"hyper_parameters": hparams,
                 "state_dict": {f"network.{k}": v for k, v in network.state_dict().items()}}, path)
@@ -164,7 +165,7 @@ def save_release_base_file(path: Path) -> None:
     from siammask.checkpoints import release_model_config
 
     model = release_model_config(sharp=False)
-    network = build_network(model.backbone, model.neck, model.head, None, 5)
+    network = build_network(model.backbone, model.neck, model.head, None, AnchorSpec())
     ours_to_release = {"backbone.": "features.features.", "neck.": "features.downsample.",
                        "score_head.": "rpn_model.cls.", "box_head.": "rpn_model.loc.", "mask_head.": "mask_model.mask."}
     state = {}

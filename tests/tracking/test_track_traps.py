@@ -13,18 +13,18 @@ import numpy as np
 import pytest
 from command_line import run_command
 from test_track_script import load_track_script, track_config
-from tracking_helpers import TENNIS, TENNIS_BOX_XYWH, tiny_network
+from tracking_helpers import TENNIS_BOX_XYWH, tiny_network
 
 from siammask.tracking import Tracker, TrackerConfig, TrackResult
 
 
 @pytest.fixture
-def frames_with_a_truncated_one(tmp_path: Path) -> Path:
+def frames_with_a_truncated_one(tmp_path: Path, tennis_dir: Path) -> Path:
     """Tennis frames 0-3, frame 2 cut to its first half (an interrupted copy), which OpenCV decodes silently."""
     folder = tmp_path / "frames"
     folder.mkdir()
     for index in range(4):
-        shutil.copy(TENNIS / f"{index:05d}.jpg", folder / f"{index:05d}.jpg")
+        shutil.copy(tennis_dir / f"{index:05d}.jpg", folder / f"{index:05d}.jpg")
     data = (folder / "00002.jpg").read_bytes()
     (folder / "00002.jpg").write_bytes(data[:len(data) // 2])
     assert cv2.imread(str(folder / "00002.jpg")) is not None  # the trap: a grey lower half, no error
@@ -73,13 +73,13 @@ class CtrlCAtFrame(Tracker):
         return super().track(image)
 
 
-def test_ctrl_c_finishes_the_frame_writes_the_outputs_of_the_frames_done_and_exits_130(tmp_path, capsys,
+def test_ctrl_c_finishes_the_frame_writes_the_outputs_of_the_frames_done_and_exits_130(tmp_path, tennis_dir, capsys,
                                                                                          monkeypatch):
-    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", "overlay=false", "max_frames=6")
+    cfg = track_config(f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", "overlay=false", "max_frames=6")
     tracker = CtrlCAtFrame(tiny_network(), TrackerConfig(**cfg.tracker))
     script = load_track_script()
     monkeypatch.setattr(script, "load_tracker", lambda *args, **kwargs: tracker)
-    code = run_command(script.main, f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", "overlay=false", "max_frames=6",
+    code = run_command(script.main, f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", "overlay=false", "max_frames=6",
                        "progress=false", "ckpt_path=unused.ckpt", f"output_dir={tmp_path / 'out'}",
                        run_dir=tmp_path / "run")
     assert code == 130
@@ -94,10 +94,11 @@ def test_ctrl_c_finishes_the_frame_writes_the_outputs_of_the_frames_done_and_exi
     ("/proc/siammask_out/run", r"output_dir='/proc/siammask_out/run' is not writable .*: choose another folder"),
     ("{file}/run", r"output_dir='.*results\.json/run' cannot be created: '.*results\.json' is a file"),
 ])
-def test_an_output_folder_it_cannot_write_is_refused_before_the_checkpoint_loads(tmp_path, output_dir, message):
+def test_an_output_folder_it_cannot_write_is_refused_before_the_checkpoint_loads(tmp_path, tennis_dir, output_dir,
+                                                                               message):
     file = tmp_path / "results.json"
     file.write_text("[]")
-    cfg = track_config(f"input={TENNIS}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={output_dir.format(file=file)}",
+    cfg = track_config(f"input={tennis_dir}", f"bbox={TENNIS_BOX_XYWH}", f"output_dir={output_dir.format(file=file)}",
                        f"ckpt_path={tmp_path / 'missing.ckpt'}")  # a missing checkpoint would fail later
     with pytest.raises((ValueError, NotADirectoryError), match=message):
         load_track_script().run(cfg)
