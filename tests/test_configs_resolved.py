@@ -44,7 +44,7 @@ EXPERIMENTS = {
         "data.val_sampler": RELEASE_VAL_SAMPLER, "tracker.search_size": 255, "tracker.exemplar_size": 127,
     },
     "finetune": {
-        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema", "channels_last"}, "model.search_size": 191,
+        "tags": ["finetune", "custom"], "callbacks": CALLBACKS | {"ema", "channels_last", "validate_at_end"}, "model.search_size": 191,
         "model.targets.total_samples": 256, "model.backbone.name": "regnetx_002",
         "model.scheduler": {"_target_": SCHEDULE, "warmup_fraction": 0.1, "warmup_start_factor": 0.1,
                             "end_factor": 0.1},

@@ -115,7 +115,8 @@ def _remove_run_folder_if_nothing_written() -> None:
         return
     hydra_cfg = HydraConfig.get()
     folder = Path(hydra_cfg.runtime.output_dir)
-    if folder.is_dir() and holds_only_hydra_record(folder, hydra_cfg.job.name):
+    # only a run folder Hydra made (with its .hydra record): a command without one (hydra: plain) keeps the folder
+    if (folder / ".hydra").is_dir() and holds_only_hydra_record(folder, hydra_cfg.job.name):
         shutil.rmtree(folder, ignore_errors=True)
 
 

@@ -60,7 +60,7 @@ def test_bad_frames_are_skipped_counted_and_listed_and_the_rest_is_prepared(tmp_
     (video / "000002.JPEG").unlink()
     (notes / "000003.xml").write_text("<annotation><object>")  # truncated XML
     (notes.parent / "ILSVRC2015_train_00000009").mkdir()  # an empty video
-    summary = run("vid", root, tmp_path / "out")
+    summary = run("vid", root, tmp_path / "out", track_gaps="keep")  # skipped frames leave gaps: keep the tracks whole
     assert failures(summary) == [("bad_annotation", "000003.xml"),
                                  ("empty_video", "ILSVRC2015_train_00000009"),
                                  ("missing_image", "000002.JPEG"), ("undecodable_image", "000001.JPEG")]
@@ -77,7 +77,7 @@ def test_a_truncated_jpeg_is_skipped_counted_and_named(tmp_path, capsys):
     data = image.read_bytes()
     assert data.startswith(b"\xff\xd8")  # the fixture writes real JPEGs
     image.write_bytes(data[: len(data) // 2])  # libjpeg alone would decode it, only warning without a name
-    summary = run("vid", root, tmp_path / "out")
+    summary = run("vid", root, tmp_path / "out", track_gaps="keep")
     assert failures(summary) == [("truncated_image", "000001.JPEG")]
     assert summary["failures_by_reason"] == {"truncated_image": 1}
     assert summary["frames"] == 2 * 2  # two objects in each of the two intact frames

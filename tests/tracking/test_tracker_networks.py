@@ -178,7 +178,7 @@ def test_bad_frames_and_call_order_raise_clear_errors(three_branch, tennis_frame
 
 
 def test_network_and_config_mismatches_are_rejected(three_branch) -> None:
-    with pytest.raises(ValueError, match="anchors need"):
+    with pytest.raises(ValueError, match=r"10 score / 20 box channels, the box decoder AnchorSpec\(.*\) needs 6 / 12"):
         Tracker(three_branch, TrackerConfig(), decoder=AnchorSpec(ratios=(0.5, 1.0, 2.0)))
     with pytest.raises(ValueError, match="two-branch"):
         Tracker(tiny_network(box=False), TrackerConfig(mask_enabled=False, box_mode="box_branch"))

@@ -34,8 +34,9 @@ def test_load_tracker_takes_a_preset_name_and_refuses_an_empty_config_or_an_unkn
     tracker = load_tracker(ckpt, "davis")
     assert tracker.config == TrackerConfig.from_mapping(tracker_preset("davis"))
     assert (tracker.config.lr, tracker.config.seg_thr, tracker.config.window_influence) == (1.0, 0.35, 0.4)
+    shipped = "davis, release_default, synthetic, vot, vot18"  # conf/tracker/*.yaml
     with pytest.raises(ValueError, match=r"tracker_cfg is empty: name a preset \(load_tracker\(ckpt, \"davis\"\); "
-                                         r"one of davis, synthetic, vot, vot18\)"):
+                                         rf"one of {shipped}\)"):
         load_tracker(ckpt, {})
-    with pytest.raises(ValueError, match="no tracker preset 'DAVIS': choose one of davis, synthetic, vot, vot18"):
+    with pytest.raises(ValueError, match=f"no tracker preset 'DAVIS': choose one of {shipped}"):
         load_tracker(ckpt, "DAVIS")

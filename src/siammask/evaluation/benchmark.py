@@ -109,6 +109,8 @@ def _check_results_folder(protocol: Protocol, dataset: BenchmarkDataset, entry: 
     """Saved results that hold files but no sequence of the benchmark are another benchmark's (or a wrong folder):
     refused at once, naming the file expected, instead of a failure per sequence (an empty folder fails per
     sequence, as any missing result does)."""
+    if not dataset.names:  # nothing to score here (e.g. box-only videos under DAVIS): nothing to check either
+        return
     holds_files = out.is_dir() and any(out.iterdir())
     if holds_files and not any(protocol.finished_path(out, name).exists() for name in dataset.names):
         expected = protocol.finished_path(out, dataset.names[0])
