@@ -7,6 +7,12 @@ deform non-rigidly; frames get a lighting change and, in some videos, motion blu
 mask is the set of pixels it shows after occlusion, and its box the tight box of that mask, so
 annotations are exact by construction.
 
+The *realism* knobs (all off by default, so the benchmark's videos stay as they were) bring what real
+footage has and flat shapes lack: crops of real photographs (:mod:`siammask.datamodules.photos`) as
+backgrounds and object textures, low-saturation objects (white, grey, skin-like), shading whose light turns
+over the video, soft cast shadows, camera zoom, sensor noise and JPEG compression. Their random draws come
+from a second generator, so turning them off renders exactly the videos of before.
+
 Visibility is guaranteed by construction: targets stay inside the image (several targets each keep
 to their own vertical strip, so they never overlap), distractors are drawn below targets, and the
 occluders' total area is bounded by ``max_occlusion`` times the smallest target area.
@@ -18,12 +24,14 @@ cached (LRU); frames are rendered on demand, a few milliseconds each.
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 from siammask.datamodules.sources import Frame
 
+from siammask.datamodules.photos import load_photos
 from siammask.geometry import mask_to_box_xyxy, warp_edge_affine
 from siammask.onnx.calibration import CALIBRATION_PAIRS, Calibration, Pair
 
@@ -36,6 +44,13 @@ CLUTTER_SHAPES = 6  # static background shapes per video
 CLUTTER_RADIUS = (0.06, 0.18)  # their radius range, fraction of the shorter background side
 TEXTURE_PERIOD = (12.0, 40.0)  # texture period range (image pixels)
 TEXTURE_CELL = 16  # side of a periodic texture's unit cell (pixels)
+PHOTO_SCALE = (0.35, 1.2)  # photo pixels per output pixel of a photo texture (zoomed in to mostly shrunk)
+LOW_SATURATION = (0, 40)  # HSV saturation range of a low-saturation palette (white, grey, skin-like)
+LOW_SATURATION_VALUE = (110, 256)  # and its brightness range: pale objects, as a plastic bag or a shirt
+JPEG_QUALITY = (25, 90)  # range of a compressed video's JPEG quality
+SHADOW_OFFSET = (0.04, 0.15)  # cast-shadow offset, fraction of the object's diameter
+SHADOW_DARKNESS = (0.25, 0.6)  # fraction of the light a shadow takes away
+NOISE_MARGIN = 16  # a video's noise field is this much larger than a frame; each frame reads a shifted window
 
 
 @dataclass
@@ -77,6 +92,23 @@ class _Object:
     sprite_rgba: np.ndarray  # (S, S, 4) uint8, alpha = shape mask * 255
     radius: float  # largest distance of a shape pixel from the sprite centre (sprite px)
     motion: _Motion
+    shade_amp: float = 0.0  # shading strength: brightness gain from the side facing the light to the other
+    shade_w: float = 0.0  # angular speed of the light direction (radians per frame)
+    shade_phase: float = 0.0
+    shadow_shift: np.ndarray | None = None  # (2,) image px offset of the cast shadow; None: no shadow
+    shadow_sigma: float = 0.0  # its blur (image px)
+    shadow_darkness: float = 0.0
+
+
+@dataclass
+class _Camera:
+    """What the camera adds to a video: zoom on the background, sensor noise, compression."""
+
+    zoom_amp: float = 0.0  # log-zoom amplitude of the background
+    zoom_w: float = 0.0
+    zoom_phase: float = 0.0
+    noise: np.ndarray | None = None  # (H + margin, W + margin, 3) int16 noise field; None: no noise
+    jpeg_quality: int = 0  # 0: not compressed
 
 
 @dataclass
@@ -91,6 +123,7 @@ class _VideoAssets:
     light_w: np.ndarray  # (4,)
     light_phase: np.ndarray  # (4,)
     blur_strength: float  # motion-blur kernel length per pixel of target motion (0 = no blur)
+    camera: _Camera
 
 
 class SyntheticVideos:
@@ -106,6 +139,13 @@ class SyntheticVideos:
     ``motion_blur`` (probability that a video has motion blur), ``lighting`` (max log-gain amplitude),
     ``camera_pan`` (background pan amplitude, fraction of the image width). Motion blur follows the
     first target's motion. ``asset_cache`` / ``frame_cache``: per-process LRU sizes (videos / frames).
+
+    Realism knobs (0 = off): ``photo_textures`` (probability that a background, clutter or object texture is
+    a crop of a real photograph), ``low_saturation`` (probability that an object family is pale: white, grey,
+    skin-like), ``shading`` (max brightness swing of an object's shading, the light turning over the video),
+    ``shadows`` (probability that a video's objects cast soft shadows), ``camera_zoom`` (max log-zoom amplitude
+    of the background), ``noise`` (max sensor-noise standard deviation, grey levels) and ``jpeg`` (probability
+    that a video's frames are JPEG-compressed).
     """
 
     has_masks = True
@@ -115,7 +155,9 @@ class SyntheticVideos:
                  max_speed: float = 0.15, scale_change: float = 0.3, aspect_change: float = 0.25,
                  max_rotation: float = 2.0, deformation: float = 0.03, num_distractors: int = 2,
                  num_occluders: int = 1, max_occlusion: float = 0.4, motion_blur: float = 0.3,
-                 lighting: float = 0.2, camera_pan: float = 0.1, name: str = "synthetic",
+                 lighting: float = 0.2, camera_pan: float = 0.1, photo_textures: float = 0.0,
+                 low_saturation: float = 0.0, shading: float = 0.0, shadows: float = 0.0, camera_zoom: float = 0.0,
+                 noise: float = 0.0, jpeg: float = 0.0, name: str = "synthetic",
                  asset_cache: int = 32, frame_cache: int = 4):
         width, height = (int(v) for v in image_size)
         if num_videos < 1 or num_frames < 2 or num_targets < 1 or width < 32 or height < 32 or seed < 0:
@@ -125,6 +167,14 @@ class SyntheticVideos:
         if not 0 < object_size[0] <= object_size[1] <= 1 or not 0 <= max_occlusion < 1:
             raise ValueError(f"object_size {object_size} must satisfy 0 < lo <= hi <= 1 and max_occlusion "
                              f"{max_occlusion} must be in [0, 1)")
+        probabilities = {"photo_textures": photo_textures, "low_saturation": low_saturation, "shadows": shadows,
+                         "jpeg": jpeg}
+        amounts = {"shading": shading, "camera_zoom": camera_zoom, "noise": noise}
+        wrong = [f"{k}={v}" for k, v in probabilities.items() if not 0 <= v <= 1]
+        wrong += [f"{k}={v}" for k, v in amounts.items() if v < 0 or (k == "shading" and v >= 1)]
+        if wrong:
+            raise ValueError(f"SyntheticVideos realism knobs out of range: {', '.join(wrong)} (probabilities in "
+                             "[0, 1], shading in [0, 1), camera_zoom and noise >= 0)")
         self.name = name
         self.num_videos, self.num_frames, self.num_targets, self.seed = num_videos, num_frames, num_targets, seed
         self.width, self.height = width, height
@@ -133,6 +183,8 @@ class SyntheticVideos:
         self.max_rotation, self.deformation = max_rotation, deformation
         self.num_distractors, self.num_occluders, self.max_occlusion = num_distractors, num_occluders, max_occlusion
         self.motion_blur, self.lighting, self.camera_pan = motion_blur, lighting, camera_pan
+        self.photo_textures, self.low_saturation, self.shading = photo_textures, low_saturation, shading
+        self.shadows, self.camera_zoom, self.noise, self.jpeg = shadows, camera_zoom, noise, jpeg
         self.asset_cache, self.frame_cache = asset_cache, frame_cache
         self._assets: OrderedDict[int, _VideoAssets] = OrderedDict()
         self._frames: OrderedDict[tuple[int, int], tuple[np.ndarray, np.ndarray, np.ndarray]] = OrderedDict()
@@ -188,8 +240,7 @@ class SyntheticVideos:
 
     def _render(self, video: int, t: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         assets = self._video_assets(video)
-        pan = np.rint(assets.pan_amp * (1 + np.sin(assets.pan_w * t + assets.pan_phase))).astype(int)
-        image = assets.background[pan[1]: pan[1] + self.height, pan[0]: pan[0] + self.width].copy()
+        image = self._background(assets, t)
         owner = np.zeros((self.height, self.width), dtype=np.uint8)  # 1 + index of the object on top, 0 = none
         for i, obj in enumerate(assets.objects):
             _draw(image, owner, obj, t, i + 1)
@@ -202,7 +253,21 @@ class SyntheticVideos:
         image = self._lighting(image, assets, t)
         if assets.blur_strength > 0:
             image = _motion_blur(image, assets.objects[assets.target_ids[0]].motion, t, assets.blur_strength)
-        return image, boxes_xyxy, masks
+        return _sensor(image, assets.camera, t), boxes_xyxy, masks
+
+    def _background(self, assets: _VideoAssets, t: int) -> np.ndarray:
+        """The background seen at frame ``t``: a window of the background texture, panned and zoomed in by
+        ``exp(zoom_amp (1 + sin))`` (so the window never reaches past the texture)."""
+        pan = np.rint(assets.pan_amp * (1 + np.sin(assets.pan_w * t + assets.pan_phase))).astype(int)
+        camera = assets.camera
+        if camera.zoom_amp == 0:
+            return assets.background[pan[1]: pan[1] + self.height, pan[0]: pan[0] + self.width].copy()
+        zoom = np.exp(camera.zoom_amp * (1 + np.sin(camera.zoom_w * t + camera.zoom_phase)))
+        centre = np.array([self.width / 2, self.height / 2]) + pan
+        output_to_background = np.array([[1 / zoom, 0, centre[0] - self.width / (2 * zoom)],
+                                         [0, 1 / zoom, centre[1] - self.height / (2 * zoom)]])
+        return cv2.warpAffine(assets.background, output_to_background, (self.width, self.height),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REFLECT101)
 
     @staticmethod
     def _lighting(image: np.ndarray, assets: _VideoAssets, t: int) -> np.ndarray:
@@ -216,22 +281,26 @@ class SyntheticVideos:
         if video in self._assets:
             self._assets.move_to_end(video)
             return self._assets[video]
-        assets = self._build_assets(np.random.default_rng(np.random.SeedSequence([self.seed, video])))
+        assets = self._build_assets(np.random.default_rng(np.random.SeedSequence([self.seed, video])),
+                                    np.random.default_rng(np.random.SeedSequence([self.seed, video, 1])))
         self._assets[video] = assets
         if len(self._assets) > self.asset_cache:
             self._assets.popitem(last=False)
         return assets
 
-    def _build_assets(self, rng: np.random.Generator) -> _VideoAssets:
+    def _build_assets(self, rng: np.random.Generator, extra: np.random.Generator) -> _VideoAssets:
+        """``rng`` draws what the videos always had; ``extra`` every realism knob's choices, so that with the
+        knobs off ``rng`` sees the same draws as before they existed."""
         w, h = self.width, self.height
         pan_amp = round(self.camera_pan * w)
-        background = _texture(_family(rng), (h + 2 * pan_amp, w + 2 * pan_amp), rng)
-        _add_clutter(background, rng)
+        camera = self._camera(extra)
+        background = _texture(self._family(rng, extra, objects=False), (h + 2 * pan_amp, w + 2 * pan_amp), rng)
+        _add_clutter(background, lambda: self._family(rng, extra, objects=False), rng)
 
         strip = w / self.num_targets
         targets, families = [], []
         for k in range(self.num_targets):
-            family = _family(rng)
+            family = self._family(rng, extra, objects=True)
             families.append(family)
             targets.append(self._target(family, (k * strip, (k + 1) * strip), rng))
         mean_diameter = float(np.mean([2 * o.radius * o.motion.scale0 for o in targets]))
@@ -239,8 +308,10 @@ class SyntheticVideos:
                                         mean_diameter * rng.uniform(0.7, 1.3), rng)
                        for _ in range(self.num_distractors)]
         occluder_area = self.max_occlusion * min(_min_area(o) for o in targets) / max(self.num_occluders, 1)
-        occluders = [self._occluder(occluder_area, rng) for _ in range(self.num_occluders)]
+        occluders = [self._occluder(occluder_area, self._family(rng, extra, objects=True), rng)
+                     for _ in range(self.num_occluders)]
         objects = distractors + targets + occluders
+        self._light_and_shadows(objects, extra)
 
         light_amp = np.array([self.lighting, self.lighting / 4, self.lighting / 4, self.lighting / 4])
         return _VideoAssets(
@@ -248,7 +319,44 @@ class SyntheticVideos:
             objects=objects, target_ids=list(range(len(distractors), len(distractors) + len(targets))),
             light_amp=light_amp * rng.uniform(0, 1, 4), light_w=_angular(rng, 4),
             light_phase=rng.uniform(0, 2 * np.pi, 4),
-            blur_strength=float(rng.uniform(0.5, 1.0)) if rng.random() < self.motion_blur else 0.0)
+            blur_strength=float(rng.uniform(0.5, 1.0)) if rng.random() < self.motion_blur else 0.0,
+            camera=camera)
+
+    def _family(self, rng: np.random.Generator, extra: np.random.Generator, *, objects: bool) -> tuple:
+        """A texture family (:func:`_texture`): a photograph with ``photo_textures``' probability, else a
+        procedural kind; an object family is pale with ``low_saturation``'s probability."""
+        pale = objects and extra.random() < self.low_saturation
+        if extra.random() < self.photo_textures:
+            return "photo", int(extra.integers(len(load_photos()))), pale
+        if pale:
+            return _family(rng, saturation=LOW_SATURATION, value=LOW_SATURATION_VALUE)
+        return _family(rng)
+
+    def _camera(self, extra: np.random.Generator) -> _Camera:
+        noise = None
+        if self.noise > 0:
+            # Drawn at half resolution and enlarged (2x2 grains, as demosaicing and chroma subsampling leave them):
+            # a quarter of the random draws.
+            half_hw = ((self.height + NOISE_MARGIN + 1) // 2, (self.width + NOISE_MARGIN + 1) // 2)
+            grains = np.rint(extra.normal(0, extra.uniform(0, self.noise), (*half_hw, 3))).astype(np.int16)
+            noise = np.repeat(np.repeat(grains, 2, axis=0), 2, axis=1)
+        return _Camera(zoom_amp=extra.uniform(0, self.camera_zoom), zoom_w=float(_angular(extra, 1)[0]),
+                       zoom_phase=extra.uniform(0, 2 * np.pi), noise=noise,
+                       jpeg_quality=int(extra.integers(*JPEG_QUALITY)) if extra.random() < self.jpeg else 0)
+
+    def _light_and_shadows(self, objects: list[_Object], extra: np.random.Generator) -> None:
+        """Give each object its shading and, in a video with shadows, one light's cast shadow (in place)."""
+        casts_shadows = extra.random() < self.shadows
+        light = extra.uniform(0, 2 * np.pi)  # where the shadows fall: one light for the whole video
+        for obj in objects:
+            obj.shade_amp = float(extra.uniform(0, self.shading))
+            obj.shade_w = float(_angular(extra, 1)[0]) * extra.choice([-1, 1])
+            obj.shade_phase = float(extra.uniform(0, 2 * np.pi))
+            if casts_shadows:
+                diameter = 2 * obj.radius * obj.motion.scale0
+                obj.shadow_shift = diameter * extra.uniform(*SHADOW_OFFSET) * np.array([np.cos(light), np.sin(light)])
+                obj.shadow_sigma = diameter * extra.uniform(0.03, 0.1)
+                obj.shadow_darkness = float(extra.uniform(*SHADOW_DARKNESS))
 
     def _motion(self, radius: float, diameter: float, x_range: tuple[float, float], max_speed: float,
                 deformation: float, rng: np.random.Generator) -> _Motion:
@@ -289,9 +397,9 @@ class SyntheticVideos:
         motion = self._motion(radius, diameter, (0, self.width), self.max_speed, self.deformation, rng)
         return _Object(sprite, radius, motion)
 
-    def _occluder(self, max_area: float, rng: np.random.Generator) -> _Object:
+    def _occluder(self, max_area: float, family: tuple, rng: np.random.Generator) -> _Object:
         """A rigid object above the targets whose area never exceeds ``max_area`` image pixels."""
-        sprite, radius = self._sprite(_family(rng), rng)
+        sprite, radius = self._sprite(family, rng)
         sprite_area = float(np.count_nonzero(sprite[..., 3]))
         scale0 = np.sqrt(max_area / sprite_area) / np.exp(self.scale_change)  # at the largest possible scale
         motion = self._motion(radius, 2 * radius * scale0, (0, self.width), 2 * self.max_speed, 0.0, rng)
@@ -319,9 +427,11 @@ def _angular(rng: np.random.Generator, n: int) -> np.ndarray:
     return 2 * np.pi / rng.uniform(*PERIOD_FRAMES, n)
 
 
-def _family(rng: np.random.Generator) -> tuple:
-    """Texture family: kind and a two-colour palette; objects of one family look alike."""
-    hsv = np.stack([rng.integers(0, 180, 2), rng.integers(60, 256, 2), rng.integers(60, 256, 2)], axis=1)
+def _family(rng: np.random.Generator, saturation: tuple[int, int] = (60, 256),
+            value: tuple[int, int] = (60, 256)) -> tuple:
+    """Procedural texture family: kind and a two-colour palette of HSV ``saturation`` and ``value`` in the given
+    ranges; objects of one family look alike."""
+    hsv = np.stack([rng.integers(0, 180, 2), rng.integers(*saturation, 2), rng.integers(*value, 2)], axis=1)
     palette = cv2.cvtColor(hsv.astype(np.uint8)[None], cv2.COLOR_HSV2RGB)[0].astype(np.float32)
     return TEXTURE_KINDS[int(rng.integers(len(TEXTURE_KINDS)))], palette
 
@@ -330,8 +440,11 @@ def _texture(family: tuple, size_hw: tuple[int, int], rng: np.random.Generator) 
     """An RGB uint8 texture of the family (new phase, orientation and scale each call).
 
     Periodic kinds are one colourised unit cell tiled, rotated and scaled by a single wrapping warp,
-    which keeps a full background texture well under a millisecond.
+    which keeps a full background texture well under a millisecond. A photo family (``("photo", index, pale)``)
+    gives a rotated, scaled crop of that photograph; pale crops are washed towards white.
     """
+    if family[0] == "photo":
+        return _photo_texture(load_photos()[family[1]], size_hw, rng, pale=family[2])
     kind, palette = family
     h, w = size_hw
     period = rng.uniform(*TEXTURE_PERIOD)
@@ -358,6 +471,29 @@ def _texture(family: tuple, size_hw: tuple[int, int], rng: np.random.Generator) 
     output_to_cell[:, 2] -= first * n
     return cv2.warpAffine(np.tile(cell, (count[1], count[0], 1)), output_to_cell, (w, h),
                           flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP)
+
+
+def _photo_texture(photo: np.ndarray, size_hw: tuple[int, int], rng: np.random.Generator, *,
+                   pale: bool) -> np.ndarray:
+    """A crop of ``photo`` at a random place, angle and scale (mirrored at its borders), (H, W, 3) uint8."""
+    h, w = size_hw
+    scale = rng.uniform(*PHOTO_SCALE)  # photo px per output px
+    angle = rng.uniform(0, 2 * np.pi)
+    c, s = np.cos(angle) * scale, np.sin(angle) * scale
+    centre = rng.uniform(0, 1, 2) * photo.shape[1::-1]
+    output_to_photo = np.array([[c, -s, centre[0] - c * w / 2 + s * h / 2],
+                                [s, c, centre[1] - s * w / 2 - c * h / 2]])
+    crop = cv2.warpAffine(photo, output_to_photo, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                          borderMode=cv2.BORDER_REFLECT101)
+    if not pale:
+        return crop
+    # Washed towards a light grey: most of the colour gone, the texture kept at lower contrast.
+    grey = cv2.cvtColor(cv2.cvtColor(crop, cv2.COLOR_RGB2GRAY), cv2.COLOR_GRAY2RGB).astype(np.float32)
+    colour = rng.uniform(0.0, 0.3)
+    contrast = rng.uniform(0.3, 0.8)
+    washed = colour * crop + (1 - colour) * grey
+    washed = rng.uniform(*LOW_SATURATION_VALUE) * 0.85 + contrast * (washed - washed.mean())
+    return np.clip(washed, 0, 255).astype(np.uint8)
 
 
 def _colourise(t: np.ndarray, palette: np.ndarray) -> np.ndarray:
@@ -395,24 +531,72 @@ def _draw_shape(canvas: np.ndarray, centre_xy: tuple[float, float], r_max: float
     cv2.fillPoly(canvas, [np.rint(points - 0.5).astype(np.int32)], value)
 
 
-def _add_clutter(background: np.ndarray, rng: np.random.Generator) -> None:
-    """Static shapes of another texture family painted into the background (in place)."""
+def _add_clutter(background: np.ndarray, new_family: Callable[[], tuple], rng: np.random.Generator) -> None:
+    """Static shapes of another texture family (``new_family()``, drawn after the shapes) painted into the
+    background (in place)."""
     h, w = background.shape[:2]
     clutter = np.zeros((h, w), dtype=np.uint8)
     for _ in range(CLUTTER_SHAPES):
         r_max = rng.uniform(*CLUTTER_RADIUS) * min(h, w)
         _draw_shape(clutter, (rng.uniform(0, w), rng.uniform(0, h)), r_max, 1, rng)
-    cv2.copyTo(_texture(_family(rng), (h, w), rng), clutter, background)
+    cv2.copyTo(_texture(new_family(), (h, w), rng), clutter, background)
 
 
 _SPRITE_GRID = np.mgrid[0:SPRITE_SIZE, 0:SPRITE_SIZE].astype(np.float32)  # (row, col) pixel indices
+_SPRITE_UNIT = (_SPRITE_GRID + 0.5) / (SPRITE_SIZE / 2) - 1  # the same in [-1, 1]
+_SPRITE_R2 = (_SPRITE_UNIT ** 2).sum(axis=0)  # squared distance from the sprite centre in those units
+
+
+def _shaded(sprite: np.ndarray, obj: _Object, t: int) -> np.ndarray:
+    """``sprite`` lit from the direction the light has at frame ``t``: brighter on that side, darker at the rim."""
+    angle = obj.shade_w * t + obj.shade_phase
+    v, u = _SPRITE_UNIT
+    amp = float(obj.shade_amp)
+    gain = 1 + (0.5 * amp * float(np.cos(angle))) * u + (0.5 * amp * float(np.sin(angle))) * v - (0.35 * amp) * _SPRITE_R2
+    shaded = sprite.copy()
+    shaded[..., :3] = cv2.multiply(sprite[..., :3], cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)
+    return shaded
+
+
+def _cast_shadow(image: np.ndarray, obj: _Object, sprite_to_image: np.ndarray, sprite: np.ndarray) -> None:
+    """Darken ``image`` (in place) under the object's soft shadow: its shape moved by ``shadow_shift`` and blurred."""
+    assert obj.shadow_shift is not None
+    h, w = image.shape[:2]
+    corners = np.array([[0, 0, 1], [SPRITE_SIZE, 0, 1], [0, SPRITE_SIZE, 1], [SPRITE_SIZE, SPRITE_SIZE, 1]])
+    reach = 3 * obj.shadow_sigma + 1
+    ends = corners @ sprite_to_image.T + obj.shadow_shift
+    x0, y0 = np.maximum(np.floor(ends.min(axis=0) - reach).astype(int), 0)
+    x1, y1 = np.minimum(np.ceil(ends.max(axis=0) + reach).astype(int), [w, h])
+    if x1 <= x0 or y1 <= y0:
+        return
+    to_region = sprite_to_image.copy()
+    to_region[:, 2] += obj.shadow_shift - [x0, y0]
+    alpha = warp_edge_affine(np.ascontiguousarray(sprite[..., 3]), to_region, (x1 - x0, y1 - y0))
+    light = 1 - cv2.GaussianBlur(alpha.astype(np.float32) * (float(obj.shadow_darkness) / 255), (0, 0),
+                                 max(obj.shadow_sigma, 0.5))
+    region = image[y0:y1, x0:x1]
+    region[:] = cv2.multiply(region, cv2.merge([light, light, light]), dtype=cv2.CV_8U)
+
+
+def _sensor(image: np.ndarray, camera: _Camera, t: int) -> np.ndarray:
+    """What the sensor and the codec add at frame ``t``: noise (a shifted window of the video's noise field, so no
+    per-frame random draw) and JPEG compression."""
+    if camera.noise is not None:
+        h, w = image.shape[:2]
+        dy, dx = (t * 7) % NOISE_MARGIN, (t * 11) % NOISE_MARGIN
+        image = np.clip(image + camera.noise[dy: dy + h, dx: dx + w], 0, 255).astype(np.uint8)
+    if camera.jpeg_quality:
+        ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality])
+        assert ok, "OpenCV failed to encode a JPEG"
+        image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+    return image
 
 
 def _draw(image: np.ndarray, owner: np.ndarray, obj: _Object, t: int, object_id: int) -> None:
     """Composite ``obj`` at frame ``t`` into ``image`` (in place) and mark the pixels it covers in ``owner``."""
     m = obj.motion
     centre, sx, sy, angle = m.pose(t)
-    sprite = obj.sprite_rgba
+    sprite = _shaded(obj.sprite_rgba, obj, t) if obj.shade_amp > 0 else obj.sprite_rgba
     if m.deform_amp > 0:  # non-rigid: travelling waves displace rows and columns of the sprite
         rows, cols = _SPRITE_GRID
         phase = m.deform_w * t + m.deform_phase
@@ -420,14 +604,17 @@ def _draw(image: np.ndarray, owner: np.ndarray, obj: _Object, t: int, object_id:
         dv = m.deform_amp * np.sin(m.deform_k[1] * cols[:1, :] + phase[1])
         sprite = cv2.remap(sprite, (cols + du).astype(np.float32), (rows + dv).astype(np.float32), cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT,
                            borderValue=0)
+    c, s = np.cos(angle), np.sin(angle)
+    linear = np.array([[c * sx, -s * sy], [s * sx, c * sy]])  # sprite px -> image px (rotation after scaling)
+    sprite_to_image = np.concatenate([linear, (centre - linear @ [SPRITE_SIZE / 2, SPRITE_SIZE / 2])[:, None]], 1)
+    if obj.shadow_shift is not None:
+        _cast_shadow(image, obj, sprite_to_image, sprite)
     extent = (obj.radius + m.deform_amp) * max(sx, sy) + 1
     h, w = owner.shape
     x0, y0 = max(int(centre[0] - extent), 0), max(int(centre[1] - extent), 0)
     x1, y1 = min(int(np.ceil(centre[0] + extent)), w), min(int(np.ceil(centre[1] + extent)), h)
     if x1 <= x0 or y1 <= y0:
         return
-    c, s = np.cos(angle), np.sin(angle)
-    linear = np.array([[c * sx, -s * sy], [s * sx, c * sy]])  # sprite px -> image px (rotation after scaling)
     offset = centre - np.array([x0, y0]) - linear @ np.array([SPRITE_SIZE / 2, SPRITE_SIZE / 2])
     warped = warp_edge_affine(sprite, np.concatenate([linear, offset[:, None]], axis=1), (x1 - x0, y1 - y0))
     alpha = warped[..., 3:4].astype(np.uint16)

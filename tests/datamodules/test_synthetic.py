@@ -7,8 +7,13 @@ import pickle
 import cv2
 import numpy as np
 import pytest
+from siammask.datamodules.photos import PHOTOS, load_photos
 from siammask.datamodules.sources import TrackSource
 from siammask.datamodules.synthetic import SyntheticVideos
+
+# Every realism knob on (conf/data/synthetic.yaml's training source turns them on at lower rates).
+REALISM = {"photo_textures": 0.5, "low_saturation": 0.5, "shading": 0.6, "shadows": 1.0, "camera_zoom": 0.2,
+           "noise": 8.0, "jpeg": 1.0}
 
 
 def tight_box_xyxy(mask: np.ndarray) -> np.ndarray:
@@ -121,7 +126,8 @@ def test_out_of_range_track_or_frame_raises_index_error(videos, call):
         call(videos)
 
 
-@pytest.mark.parametrize("kwargs", [{"num_frames": 1}, {"object_size": (0.5, 0.2)}, {"max_occlusion": 1.0}])
+@pytest.mark.parametrize("kwargs", [{"num_frames": 1}, {"object_size": (0.5, 0.2)}, {"max_occlusion": 1.0},
+                                    {"photo_textures": 1.5}, {"shading": 1.0}, {"noise": -1.0}, {"jpeg": -0.1}])
 def test_bad_constructor_arguments_are_refused(kwargs):
     with pytest.raises(ValueError):
         SyntheticVideos(**kwargs)
@@ -134,3 +140,73 @@ def test_smaller_images_and_no_clutter_knobs_still_render_valid_targets():
         frames, boxes, _masks = videos.sequence(video)
         assert frames[0].shape == (64, 96, 3)
         assert np.all(boxes[..., :2] >= 0) and np.all(boxes[..., 2] <= 96) and np.all(boxes[..., 3] <= 64)
+
+
+def test_realistic_videos_keep_exact_annotations():
+    videos = SyntheticVideos(num_videos=6, num_frames=12, num_targets=2, seed=12, **REALISM)
+    for video in range(6):
+        frames, boxes, masks = videos.sequence(video)
+        assert frames[0].shape == (240, 320, 3) and frames[0].dtype == np.uint8
+        for t in range(12):
+            for k in range(2):
+                np.testing.assert_array_equal(boxes[t, k], tight_box_xyxy(masks[t, k]))
+                assert masks[t, k].sum() >= 200
+
+
+def test_pixel_only_knobs_change_pixels_not_annotations():
+    """Shading, shadows, zoom, noise and JPEG draw from their own generator and leave every shape and path alone."""
+    kwargs = {"num_videos": 4, "num_frames": 6, "num_targets": 2, "seed": 13}
+    plain = SyntheticVideos(**kwargs)
+    dressed = SyntheticVideos(shading=0.6, shadows=1.0, camera_zoom=0.2, noise=8.0, jpeg=1.0, **kwargs)
+    for video in range(4):
+        a, b = plain.sequence(video), dressed.sequence(video)
+        np.testing.assert_array_equal(a[1], b[1])
+        np.testing.assert_array_equal(a[2], b[2])
+        assert not np.array_equal(a[0][3], b[0][3])
+
+
+def test_shadows_only_darken():
+    """A shadow takes light away before later objects are drawn: no pixel gets brighter, some get darker."""
+    kwargs = {"num_videos": 4, "num_frames": 4, "seed": 14, "motion_blur": 0.0}
+    lit, shadowed = SyntheticVideos(**kwargs), SyntheticVideos(shadows=1.0, **kwargs)
+    darker = 0
+    for video in range(4):
+        a, b = lit.render(video, 2)[0].astype(int), shadowed.render(video, 2)[0].astype(int)
+        assert np.all(b <= a + 1)  # +1: uint8 rounding of the lighting gain
+        darker += np.count_nonzero(b < a - 10)
+    assert darker > 500
+
+
+def test_noise_has_the_drawn_strength():
+    kwargs = {"num_videos": 6, "num_frames": 3, "seed": 15}
+    clean, noisy = SyntheticVideos(**kwargs), SyntheticVideos(noise=8.0, **kwargs)
+    deviations = [np.std(noisy.render(v, 1)[0].astype(float) - clean.render(v, 1)[0]) for v in range(6)]
+    assert 0 < max(deviations) <= 8.0 * 1.1 and min(deviations) >= 0
+
+
+def test_pale_families_have_low_saturation():
+    """low_saturation=1: every target is white, grey or skin-like (HSV saturation <= 40 before the lighting tint)."""
+    videos = SyntheticVideos(num_videos=8, num_frames=2, seed=16, low_saturation=1.0, lighting=0.0)
+    saturations = []
+    for video in range(8):
+        image, _, masks = videos.render(video, 0)
+        saturation = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV)[..., 1]
+        saturations.append(np.median(saturation[masks[0] > 0]))
+    assert max(saturations) <= 45
+
+
+def test_the_bundled_photographs_load_as_rgb():
+    photos = load_photos()
+    assert len(photos) == len(PHOTOS) and all(p.ndim == 3 and p.shape[2] == 3 and p.dtype == np.uint8
+                                              for p in photos)
+    assert min(min(p.shape[:2]) for p in photos) >= 256  # room for a background crop
+
+
+def test_photo_textures_one_paints_every_texture_from_the_photographs(monkeypatch):
+    """With a single one-colour 'photograph', photo_textures=1 leaves no pixel of any other colour."""
+    monkeypatch.setattr("siammask.datamodules.synthetic.load_photos",
+                        lambda: (np.full((300, 400, 3), (11, 22, 33), np.uint8),))
+    videos = SyntheticVideos(num_videos=3, num_frames=2, seed=17, photo_textures=1.0, lighting=0.0, motion_blur=0.0)
+    for video in range(3):
+        image = videos.render(video, 1)[0]
+        np.testing.assert_array_equal(np.unique(image.reshape(-1, 3), axis=0), [[11, 22, 33]])

@@ -193,6 +193,34 @@ def _record(frame: int, target: int, result: TrackResult, mask_from_box: bool = 
             "score": round(result.score, 5), **({"mask_from_box": True} if mask_from_box else {})}
 
 
+def overlay_stills(video: str | Path, indices: Sequence[int], width: int,
+                   labels_xyxy: dict[int, np.ndarray] | None = None) -> np.ndarray:
+    """Chosen frames of an overlay video side by side, each ``width`` pixels wide and captioned with its number;
+    ``labels_xyxy`` (frame -> box) outlines hand-labelled boxes in white on the frames that have one."""
+    capture = cv2.VideoCapture(str(video))
+    if not capture.isOpened():
+        raise FileNotFoundError(f"cannot open video {video}")
+    wanted, frames, index = set(indices), {}, 0
+    while len(frames) < len(wanted):
+        ok, frame = capture.read()
+        if not ok:
+            raise ValueError(f"{video} has only {index} frames; asked for {sorted(wanted)}")
+        if index in wanted:
+            frames[index] = frame
+        index += 1
+    tiles = []
+    for index in indices:
+        frame = frames[index].copy()
+        if labels_xyxy is not None and index in labels_xyxy:
+            x0, y0, x1, y1 = np.round(labels_xyxy[index]).astype(int)
+            cv2.rectangle(frame, (x0, y0), (x1, y1), (255, 255, 255), 1)
+        scale = width / frame.shape[1]
+        tile = cv2.resize(frame, (width, round(frame.shape[0] * scale)), interpolation=cv2.INTER_AREA)
+        cv2.putText(tile, f"frame {index}", (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 2)
+        tiles.append(tile)
+    return np.hstack(tiles)
+
+
 class H264Writer:
     """BGR HxWx3 uint8 frames -> an H.264 MP4 browsers play; odd sides are padded by one edge pixel."""
 
