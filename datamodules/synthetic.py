@@ -29,9 +29,9 @@ from dataclasses import dataclass
 
 import cv2
 import numpy as np
+from siammask.datamodules.photos import load_photos
 from siammask.datamodules.sources import Frame
 
-from siammask.datamodules.photos import load_photos
 from siammask.geometry import mask_to_box_xyxy, warp_edge_affine
 from siammask.onnx.calibration import CALIBRATION_PAIRS, Calibration, Pair
 

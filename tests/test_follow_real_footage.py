@@ -12,7 +12,6 @@ import cv2
 import numpy as np
 import pytest
 from hydra import compose, initialize_config_dir
-
 from model_fixtures import default_checkpoint
 
 ROOT = Path(__file__).resolve().parents[1]
