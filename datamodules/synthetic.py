@@ -98,6 +98,7 @@ class _Object:
     shadow_shift: np.ndarray | None = None  # (2,) image px offset of the cast shadow; None: no shadow
     shadow_sigma: float = 0.0  # its blur (image px)
     shadow_darkness: float = 0.0
+    _shading_terms: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # built on first use (see _shaded)
 
 
 @dataclass
@@ -548,14 +549,20 @@ _SPRITE_R2 = (_SPRITE_UNIT ** 2).sum(axis=0)  # squared distance from the sprite
 
 
 def _shaded(sprite: np.ndarray, obj: _Object, t: int) -> np.ndarray:
-    """``sprite`` lit from the direction the light has at frame ``t``: brighter on that side, darker at the rim."""
+    """``sprite`` lit from the direction the light has at frame ``t``: brighter on that side, darker at the rim.
+
+    The gain ``1 + amp (cos(a) u / 2 + sin(a) v / 2 - 0.35 r^2)`` is linear in ``cos(a)`` and ``sin(a)``, so the
+    three products with the colours are kept per object and each frame only adds them up."""
+    if obj._shading_terms is None:
+        v, u = _SPRITE_UNIT
+        rgb = obj.sprite_rgba[..., :3].astype(np.float32)
+        amp = float(obj.shade_amp)
+        obj._shading_terms = (rgb * (1 - 0.35 * amp * _SPRITE_R2)[..., None], rgb * (0.5 * amp * u)[..., None],
+                              rgb * (0.5 * amp * v)[..., None])
+    rim, along_u, along_v = obj._shading_terms
     angle = obj.shade_w * t + obj.shade_phase
-    v, u = _SPRITE_UNIT
-    amp = float(obj.shade_amp)
-    gain = 1 + (0.5 * amp * float(np.cos(angle))) * u + (0.5 * amp * float(np.sin(angle))) * v - (0.35 * amp) * _SPRITE_R2
-    shaded = sprite.copy()
-    shaded[..., :3] = cv2.multiply(sprite[..., :3], cv2.merge([gain, gain, gain]), dtype=cv2.CV_8U)
-    return shaded
+    lit = cv2.scaleAdd(along_v, float(np.sin(angle)), cv2.scaleAdd(along_u, float(np.cos(angle)), rim))
+    return np.dstack([cv2.convertScaleAbs(np.maximum(lit, 0)), sprite[..., 3]])
 
 
 def _cast_shadow(image: np.ndarray, obj: _Object, sprite_to_image: np.ndarray, sprite: np.ndarray) -> None:
