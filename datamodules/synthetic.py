@@ -595,7 +595,9 @@ def _sensor(image: np.ndarray, camera: _Camera, t: int) -> np.ndarray:
     if camera.jpeg_quality:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, camera.jpeg_quality])
         assert ok, "OpenCV failed to encode a JPEG"
-        image = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        decoded = cv2.imdecode(encoded, cv2.IMREAD_UNCHANGED)
+        assert decoded is not None, "OpenCV failed to decode its own JPEG"
+        image = decoded
     return image
 
 

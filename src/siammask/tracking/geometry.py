@@ -37,7 +37,6 @@ import numpy as np
 import torch
 from scipy.special import expit
 
-from siammask.anchors import decode_boxes
 from siammask.geometry import CropWindow, context_size, mean_colour
 from siammask.tracking.postprocess import paste_region, support_bounds
 
@@ -69,8 +68,6 @@ class SearchWindow(Protocol):
     def crop(self, image: np.ndarray, pad_colour: np.ndarray) -> np.ndarray: ...
 
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray: ...
-
-    def box_to_image(self, deltas: np.ndarray, anchor_cxcywh_crop: np.ndarray) -> np.ndarray: ...
 
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> MaskWindow: ...
 
@@ -105,12 +102,6 @@ class ExactSearchWindow:
 
     def points_to_image(self, points_xy_crop: np.ndarray) -> np.ndarray:
         return self.window.points_to_image(points_xy_crop)
-
-    def box_to_image(self, deltas: np.ndarray, anchor_cxcywh_crop: np.ndarray) -> np.ndarray:
-        """cxcywh (image pixels) of the box ``deltas`` give on an anchor in crop pixels, in float64."""
-        box_crop = decode_boxes(torch.from_numpy(np.asarray(deltas, dtype=np.float64)),
-                                torch.from_numpy(np.asarray(anchor_cxcywh_crop, dtype=np.float64))).numpy()
-        return np.concatenate([self.points_to_image(box_crop[:2]), box_crop[2:] / self.scale])
 
     def mask_window(self, cx_crop: float, cy_crop: float, size_crop: float, mask_size: int) -> ExactMaskWindow:
         return ExactMaskWindow(self.window.sub_window(cx_crop, cy_crop, size_crop, mask_size))

@@ -41,6 +41,7 @@ from siammask.geometry import (
 from siammask.models import SearchOutput, SiamMask
 from siammask.tracking.geometry import (
     MaskWindow,
+    ReleaseSearchWindow,
     SearchWindow,
     candidate_dtype,
     foreground_probability,
@@ -332,7 +333,9 @@ class Tracker:
             self._release_grids[size] = self.decoder.grid(size, cfg.search_size).double().numpy()
         grid = self._release_grids[size][anchor, rows, cols]
         chosen = deltas[t, anchor, rows, cols]
-        box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(windows, chosen, grid)])
+        release_windows = [w for w in windows if isinstance(w, ReleaseSearchWindow)]
+        assert len(release_windows) == num  # geometry=release makes release windows
+        box_image = np.stack([w.box_to_image(d, a) for w, d, a in zip(release_windows, chosen, grid)])
         box_crop = decode_boxes(torch.from_numpy(chosen.astype(np.float64)), torch.from_numpy(grid)).numpy()
         return _Choice(rows, cols, probability[t, anchor, rows, cols], box_crop, box_image,
                        penalty[t, anchor, rows, cols])

@@ -200,7 +200,8 @@ def overlay_stills(video: str | Path, indices: Sequence[int], width: int,
     capture = cv2.VideoCapture(str(video))
     if not capture.isOpened():
         raise FileNotFoundError(f"cannot open video {video}")
-    wanted, frames, index = set(indices), {}, 0
+    wanted, index = set(indices), 0
+    frames: dict[int, np.ndarray] = {}
     while len(frames) < len(wanted):
         ok, frame = capture.read()
         if not ok:
