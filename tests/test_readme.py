@@ -30,6 +30,7 @@ OTHER_CONFIGS = {  # the other commands, by script or module (python -m)
     **{f"scripts/{name}.py": name for name in (  # scripts whose config has the script's name
         "convert_release", "plot_training", "benchmark_data", "benchmark_default_training", "benchmark_lmdb",
         "benchmark_tracking", "benchmark_training", "compare_backends", "compare_with_release", "overlay_stills",
+        "follow_real_footage",
         "compare_families")}}
 ENTRY_CONFIGS = {**MAIN_CONFIGS, **OTHER_CONFIGS}
 WHAT_IT_RUNS = {"train.py": "model", "eval.py": "benchmark", "track.py": "tracker", "select_checkpoint.py": "benchmark"}  # a group each config composes
