@@ -3,6 +3,9 @@
 * VOT / pysot baseline: ``<results_dir>/<seq>/<seq>_001.txt``, one line per frame: ``1`` (initialised),
   ``2`` (failure), ``0`` (skipped) or the region as comma-separated numbers (4 = ``x, y, w, h``,
   2K = polygon), image pixels.
+* VOT2020 anchor-based (the vot-toolkit's text results): ``<results_dir>/<seq>/<seq>_<anchor:08d>.txt`` per anchor,
+  one line per frame of the run in run order, ``1`` then ``m<x>,<y>,<w>,<h>,<runs>`` masks (or rectangles /
+  polygons), and the seconds per frame in ``<seq>_<anchor:08d>_time.value``.
 * GOT-10k: the VOT path ``<results_dir>/<seq>/<seq>_001.txt`` (``x,y,w,h`` per frame) and ``<seq>_time.txt``.
 * OTB (and LaSOT, UAV123, NfS, TrackingNet): ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
 * DAVIS / YouTube-VOS: ``<results_dir>/<seq>/<frame>.png``, indexed (palette) PNGs whose pixel values
@@ -17,12 +20,21 @@ from __future__ import annotations
 import os
 import re
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
+from siammask.evaluation.region import (
+    FAILURE,
+    INIT,
+    SKIP,
+    MaskRegion,
+    encode_rle,
+    polygon_from_values,
+    region_from_text,
+)
 from siammask.evaluation.vot import VotEntry
 from siammask.label_png import read_label_png
 from siammask.runs import PARTIAL_SUFFIX
@@ -34,6 +46,16 @@ VOT_RUN_SUFFIX = "_001"  # the single run of a deterministic tracker (pysot / VO
 
 def vot_result_path(results_dir: str | Path, sequence: str) -> Path:
     return Path(results_dir) / sequence / f"{sequence}{VOT_RUN_SUFFIX}.txt"
+
+
+def vot2020_result_path(results_dir: str | Path, sequence: str, anchor: int) -> Path:
+    """The run started at frame ``anchor`` (0-based), named as the vot-toolkit's multistart experiment names it."""
+    return Path(results_dir) / sequence / f"{sequence}_{anchor:08d}.txt"
+
+
+def vot2020_time_path(results_dir: str | Path, sequence: str, anchor: int) -> Path:
+    """That run's seconds per frame (the toolkit's ``time`` property file)."""
+    return Path(results_dir) / sequence / f"{sequence}_{anchor:08d}_time.value"
 
 
 def otb_result_path(results_dir: str | Path, sequence: str) -> Path:
@@ -87,11 +109,14 @@ def _check_length(path: Path, sequence: str, found: int, expected: int | None) -
         raise ValueError(f"sequence {sequence!r}: {path} has {found} lines but the sequence has {expected} frames")
 
 
-def write_vot_trajectory(path: str | Path, trajectory: list[VotEntry]) -> None:
+def write_vot_trajectory(path: str | Path, trajectory: Sequence[VotEntry | MaskRegion]) -> None:
+    """Codes, polygons / rectangles and (VOT2020) masks, one line each."""
     lines = []
     for entry in trajectory:
         if isinstance(entry, (int, np.integer)):
             lines.append(f"{int(entry):d}")
+        elif isinstance(entry, MaskRegion):
+            lines.append("m" + ",".join(str(v) for v in encode_rle(entry)))
         else:
             lines.append(",".join(f"{v:.4f}" for v in np.asarray(entry, dtype=np.float64).reshape(-1)))
     write_text_atomically(path, "\n".join(lines) + "\n")
@@ -123,6 +148,25 @@ def read_vot_trajectory(path: str | Path, sequence: str, num_frames: int | None 
             raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
     _check_length(path, sequence, len(trajectory), num_frames)
     return trajectory
+
+
+def read_region_lines(path: str | Path, sequence: str, num_frames: int | None = None
+                      ) -> list[int | np.ndarray | MaskRegion]:
+    """A VOT region file of any kind (a VOT2020 ``groundtruth.txt``, a toolkit result): one code, polygon /
+    rectangle or ``m...`` mask a line (:func:`siammask.evaluation.region.region_from_text`); blank lines skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence {sequence!r}: missing file {path}")
+    regions = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            regions.append(region_from_text(line))
+        except ValueError as err:
+            raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
+    _check_length(path, sequence, len(regions), num_frames)
+    return regions
 
 
 def write_otb_boxes(path: str | Path, boxes_xywh: np.ndarray) -> None:
