@@ -7,6 +7,7 @@ the ``vot`` package itself is not installed here, so it is not run against them.
 from __future__ import annotations
 
 import json
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -26,6 +27,7 @@ from siammask.evaluation.region import (
     region_from_text,
 )
 from siammask.evaluation.report import write_report
+from siammask.evaluation.results import read_vot2020_run
 from siammask.evaluation.vot2020 import (
     RunScore,
     SequenceScore,
@@ -204,6 +206,24 @@ def test_a_lost_target_fails_the_run_and_saved_results_score_the_same(tmp_path):
     assert tracked.summary["robustness"] == pytest.approx(3 / 14)
     saved = evaluate_protocol(protocol, dataset, Entry("saved", tmp_path / "run"), progress=False)
     assert saved.summary == tracked.summary
+
+
+def test_the_toolkits_binary_results_read_as_its_text_results(tmp_path):
+    """Bytes laid out as vot-toolkit's ``write_trajectory_binary`` lays them out: the code 1, a 2x1 mask at (3, 4)
+    whose runs are 1 zero and 1 one, and a rectangle."""
+    data = struct.pack("<hI", 1, 3) + struct.pack("<BI", 0, 1) + struct.pack("<BhhHHH2H", 3, 3, 4, 2, 1, 2, 1, 1)
+    data += struct.pack("<Bffff", 1, 1.0, 2.0, 3.0, 4.0)
+    (tmp_path / "ball").mkdir()
+    (tmp_path / "ball" / "ball_00000007.bin").write_bytes(data)
+    code, mask, rectangle = read_vot2020_run(tmp_path, "ball", 7, 3)
+    assert code == INIT and isinstance(mask, MaskRegion) and (mask.x, mask.y) == (3, 4)
+    assert mask.mask.tolist() == [[False, True]]
+    assert np.asarray(rectangle).tolist() == [[1, 2], [4, 2], [4, 6], [1, 6]]
+    with pytest.raises(ValueError, match=r"ball_00000007\.bin has 3 lines but the sequence has 4"):
+        read_vot2020_run(tmp_path, "ball", 7, 4)
+    (tmp_path / "ball" / "ball_00000007.bin").write_bytes(data[:-3])
+    with pytest.raises(ValueError, match=r"ball_00000007\.bin is not a vot-toolkit binary trajectory"):
+        read_vot2020_run(tmp_path, "ball", 7, 3)
 
 
 def test_metrics_json_and_the_report_carry_the_vot2020_section(tmp_path):

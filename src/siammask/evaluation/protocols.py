@@ -43,7 +43,7 @@ from siammask.evaluation.results import (
     otb_result_path,
     read_label_map,
     read_otb_boxes,
-    read_region_lines,
+    read_vot2020_run,
     read_vot_trajectory,
     time_result_path,
     vot2020_result_path,
@@ -240,9 +240,9 @@ class Vot2020Protocol(Protocol):
         runs = []
         for anchor in seq.anchors:
             frames = run_frames(anchor, len(seq.frames))
-            path = vot2020_result_path(out, seq.name, anchor[0])
-            runs.append(score_run(read_region_lines(path, seq.name, len(frames)), [seq.gt_regions[f] for f in frames],
-                                  seq.image_hw, self.threshold, self.grace))
+            entries = read_vot2020_run(out, seq.name, anchor[0], len(frames))
+            runs.append(score_run(entries, [seq.gt_regions[f] for f in frames], seq.image_hw, self.threshold,
+                                  self.grace))
         score = SequenceScore(runs, len(seq.frames))
         row = {"accuracy": score.accuracy, "robustness": score.robustness, "anchors": len(runs),
                "failures": sum(r.failed for r in runs), "frames": score.num_frames}

@@ -5,7 +5,8 @@
   2K = polygon), image pixels.
 * VOT2020 anchor-based (the vot-toolkit's text results): ``<results_dir>/<seq>/<seq>_<anchor:08d>.txt`` per anchor,
   one line per frame of the run in run order, ``1`` then ``m<x>,<y>,<w>,<h>,<runs>`` masks (or rectangles /
-  polygons), and the seconds per frame in ``<seq>_<anchor:08d>_time.value``.
+  polygons), and the seconds per frame in ``<seq>_<anchor:08d>_time.value``; the toolkit's binary
+  ``<seq>_<anchor:08d>.bin`` (its default since version 0.6) is read too.
 * GOT-10k: the VOT path ``<results_dir>/<seq>/<seq>_001.txt`` (``x,y,w,h`` per frame) and ``<seq>_time.txt``.
 * OTB (and LaSOT, UAV123, NfS, TrackingNet): ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
 * DAVIS / YouTube-VOS: ``<results_dir>/<seq>/<frame>.png``, indexed (palette) PNGs whose pixel values
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import zipfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -31,6 +33,7 @@ from siammask.evaluation.region import (
     INIT,
     SKIP,
     MaskRegion,
+    decode_rle,
     encode_rle,
     polygon_from_values,
     region_from_text,
@@ -166,6 +169,52 @@ def read_region_lines(path: str | Path, sequence: str, num_frames: int | None = 
         except ValueError as err:
             raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
     _check_length(path, sequence, len(regions), num_frames)
+    return regions
+
+
+def read_vot2020_run(results_dir: str | Path, sequence: str, anchor: int, num_frames: int
+                     ) -> list[int | np.ndarray | MaskRegion]:
+    """The run started at ``anchor``: the text file, or the toolkit's binary one when there is no text file."""
+    path = vot2020_result_path(results_dir, sequence, anchor)
+    binary = path.with_suffix(".bin")
+    if path.is_file() or not binary.is_file():
+        return read_region_lines(path, sequence, num_frames)
+    try:
+        regions = _read_toolkit_binary(binary.read_bytes())
+    except (struct.error, ValueError) as err:
+        raise ValueError(f"sequence {sequence!r}: {binary} is not a vot-toolkit binary trajectory: {err}") from err
+    _check_length(binary, sequence, len(regions), num_frames)
+    return regions
+
+
+def _read_toolkit_binary(data: bytes) -> list[int | np.ndarray | MaskRegion]:
+    """The vot-toolkit's binary trajectory (``vot/region/io.py``, ``write_trajectory_binary``): a little-endian
+    header (int16 version 1, uint32 count), then per region a type byte: 0 code (uint32), 1 rectangle (4 float32),
+    2 polygon (uint16 K, 2K float32), 3 mask (int16 x, y, uint16 w, h, uint16 n, n uint16 run lengths)."""
+    offset = 0
+
+    def take(layout: str) -> tuple:
+        nonlocal offset
+        values = struct.unpack_from("<" + layout, data, offset)
+        offset += struct.calcsize("<" + layout)
+        return values
+
+    _, count = take("hI")
+    regions: list[int | np.ndarray | MaskRegion] = []
+    for _ in range(count):
+        (kind,) = take("B")
+        if kind == 0:
+            regions.append(int(take("I")[0]))
+        elif kind == 1:
+            regions.append(polygon_from_values(take("4f")))
+        elif kind == 2:
+            (corners,) = take("H")
+            regions.append(polygon_from_values(take(f"{2 * corners}f")))
+        elif kind == 3:
+            x, y, w, h, runs = take("hhHHH")
+            regions.append(decode_rle([x, y, w, h, *take(f"{runs}H")]))
+        else:
+            raise ValueError(f"region type {kind} is not a code, rectangle, polygon or mask")
     return regions
 
 
