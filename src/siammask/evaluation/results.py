@@ -206,10 +206,10 @@ def _read_toolkit_binary(data: bytes) -> list[int | np.ndarray | MaskRegion]:
         if kind == 0:
             regions.append(int(take("I")[0]))
         elif kind == 1:
-            regions.append(polygon_from_values(take("4f")))
+            regions.append(polygon_from_values(list(take("4f"))))
         elif kind == 2:
             (corners,) = take("H")
-            regions.append(polygon_from_values(take(f"{2 * corners}f")))
+            regions.append(polygon_from_values(list(take(f"{2 * corners}f"))))
         elif kind == 3:
             x, y, w, h, runs = take("hhHHH")
             regions.append(decode_rle([x, y, w, h, *take(f"{runs}H")]))
