@@ -1,8 +1,8 @@
-"""Benchmarks for trackers: VOT (EAO / accuracy / robustness), OPE (OTB, LaSOT, UAV123, NfS, TrackingNet),
-GOT-10k (AO / SR), DAVIS (J&F), and the server submissions of GOT-10k test, TrackingNet and YouTube-VOS
+"""Benchmarks for trackers: VOT (EAO / accuracy / robustness; VOT2020's anchor-based experiment too), OPE (OTB,
+LaSOT, UAV123, NfS, TrackingNet), GOT-10k (AO / SR), DAVIS (J&F), and the server submissions of GOT-10k test, TrackingNet and YouTube-VOS
 (docs/benchmarks_list.md).
 
-Metrics (``vot``, ``otb``, ``got10k``, ``davis``, ``region``) are plain numpy / shapely / OpenCV; ``datasets`` reads the
+Metrics (``vot``, ``vot2020``, ``otb``, ``got10k``, ``davis``, ``region``) are plain numpy / shapely / OpenCV; ``datasets`` reads the
 public layouts (one reader per ``reader`` of ``conf/benchmark``), ``results`` the toolkits' result files,
 ``runners`` drives a tracker through each protocol, ``protocols`` holds one class per protocol (parameters,
 runner, scoring, summary, report columns, plots) registered by name, ``benchmark`` runs and scores a whole

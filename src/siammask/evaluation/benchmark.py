@@ -4,7 +4,8 @@ Results are always written first and scored from the files, so what is scored is
 toolkit would read. A sequence whose input is broken (missing or malformed annotation / result file,
 unreadable frame, impossible box) is recorded under ``failures`` with the reason and the run goes on.
 
-Results layout: ``<results_dir>/<protocol>/...`` (``vot`` and ``got10k``: ``<seq>/<seq>_001.txt``, ``otb`` and
+Results layout: ``<results_dir>/<protocol>/...`` (``vot`` and ``got10k``: ``<seq>/<seq>_001.txt``, ``vot2020``:
+``<seq>/<seq>_<anchor:08d>.txt``, ``otb`` and
 ``trackingnet``: ``<seq>.txt``,
 ``davis``: ``<seq>/<frame>.png``, ``ytvos``: ``Annotations/<video>/<frame>.png``). When scoring saved
 results, ``results_dir`` may also point straight at one protocol's folder (e.g. a pysot ``baseline`` dir).

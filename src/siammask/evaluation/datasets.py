@@ -18,6 +18,9 @@ Supported layouts:
 * custom (docs/custom_data.md): ``<root>/<video>/<frame>.jpg``, ``masks/<frame>.png``, ``boxes.txt``, read by
   the same reader as ``prepare custom``; each object is a box sequence ``<video>-<object id>`` over the frames
   that annotate it, each video with masks a mask sequence over its frames with a mask file.
+* VOT2020 short-term: ``<root>/list.txt``, ``<seq>/color/*.jpg`` (or the folder its ``sequence`` file names),
+  ``<seq>/groundtruth.txt`` with a mask (``m<x>,<y>,<w>,<h>,<runs>``), rectangle or polygon per frame, and
+  ``<seq>/anchor.value``; each target is an anchored sequence.
 * LaSOT / LaSOT-ext, GOT-10k, TrackingNet, UAV123, NfS: their official layouts (docs/benchmarks_list.md), one
   reader each below.
 * synthetic: any generator with ``sequence(video) -> (frames_rgb, boxes_xyxy (T, N, 4), masks (T, N, H, W))``.
@@ -38,8 +41,9 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siammask.evaluation.region import init_box_from_polygon, polygon_from_values
-from siammask.evaluation.results import read_label_map, read_number_rows
+from siammask.evaluation.region import MaskRegion, init_box_from_polygon, polygon_from_values, rasterise
+from siammask.evaluation.results import read_label_map, read_number_rows, read_region_lines
+from siammask.evaluation.vot2020 import Anchor, anchors_from_values
 from siammask.geometry import (
     check_box_xyxy,
     mask_to_box_xyxy,
@@ -50,6 +54,7 @@ from siammask.geometry import (
 from siammask.tracking.io import header_size, image_files, read_image_rgb
 
 BOX, MASK = "box", "mask"  # the two kinds of sequences: a target's regions, or a video's label maps
+ANCHORED = "anchored"  # a target's masks and the anchor frames its runs start from (VOT2020 and later)
 
 
 class SequenceFrames(Protocol):
@@ -167,12 +172,33 @@ class MaskSequence:
 
 
 @dataclass
+class AnchoredSequence:
+    """One target of the VOT2020 anchor-based experiment: a mask region per frame (empty where the target is
+    absent) and the anchors its runs start from (:mod:`siammask.evaluation.vot2020`)."""
+
+    name: str
+    frames: SequenceFrames
+    gt_regions: list[MaskRegion]
+    anchors: list[Anchor]
+    image_hw: tuple[int, int]
+    source: str  # the annotation file, for messages
+
+    def init_mask(self, frame: int) -> np.ndarray:
+        """The (H, W) uint8 0/1 ground truth a run starting at ``frame`` is initialised with."""
+        mask = self.gt_regions[frame].full(self.image_hw)
+        if not mask.any():
+            raise ValueError(f"sequence {self.name!r}: anchor frame {frame} has an empty ground truth in "
+                             f"{self.source}, so no run can start there")
+        return mask.astype(np.uint8)
+
+
+@dataclass
 class BenchmarkDataset:
     """Sequence names plus a loader; ``load`` does all file reading and validation of one sequence."""
 
     name: str
     names: list[str]
-    load: Callable[[str], BoxSequence | MaskSequence] = field(repr=False)
+    load: Callable[[str], BoxSequence | MaskSequence | AnchoredSequence] = field(repr=False)
     empty_reason: str | None = None  # why ``names`` is empty, when it may be (a report says it for the "-")
 
 
@@ -680,6 +706,59 @@ def nfs_dataset(root: str | Path, fps: int = 30, name: str = "nfs30") -> Benchma
     return BenchmarkDataset(name, list(paths), load)
 
 
+VOT2020_LAYOUT = ("<root>/list.txt, <root>/<seq>/color/00000001.jpg (or the channels.color folder of <seq>/sequence), "
+                  "<seq>/groundtruth.txt (one m<x>,<y>,<w>,<h>,<runs> mask, rectangle or polygon a line), "
+                  "<seq>/anchor.value (one number a line)")
+
+
+def _channel_folder(folder: Path) -> Path:
+    """The colour frames' folder: ``channels.color`` of the sequence's ``sequence`` file (a folder or a file
+    pattern such as ``color/%08d.jpg``), ``color/`` without one, as the toolkit reads it."""
+    properties = folder / "sequence"
+    if properties.is_file():
+        pairs = (line.split("=", 1) for line in properties.read_text().splitlines() if "=" in line)
+        channel = {key.strip(): value.strip() for key, value in pairs}.get("channels.color")
+        if channel:
+            path = folder / channel
+            return path if channel.endswith(("/", "\\")) or path.is_dir() else path.parent
+    return folder / "color"
+
+
+def _anchor_values(path: Path, sequence: str, num_frames: int) -> np.ndarray:
+    """``anchor.value``: one number a line; a shorter file is padded with 0 (no anchor) as the toolkit pads it."""
+    rows = read_number_rows(path, sequence)
+    if len(rows) > num_frames or any(row.size != 1 for row in rows):
+        raise ValueError(f"sequence {sequence!r}: {path} must hold one number a line, at most one per frame "
+                         f"({num_frames}), got {len(rows)} lines")
+    values = np.zeros(num_frames)
+    values[:len(rows)] = [row[0] for row in rows]
+    return values
+
+
+def vot2020_dataset(root: str | Path, name: str = "vot2020") -> BenchmarkDataset:
+    """The VOT2020 short-term release (and the later VOT-ST stacks in the same layout); ground-truth rectangles and
+    polygons are rasterised to masks (:func:`siammask.evaluation.region.rasterise`)."""
+    root = Path(root)
+    names = _list_file(root / "list.txt", name, VOT2020_LAYOUT)
+
+    def load(seq: str) -> AnchoredSequence:
+        folder = root / seq
+        channel = _channel_folder(folder)
+        paths = _images_in(channel)
+        if not paths:
+            raise FileNotFoundError(f"sequence {seq!r}: no frames in {channel} (layout: {VOT2020_LAYOUT})")
+        frames = ImageFiles(paths, seq)
+        gt = folder / "groundtruth.txt"
+        regions = [rasterise(r, frames.image_hw) for r in read_region_lines(gt, seq, len(frames))]
+        anchor_file = folder / "anchor.value"
+        anchors = anchors_from_values(_anchor_values(anchor_file, seq, len(frames)))
+        if not anchors:
+            raise ValueError(f"sequence {seq!r}: {anchor_file} marks no anchor frame")
+        return AnchoredSequence(seq, frames, regions, anchors, frames.image_hw, str(gt))
+
+    return BenchmarkDataset(name, names, load)
+
+
 def _root(cfg: Mapping[str, Any]) -> str:
     """The dataset folder the readers of files need."""
     if cfg.get("root") is None:
@@ -730,6 +809,10 @@ def _read_synthetic(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str,
     return {BOX: box, MASK: mask}
 
 
+def _read_vot2020(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
+    return {ANCHORED: vot2020_dataset(_root(cfg), cfg["name"])}
+
+
 def _read_lasot(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, BenchmarkDataset]:
     return {BOX: lasot_dataset(_root(cfg), cfg.get("split_file"), cfg.get("attributes_dir"),
                                list(cfg.get("attribute_names") or ()), cfg["name"])}
@@ -755,7 +838,7 @@ def _read_nfs(cfg: Mapping[str, Any], kinds: Collection[str]) -> dict[str, Bench
 
 
 READERS: dict[str, Callable[[Mapping[str, Any], Collection[str]], dict[str, BenchmarkDataset]]] = {
-    "vot": _read_vot, "otb": _read_otb, "davis": _read_davis, "ytvos": _read_ytvos, "custom": _read_custom,
+    "vot": _read_vot, "vot2020": _read_vot2020, "otb": _read_otb, "davis": _read_davis, "ytvos": _read_ytvos, "custom": _read_custom,
     "synthetic": _read_synthetic, "lasot": _read_lasot, "got10k": _read_got10k, "trackingnet": _read_trackingnet,
     "uav123": _read_uav123, "nfs": _read_nfs}
 """A benchmark config's ``reader`` -> the datasets it offers (by sequence kind, :data:`BOX` / :data:`MASK`), given

@@ -14,14 +14,14 @@ import math
 import re
 import shutil
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from siammask.evaluation.datasets import BOX, MASK, BoxSequence, MaskSequence
+from siammask.evaluation.datasets import ANCHORED, BOX, MASK, AnchoredSequence, BoxSequence, MaskSequence
 from siammask.evaluation.davis import score_davis_sequence, summarise_davis, summarise_davis_dataset
 from siammask.evaluation.got10k import (
     AO_CURVE_THRESHOLDS,
@@ -43,8 +43,11 @@ from siammask.evaluation.results import (
     otb_result_path,
     read_label_map,
     read_otb_boxes,
+    read_vot2020_run,
     read_vot_trajectory,
     time_result_path,
+    vot2020_result_path,
+    vot2020_time_path,
     vot_result_path,
     write_label_map,
     write_otb_boxes,
@@ -52,8 +55,9 @@ from siammask.evaluation.results import (
     write_times,
     write_vot_trajectory,
 )
-from siammask.evaluation.runners import TrackerLike, run_ope_timed, run_otb, run_vos, run_vot
+from siammask.evaluation.runners import TrackerLike, run_anchor, run_ope_timed, run_otb, run_vos, run_vot
 from siammask.evaluation.vot import score_vot_sequence, summarise_vot
+from siammask.evaluation.vot2020 import SequenceScore, run_frames, score_run, summarise_vot2020
 from siammask.runs import PARTIAL_SUFFIX
 
 
@@ -81,7 +85,7 @@ class Protocol(ABC):
     """One protocol with its parameters (checked on construction, so a bad config fails before any tracking)."""
 
     name: ClassVar[str]
-    sequences: ClassVar[str]  # BOX or MASK: the sequences of a benchmark's reader it runs on
+    sequences: ClassVar[str]  # BOX, MASK or ANCHORED: the sequences of a benchmark's reader it runs on
     parameters: ClassVar[tuple[str, ...]] = ()  # keys its config section must have
     columns: ClassVar[tuple[tuple[str, str], ...]] = ()  # (summary key, header) of the summary table
     sequence_columns: ClassVar[tuple[str, ...]] = ()  # per-sequence row keys of the per-sequence table
@@ -195,6 +199,65 @@ class VotProtocol(Protocol):
                    f"{n} [EAO {format_value(r.summary['eao'])}]") for n, r in scored]
         return [curve_plot(out_dir / "eao_curve.png", f"{benchmark}: expected average overlap", "sequence length",
                            "expected average overlap", curves, self.eao_interval, "EAO interval")]
+
+
+class Vot2020Protocol(Protocol):
+    """VOT2020 short-term, the anchor-based experiment: EAO, accuracy, robustness with masks as ground truth, as
+    the vot-toolkit computes them (:mod:`siammask.evaluation.vot2020` names the toolkit file of each definition
+    and the few places that differ). Results: the toolkit's ``<seq>/<seq>_<anchor:08d>.txt`` per anchor."""
+
+    name = "vot2020"
+    sequences = ANCHORED
+    parameters = ("threshold", "grace", "eao_interval")
+    columns = (("eao", "EAO"), ("accuracy", "Accuracy"), ("robustness", "Robustness"))
+    sequence_columns = ("accuracy", "robustness", "anchors", "failures")
+    headline = "eao"
+
+    def __init__(self, params: Mapping[str, Any] | None = None, benchmark: str = "?") -> None:
+        super().__init__(params, benchmark)
+        self.threshold, self.grace = float(self.params["threshold"]), int(self.params["grace"])
+        low, high = (int(v) for v in self.params["eao_interval"])
+        if not (0 <= self.threshold <= 1 and self.grace >= 1 and 0 <= low < high):
+            raise ValueError(f"benchmark {benchmark!r}: vot2020 needs 0 <= threshold <= 1, grace >= 1 and "
+                             f"eao_interval [low, high] with 0 <= low < high, got threshold={self.threshold}, "
+                             f"grace={self.grace}, eao_interval={list(self.params['eao_interval'])}")
+        self.eao_interval = (low, high)
+
+    def finished_path(self, out: Path, sequence: str) -> Path:
+        return out / sequence
+
+    def run(self, tracker: TrackerLike, seq: AnchoredSequence, out: Path) -> None:
+        runs = {frame: run_anchor(tracker, seq, (frame, backwards)) for frame, backwards in seq.anchors}
+
+        def write(partial: Path) -> None:
+            for frame, (entries, seconds) in runs.items():
+                write_times(partial / vot2020_time_path(out, seq.name, frame).name, seconds)
+                write_vot_trajectory(partial / vot2020_result_path(out, seq.name, frame).name, entries)
+
+        _write_folder(out / seq.name, write)
+
+    def score(self, seq: AnchoredSequence, out: Path) -> tuple[dict, Any]:
+        runs = []
+        for anchor in seq.anchors:
+            frames = run_frames(anchor, len(seq.frames))
+            entries = read_vot2020_run(out, seq.name, anchor[0], len(frames))
+            runs.append(score_run(entries, [seq.gt_regions[f] for f in frames], seq.image_hw, self.threshold,
+                                  self.grace))
+        score = SequenceScore(runs, len(seq.frames))
+        row = {"accuracy": score.accuracy, "robustness": score.robustness, "anchors": len(runs),
+               "failures": sum(r.failed for r in runs), "frames": score.num_frames}
+        return row, score
+
+    def summarise(self, scores: list) -> tuple[dict, dict]:
+        s = summarise_vot2020(scores, self.eao_interval)
+        return {k: s[k] for k in ("eao", "accuracy", "robustness")}, {"eao_curve": s["eao_curve"]}
+
+    def draw(self, out_dir: Path, benchmark: str, scored: NamedResults) -> list[Path]:
+        curves = [(np.arange(len(r.curves["eao_curve"])), r.curves["eao_curve"],
+                   f"{n} [EAO {format_value(r.summary['eao'])}]") for n, r in scored]
+        return [curve_plot(out_dir / "eao_curve.png", f"{benchmark}: expected average overlap (anchor-based)",
+                           "frames after initialisation", "expected average overlap", curves, self.eao_interval,
+                           "EAO interval")]
 
 
 class OtbProtocol(Protocol):
@@ -327,15 +390,24 @@ class Got10kProtocol(Protocol):
                            "success rate", curves)] if curves else []
 
 
-def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
-    """One sequence's PNGs, written into ``<folder>.partial`` and renamed to ``folder`` when all are there."""
+def _write_folder(folder: Path, write: Callable[[Path], None]) -> None:
+    """One sequence's files, written by ``write`` into ``<folder>.partial`` and renamed to ``folder`` when all are
+    there (so a killed run leaves the whole folder or none)."""
     partial = folder.with_name(folder.name + PARTIAL_SUFFIX)
     shutil.rmtree(partial, ignore_errors=True)  # left by a killed run
-    for name, labels in zip(names, label_maps):
-        write_label_map(label_map_path(partial.parent, partial.name, name), labels)
+    write(partial)
     if folder.exists():
         shutil.rmtree(folder)
     partial.rename(folder)
+
+
+def _write_label_maps(folder: Path, names: list[str], label_maps: list[np.ndarray]) -> None:
+    """One sequence's PNGs, as :func:`_write_folder` writes a folder."""
+    def write(partial: Path) -> None:
+        for name, labels in zip(names, label_maps):
+            write_label_map(label_map_path(partial.parent, partial.name, name), labels)
+
+    _write_folder(folder, write)
 
 
 class DavisProtocol(Protocol):
@@ -402,8 +474,9 @@ class YtvosProtocol(Protocol):
                          "submit the written Annotations/ folder to the challenge server")
 
 
-PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (VotProtocol, OtbProtocol, TrackingnetProtocol,
-                                                             Got10kProtocol, DavisProtocol, YtvosProtocol)}
+PROTOCOLS: dict[str, type[Protocol]] = {p.name: p for p in (VotProtocol, Vot2020Protocol, OtbProtocol,
+                                                             TrackingnetProtocol, Got10kProtocol, DavisProtocol,
+                                                             YtvosProtocol)}
 
 
 def protocol_class(name: str, benchmark: str = "?") -> type[Protocol]:

@@ -1,7 +1,7 @@
 """What a benchmark run leaves behind: ``metrics.json``, a readable ``metrics.md`` table, and PNG plots.
 
 ``metrics.json`` holds one section per protocol for the evaluated tracker (``vot``: eao, accuracy,
-robustness, lost; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay, JF_mean
+robustness, lost; ``vot2020``: eao, accuracy, robustness; ``otb``: success_auc, precision, norm_precision; ``davis``: J/F mean, recall, decay, JF_mean
 and the J / F means' 95 % bootstrap intervals over sequences; ``ytvos``: what was written), each with
 ``per_sequence`` and ``failures`` (sequence -> reason), per attribute / class summaries (``attributes``,
 ``classes``) where the benchmark defines them, and the same for every baseline under ``baselines``, for other

@@ -3,6 +3,10 @@
 * VOT / pysot baseline: ``<results_dir>/<seq>/<seq>_001.txt``, one line per frame: ``1`` (initialised),
   ``2`` (failure), ``0`` (skipped) or the region as comma-separated numbers (4 = ``x, y, w, h``,
   2K = polygon), image pixels.
+* VOT2020 anchor-based (the vot-toolkit's text results): ``<results_dir>/<seq>/<seq>_<anchor:08d>.txt`` per anchor,
+  one line per frame of the run in run order, ``1`` then ``m<x>,<y>,<w>,<h>,<runs>`` masks (or rectangles /
+  polygons), and the seconds per frame in ``<seq>_<anchor:08d>_time.value``; the toolkit's binary
+  ``<seq>_<anchor:08d>.bin`` (its default since version 0.6) is read too.
 * GOT-10k: the VOT path ``<results_dir>/<seq>/<seq>_001.txt`` (``x,y,w,h`` per frame) and ``<seq>_time.txt``.
 * OTB (and LaSOT, UAV123, NfS, TrackingNet): ``<results_dir>/<seq>.txt``, one ``x,y,w,h`` line per frame (commas, tabs or spaces are read).
 * DAVIS / YouTube-VOS: ``<results_dir>/<seq>/<frame>.png``, indexed (palette) PNGs whose pixel values
@@ -16,13 +20,24 @@ from __future__ import annotations
 
 import os
 import re
+import struct
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
-from siammask.evaluation.region import FAILURE, INIT, SKIP, polygon_from_values
+from siammask.evaluation.region import (
+    FAILURE,
+    INIT,
+    SKIP,
+    MaskRegion,
+    decode_rle,
+    encode_rle,
+    polygon_from_values,
+    region_from_text,
+)
 from siammask.evaluation.vot import VotEntry
 from siammask.label_png import read_label_png
 from siammask.runs import PARTIAL_SUFFIX
@@ -34,6 +49,16 @@ VOT_RUN_SUFFIX = "_001"  # the single run of a deterministic tracker (pysot / VO
 
 def vot_result_path(results_dir: str | Path, sequence: str) -> Path:
     return Path(results_dir) / sequence / f"{sequence}{VOT_RUN_SUFFIX}.txt"
+
+
+def vot2020_result_path(results_dir: str | Path, sequence: str, anchor: int) -> Path:
+    """The run started at frame ``anchor`` (0-based), named as the vot-toolkit's multistart experiment names it."""
+    return Path(results_dir) / sequence / f"{sequence}_{anchor:08d}.txt"
+
+
+def vot2020_time_path(results_dir: str | Path, sequence: str, anchor: int) -> Path:
+    """That run's seconds per frame (the toolkit's ``time`` property file)."""
+    return Path(results_dir) / sequence / f"{sequence}_{anchor:08d}_time.value"
 
 
 def otb_result_path(results_dir: str | Path, sequence: str) -> Path:
@@ -87,11 +112,14 @@ def _check_length(path: Path, sequence: str, found: int, expected: int | None) -
         raise ValueError(f"sequence {sequence!r}: {path} has {found} lines but the sequence has {expected} frames")
 
 
-def write_vot_trajectory(path: str | Path, trajectory: list[VotEntry]) -> None:
+def write_vot_trajectory(path: str | Path, trajectory: Sequence[VotEntry | MaskRegion]) -> None:
+    """Codes, polygons / rectangles and (VOT2020) masks, one line each."""
     lines = []
     for entry in trajectory:
         if isinstance(entry, (int, np.integer)):
             lines.append(f"{int(entry):d}")
+        elif isinstance(entry, MaskRegion):
+            lines.append("m" + ",".join(str(v) for v in encode_rle(entry)))
         else:
             lines.append(",".join(f"{v:.4f}" for v in np.asarray(entry, dtype=np.float64).reshape(-1)))
     write_text_atomically(path, "\n".join(lines) + "\n")
@@ -123,6 +151,71 @@ def read_vot_trajectory(path: str | Path, sequence: str, num_frames: int | None 
             raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
     _check_length(path, sequence, len(trajectory), num_frames)
     return trajectory
+
+
+def read_region_lines(path: str | Path, sequence: str, num_frames: int | None = None
+                      ) -> list[int | np.ndarray | MaskRegion]:
+    """A VOT region file of any kind (a VOT2020 ``groundtruth.txt``, a toolkit result): one code, polygon /
+    rectangle or ``m...`` mask a line (:func:`siammask.evaluation.region.region_from_text`); blank lines skipped."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"sequence {sequence!r}: missing file {path}")
+    regions = []
+    for number, line in enumerate(path.read_text().splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            regions.append(region_from_text(line))
+        except ValueError as err:
+            raise ValueError(f"sequence {sequence!r}: {path} line {number}: {err}") from err
+    _check_length(path, sequence, len(regions), num_frames)
+    return regions
+
+
+def read_vot2020_run(results_dir: str | Path, sequence: str, anchor: int, num_frames: int
+                     ) -> list[int | np.ndarray | MaskRegion]:
+    """The run started at ``anchor``: the text file, or the toolkit's binary one when there is no text file."""
+    path = vot2020_result_path(results_dir, sequence, anchor)
+    binary = path.with_suffix(".bin")
+    if path.is_file() or not binary.is_file():
+        return read_region_lines(path, sequence, num_frames)
+    try:
+        regions = _read_toolkit_binary(binary.read_bytes())
+    except (struct.error, ValueError) as err:
+        raise ValueError(f"sequence {sequence!r}: {binary} is not a vot-toolkit binary trajectory: {err}") from err
+    _check_length(binary, sequence, len(regions), num_frames)
+    return regions
+
+
+def _read_toolkit_binary(data: bytes) -> list[int | np.ndarray | MaskRegion]:
+    """The vot-toolkit's binary trajectory (``vot/region/io.py``, ``write_trajectory_binary``): a little-endian
+    header (int16 version 1, uint32 count), then per region a type byte: 0 code (uint32), 1 rectangle (4 float32),
+    2 polygon (uint16 K, 2K float32), 3 mask (int16 x, y, uint16 w, h, uint16 n, n uint16 run lengths)."""
+    offset = 0
+
+    def take(layout: str) -> tuple:
+        nonlocal offset
+        values = struct.unpack_from("<" + layout, data, offset)
+        offset += struct.calcsize("<" + layout)
+        return values
+
+    _, count = take("hI")
+    regions: list[int | np.ndarray | MaskRegion] = []
+    for _ in range(count):
+        (kind,) = take("B")
+        if kind == 0:
+            regions.append(int(take("I")[0]))
+        elif kind == 1:
+            regions.append(polygon_from_values(list(take("4f"))))
+        elif kind == 2:
+            (corners,) = take("H")
+            regions.append(polygon_from_values(list(take(f"{2 * corners}f"))))
+        elif kind == 3:
+            x, y, w, h, runs = take("hhHHH")
+            regions.append(decode_rle([x, y, w, h, *take(f"{runs}H")]))
+        else:
+            raise ValueError(f"region type {kind} is not a code, rectangle, polygon or mask")
+    return regions
 
 
 def write_otb_boxes(path: str | Path, boxes_xywh: np.ndarray) -> None:

@@ -4,6 +4,8 @@
   ground truth, a frame whose region overlap with the ground truth is 0 is a failure, the tracker is
   re-initialised ``skip`` frames later (5) and the frames in between are skipped.
 * OTB one-pass: initialise once on the first ground-truth box, never reset.
+* VOT2020 anchor-based (vot-toolkit ``vot/experiment/multistart.py``): a run per anchor, initialised on the
+  ground-truth mask there and tracked without resets to the last frame, or backwards to the first.
 * Semi-supervised VOS (DAVIS, YouTube-VOS): objects start from their first given mask; all objects of a
   video are targets of one tracker, those starting later are added to it when their first mask arrives.
   Per frame the masks are merged into one label map: where masks overlap, the object with the higher
@@ -21,9 +23,10 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from siammask.evaluation.datasets import BoxSequence, MaskSequence
-from siammask.evaluation.region import FAILURE, INIT, SKIP, region_overlap
+from siammask.evaluation.datasets import AnchoredSequence, BoxSequence, MaskSequence
+from siammask.evaluation.region import FAILURE, INIT, SKIP, MaskRegion, region_overlap
 from siammask.evaluation.vot import VotEntry
+from siammask.evaluation.vot2020 import Anchor, run_frames
 from siammask.geometry import mask_to_box_xyxy, polygon_mask, xyxy_to_xywh
 
 
@@ -76,6 +79,24 @@ def run_ope_timed(tracker: TrackerLike, seq: BoxSequence) -> tuple[np.ndarray, n
             boxes.append(np.asarray(tracker.track(image)[0].box_xyxy, dtype=np.float64))
         seconds.append(time.perf_counter() - start)
     return xyxy_to_xywh(np.array(boxes)), np.array(seconds)
+
+
+def run_anchor(tracker: TrackerLike, seq: AnchoredSequence, anchor: Anchor
+               ) -> tuple[list[int | MaskRegion], np.ndarray]:
+    """One run of the anchor-based experiment: ``INIT`` then the tracker's mask per frame, in run order, and the
+    seconds each frame's ``init`` / ``track`` took."""
+    entries: list[int | MaskRegion] = [INIT]
+    seconds = []
+    for k, f in enumerate(run_frames(anchor, len(seq.frames))):
+        image = seq.frames[f]
+        start = time.perf_counter()
+        if k == 0:
+            mask = seq.init_mask(f)
+            tracker.init(image, mask_to_box_xyxy(mask)[None], mask[None])
+        else:
+            entries.append(MaskRegion.from_full(result_mask(tracker.track(image)[0], seq.image_hw)))
+        seconds.append(time.perf_counter() - start)
+    return entries, np.array(seconds)
 
 
 def result_mask(result: Any, image_hw: tuple[int, int]) -> np.ndarray:
